@@ -1,0 +1,93 @@
+"""The case schema, built from the facts of the loaded rules (rules/facts.yaml).
+
+Types are exact: JSON `true`/`false` only for booleans (not 1 or "true"), integers
+only for numbers (not 5.0, "5" or true), enumerations checked, integers bounded,
+strings at most 128 characters, unknown fields rejected with their path. `null` is
+accepted for any optional fact and means the same as leaving it out: unknown.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import marshmallow as ma
+
+MAX_STRING = 128
+
+
+class StrictBoolean(ma.fields.Field):
+    """JSON true or false, nothing else."""
+
+    default_error_messages = {"invalid": "Not a valid boolean: expected true or false."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is not bool:
+            raise self.make_error("invalid")
+        return value
+
+
+class StrictInteger(ma.fields.Integer):
+    """A JSON integer: no booleans, strings or floats (not even 5.0)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value):
+        if type(value) is not int:
+            raise self.make_error("invalid")
+        return value
+
+
+class StrictString(ma.fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is not str:
+            raise self.make_error("invalid")
+        return value
+
+
+class UniqueList(ma.fields.List):
+    default_error_messages = {"duplicate": "Duplicate values: {values}."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        items = super()._deserialize(value, attr, data, **kwargs)
+        dupes = sorted({x for x in items if items.count(x) > 1})
+        if dupes:
+            raise self.make_error("duplicate", values=", ".join(dupes))
+        return items
+
+
+def _field(fact) -> ma.fields.Field:
+    meta = {"description": fact.description}
+    common = {"required": fact.required, "allow_none": not fact.required, "metadata": meta}
+    if fact.type == "boolean":
+        return StrictBoolean(**common)
+    if fact.type == "integer":
+        return StrictInteger(validate=ma.validate.Range(fact.min, fact.max), **common)
+    if fact.type == "enum":
+        return StrictString(validate=ma.validate.OneOf(fact.values), **common)
+    return UniqueList(StrictString(validate=ma.validate.OneOf(fact.values)),
+                      validate=ma.validate.Length(min=1), **common)
+
+
+class _Strict(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+
+def case_schema(facts: Iterable, name: str = "Case") -> type[ma.Schema]:
+    """A schema class for a case over `facts` (service.rulebook.Fact)."""
+    top: dict[str, ma.fields.Field] = {
+        "case_id": StrictString(allow_none=True, validate=ma.validate.Length(max=MAX_STRING),
+                                metadata={"description": "The caller's id, echoed back."}),
+    }
+    groups: dict[str, dict[str, ma.fields.Field]] = {}
+    for fact in facts:
+        if fact.group:
+            groups.setdefault(fact.group, {})[fact.key] = _field(fact)
+        else:
+            top[fact.name] = _field(fact)
+    for group, fields in groups.items():
+        nested = _Strict.from_dict(fields, name=f"{name}{group.title()}")
+        top[group] = ma.fields.Nested(nested, allow_none=True,
+                                      metadata={"description": f"Facts about the {group}."})
+    return _Strict.from_dict(top, name=name)

@@ -1,0 +1,193 @@
+"""Schemas of the rules folder: facts.yaml, steps.yaml and the rule files.
+
+The loader (service/rulebook.py) feeds each YAML document through these schemas;
+any error stops the service from starting, naming the file, the rule and the problem.
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from service.conditions import ConditionError, FactType, parse
+
+KEBAB = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+FACT_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$"
+LANGS = ("en", "ru")
+KINDS = ("do", "avoid")
+SECTIONS = ("conflict", "silent", "nonpay", "noinfo", "unhappy", "rules")
+FACT_TYPES = ("boolean", "enum", "integer", "list")
+BOOLEAN_LABELS = ("yes", "no")
+
+
+class StrictInteger(ma.fields.Integer):
+    """An integer that refuses booleans and strings."""
+
+    def _validated(self, value):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
+def _localized(max_length: int) -> type[ma.Schema]:
+    fields = {
+        lang: ma.fields.String(required=True, validate=ma.validate.Length(1, max_length))
+        for lang in LANGS
+    }
+    return ma.Schema.from_dict(fields, name=f"Localized{max_length}")
+
+
+Localized = _localized(200)
+
+
+class StepTextSchema(ma.Schema):
+    title = ma.fields.String(required=True, validate=ma.validate.Length(1, 120))
+    detail = ma.fields.String(required=True, validate=ma.validate.Length(1, 600))
+
+
+class StepSchema(ma.Schema):
+    id = ma.fields.String(required=True, validate=ma.validate.Regexp(KEBAB))
+    kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
+    category = ma.fields.String(required=True)
+    order = StrictInteger(required=True, validate=ma.validate.Range(0, 65535))
+    section = ma.fields.String(required=True, validate=ma.validate.OneOf(SECTIONS))
+    en = ma.fields.Nested(StepTextSchema, required=True)
+    ru = ma.fields.Nested(StepTextSchema, required=True)
+
+
+class StepCatalogueSchema(ma.Schema):
+    categories = ma.fields.List(ma.fields.String(validate=ma.validate.Regexp(KEBAB)), required=True)
+    steps = ma.fields.List(ma.fields.Nested(StepSchema), required=True)
+
+    @ma.validates_schema
+    def _consistent(self, data, **kwargs):
+        seen = set()
+        for i, step in enumerate(data["steps"]):
+            if step["id"] in seen:
+                raise ma.ValidationError({"steps": {i: {"id": [f"duplicate step id {step['id']!r}"]}}})
+            seen.add(step["id"])
+            if step["category"] not in data["categories"]:
+                raise ma.ValidationError({"steps": {i: {"category": [
+                    f"{step['category']!r} is not one of the categories {data['categories']}"]}}})
+
+
+class FactSchema(ma.Schema):
+    name = ma.fields.String(required=True, validate=ma.validate.Regexp(FACT_NAME))
+    type = ma.fields.String(required=True, validate=ma.validate.OneOf(FACT_TYPES))
+    values = ma.fields.List(ma.fields.String(validate=ma.validate.Length(1, 64)))
+    min = StrictInteger()
+    max = StrictInteger()
+    required = ma.fields.Boolean(load_default=False)
+    description = ma.fields.String(required=True, validate=ma.validate.Length(1, 300))
+    question = ma.fields.Nested(Localized)
+    labels = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(Localized))
+
+    @ma.validates_schema
+    def _consistent(self, data, **kwargs):
+        kind = data["type"]
+        if kind in ("enum", "list"):
+            values = data.get("values") or []
+            if not values or len(set(values)) != len(values):
+                raise ma.ValidationError("needs a non-empty list of distinct values", "values")
+            allowed = set(values)
+        elif "values" in data:
+            raise ma.ValidationError(f"only enum and list facts have values", "values")
+        else:
+            allowed = set(BOOLEAN_LABELS) if kind == "boolean" else set()
+        if kind == "integer":
+            if "min" not in data or "max" not in data or data["min"] > data["max"]:
+                raise ma.ValidationError("an integer fact needs min <= max", "max")
+        extra = set(data.get("labels") or {}) - allowed
+        if extra:
+            raise ma.ValidationError(f"labels for unknown values: {sorted(extra)}", "labels")
+        if not data.get("required") and "question" not in data:
+            raise ma.ValidationError("an optional fact needs a question to ask when it is unknown",
+                                     "question")
+        if kind in ("enum", "boolean") and set(data.get("labels") or {}) != allowed:
+            raise ma.ValidationError(f"needs a label for each answer: {sorted(allowed)}", "labels")
+
+
+class RangeLabelsSchema(ma.Schema):
+    below = ma.fields.Nested(Localized, required=True)
+    between = ma.fields.Nested(Localized, required=True)
+    # `from` is a Python keyword: the YAML key is mapped with data_key.
+    from_ = ma.fields.Nested(Localized, required=True, data_key="from")
+
+
+class FactsFileSchema(ma.Schema):
+    facts = ma.fields.List(ma.fields.Nested(FactSchema), required=True,
+                           validate=ma.validate.Length(min=1))
+    range_labels = ma.fields.Nested(RangeLabelsSchema, required=True)
+
+    @ma.validates_schema
+    def _unique(self, data, **kwargs):
+        names = [f["name"] for f in data["facts"]]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ma.ValidationError(f"duplicate facts: {dupes}", "facts")
+        parents = {n.split(".")[0] for n in names if "." in n}
+        clash = sorted(parents & set(names))
+        if clash:
+            raise ma.ValidationError(f"{clash} are both a fact and a group of facts", "facts")
+
+
+class RuleSchema(ma.Schema):
+    id = ma.fields.String(required=True, validate=ma.validate.Regexp(
+        KEBAB, error="rule ids are kebab-case: lowercase letters, digits and single dashes"))
+    description = ma.fields.String(required=True, validate=ma.validate.Length(1, 400))
+    when = ma.fields.Raw(required=True)  # parsed by RuleFileSchema, which knows the facts
+    add = ma.fields.List(ma.fields.String(), load_default=list)
+    remove = ma.fields.List(ma.fields.String(), load_default=list)
+
+    @ma.validates_schema
+    def _adds_or_removes(self, data, **kwargs):
+        if not data["add"] and not data["remove"]:
+            raise ma.ValidationError("a rule must add or remove at least one step", "add")
+
+
+class RuleTestSchema(ma.Schema):
+    name = ma.fields.String(required=True, validate=ma.validate.Length(1, 200))
+    case = ma.fields.Dict(required=True)
+    expect = ma.fields.List(ma.fields.String(), load_default=list)
+    forbid = ma.fields.List(ma.fields.String(), load_default=list)
+
+
+class RuleFileSchema(ma.Schema):
+    """One rule file. Needs the facts (name -> FactType) and the step ids it may name."""
+
+    section = ma.fields.String(required=True, validate=ma.validate.OneOf(SECTIONS))
+    rules = ma.fields.List(ma.fields.Nested(RuleSchema), required=True)
+    tests = ma.fields.List(ma.fields.Nested(RuleTestSchema), load_default=list)
+
+    def __init__(self, *, facts: dict[str, FactType], steps: set[str], **kwargs):
+        super().__init__(**kwargs)
+        self.facts = facts
+        self.steps = steps
+
+    @ma.validates_schema
+    def _known_names(self, data, **kwargs):
+        errors: dict = {}
+        seen: set[str] = set()
+        for i, rule in enumerate(data["rules"]):
+            problems = errors.setdefault("rules", {}).setdefault(i, {})
+            if rule["id"] in seen:
+                problems["id"] = [f"duplicate rule id {rule['id']!r}"]
+            seen.add(rule["id"])
+            try:
+                rule["when"] = parse(rule["when"], self.facts)
+            except ConditionError as error:
+                problems["when"] = [error.message if error.path == "when"
+                                    else f"{error.path}: {error.message}"]
+            for key in ("add", "remove"):
+                unknown = [s for s in rule[key] if s not in self.steps]
+                if unknown:
+                    problems[key] = [f"unknown step ids {unknown} (steps are in steps.yaml)"]
+        for i, test in enumerate(data["tests"]):
+            for key in ("expect", "forbid"):
+                unknown = [s for s in test[key] if s not in self.steps]
+                if unknown:
+                    errors.setdefault("tests", {}).setdefault(i, {})[key] = [
+                        f"unknown step ids {unknown}"]
+        errors["rules"] = {i: p for i, p in errors.get("rules", {}).items() if p}
+        errors = {k: v for k, v in errors.items() if v}
+        if errors:
+            raise ma.ValidationError(errors)

@@ -1,0 +1,29 @@
+"""dispute-guide: what a freelancer should do in a dispute with a client, as an HTTP service."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from flask import Flask
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: configuration, the compiled rules, error handling, the routes.
+
+    `config` overrides the DISPUTE_GUIDE_* environment (tests pass a mapping).
+    A broken rules folder raises service.rulebook.RulesError: the service does not start.
+    """
+    from service import api, config as settings, errors, health, state
+
+    app = Flask(__name__)
+    values = settings.from_env()
+    values.update(config or {})
+    app.config.from_mapping(values)
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+    app.extensions[state.EXTENSION] = state.load(app.config["RULES_DIR"])
+    errors.init_app(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
+    return app

@@ -1,0 +1,164 @@
+"""HTTP API v1: guidance for one case, the step catalogue, the rules as loaded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import Blueprint, Response, jsonify, request
+
+from service import jsonio
+from service.engine import Guidance
+from service.errors import BadParameter, UnsupportedMediaType, ValidationFailed, flatten_messages
+from service.rulebook import Rulebook
+from service.state import Loaded, loaded
+
+LANGS = ("en", "ru")
+DEFAULT_LANG = "en"
+
+bp = Blueprint("v1", __name__, url_prefix="/v1")
+
+
+# --- request helpers -------------------------------------------------------
+
+def negotiate_lang() -> str:
+    """?lang= first, then Accept-Language, then English; unsupported ones fall back to English."""
+    asked = request.args.get("lang")
+    if asked is not None:
+        asked = asked.strip().lower()
+        return asked if asked in LANGS else DEFAULT_LANG
+    return request.accept_languages.best_match(LANGS, default=DEFAULT_LANG)
+
+
+def flag(name: str, default: bool) -> bool:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise BadParameter(f"Query parameter {name!r} must be true or false.",
+                       {name: [f"{raw!r} is not true or false."]})
+
+
+def json_body() -> Any:
+    mimetype = request.mimetype
+    if mimetype != "application/json" and not (
+            mimetype.startswith("application/") and mimetype.endswith("+json")):
+        raise UnsupportedMediaType(
+            f"Send the case as application/json, not {mimetype or 'a body without a type'}.")
+    return jsonio.loads(request.get_data(cache=False))
+
+
+def validate_case(state: Loaded, data: Any) -> dict:
+    try:
+        return state.schema.load(data)
+    except ma.ValidationError as error:
+        raise ValidationFailed("The case does not match the schema; see `errors`.",
+                               flatten_messages(error.messages)) from None
+
+
+def localized(response: Response, lang: str) -> Response:
+    response.headers["Content-Language"] = lang
+    response.vary.add("Accept-Language")
+    return response
+
+
+# --- rendering ---------------------------------------------------------------
+
+def render_guidance(guidance: Guidance, lang: str) -> dict:
+    facts = guidance.facts
+    body: dict[str, Any] = {
+        "case_id": guidance.case_id,
+        "ruleset_version": guidance.ruleset_version,
+        "lang": lang,
+        "steps": [
+            {
+                "id": advice.step.id,
+                "kind": advice.step.kind,
+                "category": advice.step.category,
+                "title": advice.step.texts[lang]["title"],
+                "detail": advice.step.texts[lang]["detail"],
+                "because": [{"rule": rule.id, "facts": {n: facts.get(n) for n in rule.reads}}
+                            for rule in advice.because],
+            }
+            for advice in guidance.steps
+        ],
+        "rules_fired": [rule.id for rule in guidance.rules_fired],
+    }
+    if guidance.questions is not None:
+        body["questions"] = [
+            {
+                "field": q.fact.name,
+                "question": q.fact.question[lang],
+                "options": [{"value": o.answer.value, "label": o.answer.labels[lang],
+                             "add": list(o.add), "remove": list(o.remove)} for o in q.options],
+            }
+            for q in guidance.questions
+        ]
+    return body
+
+
+def describe_facts(rulebook: Rulebook, lang: str) -> list[dict]:
+    facts = []
+    for fact in rulebook.facts.values():
+        entry: dict[str, Any] = {"name": fact.name, "type": fact.type,
+                                 "required": fact.required, "description": fact.description}
+        if fact.values:
+            entry["values"] = list(fact.values)
+        if fact.type == "integer":
+            entry["min"], entry["max"] = fact.min, fact.max
+        if fact.question:
+            entry["question"] = fact.question[lang]
+        if fact.labels:
+            entry["labels"] = {value: text[lang] for value, text in fact.labels.items()}
+        entry["read_by"] = [rule.id for rule in rulebook.rules_reading.get(fact.name, ())]
+        facts.append(entry)
+    return facts
+
+
+# --- routes ------------------------------------------------------------------
+
+@bp.post("/guidance")
+def guidance():
+    """One case in, one guidance out."""
+    lang = negotiate_lang()
+    with_questions = flag("questions", True)
+    state = loaded()
+    case = validate_case(state, json_body())
+    return localized(jsonify(render_guidance(state.engine.evaluate(case, with_questions), lang)),
+                     lang)
+
+
+@bp.get("/steps")
+def steps():
+    """The step catalogue, localized."""
+    lang = negotiate_lang()
+    rulebook = loaded().rulebook
+    body = {
+        "ruleset_version": rulebook.version,
+        "lang": lang,
+        "categories": list(rulebook.categories),
+        "steps": [{"id": s.id, "kind": s.kind, "category": s.category, "order": s.order,
+                   "section": s.section, **s.texts[lang]}
+                  for s in sorted(rulebook.steps.values(), key=lambda s: s.rank)],
+    }
+    return localized(jsonify(body), lang)
+
+
+@bp.get("/rules")
+def rules():
+    """The rules as loaded, the facts they read, and the ruleset version."""
+    lang = negotiate_lang()
+    rulebook = loaded().rulebook
+    body = {
+        "ruleset_version": rulebook.version,
+        "lang": lang,
+        "rules": [{"id": r.id, "file": r.file, "description": r.description, "when": r.source,
+                   "add": list(r.add), "remove": list(r.remove), "reads": list(r.reads)}
+                  for r in rulebook.rules],
+        "facts": describe_facts(rulebook, lang),
+    }
+    return localized(jsonify(body), lang)

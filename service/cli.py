@@ -1,0 +1,164 @@
+"""The `dispute-guide` command: serve, evaluate, check, openapi, config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN_CONFIG = ROOT / "gunicorn.conf.py"
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _load(rules_dir: str | None):
+    from service.rulebook import RulesError
+    from service.state import load
+
+    try:
+        return load(rules_dir or os.environ.get("DISPUTE_GUIDE_RULES_DIR") or None)
+    except RulesError as error:
+        print(f"dispute-guide: the rules cannot be loaded:\n{error}", file=sys.stderr)
+        raise SystemExit(EXIT_FAILED) from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run gunicorn with the repository's configuration (replaces this process)."""
+    argv = [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG)]
+    if args.bind:
+        argv += ["--bind", args.bind]
+    argv.append("service:create_app()")
+    os.chdir(ROOT)
+    os.execv(sys.executable, argv)
+    return EXIT_FAILED  # not reached
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate one case from a file or stdin and print the guidance."""
+    import marshmallow as ma
+
+    from service import jsonio
+    from service.api import render_guidance
+    from service.errors import ApiError, flatten_messages
+
+    state = _load(args.rules)
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as error:
+        print(f"dispute-guide: {args.file}: {error.strerror}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        case = state.schema.load(jsonio.loads(data))
+    except ApiError as error:
+        print(f"dispute-guide: {args.file}: {error.detail}", file=sys.stderr)
+        return EXIT_FAILED
+    except ma.ValidationError as error:
+        for path, messages in flatten_messages(error.messages).items():
+            for message in messages:
+                print(f"dispute-guide: {args.file}: {path}: {message}", file=sys.stderr)
+        return EXIT_FAILED
+    guidance = state.engine.evaluate(case, questions=not args.no_questions)
+    json.dump(render_guidance(guidance, args.lang), sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+    return EXIT_OK
+
+
+def run_rule_tests(state) -> list[str]:
+    """Run every rule file's own test cases; return one line per failure."""
+    import marshmallow as ma
+
+    failures = []
+    produced: set[str] = set()
+    for test in state.rulebook.tests:
+        where = f"{test.file}: {test.name}"
+        try:
+            case = state.schema.load(test.case)
+        except ma.ValidationError as error:
+            failures.append(f"{where}: the case is invalid: {error.messages}")
+            continue
+        steps = {a.step.id for a in state.engine.evaluate(case, questions=False).steps}
+        produced |= steps
+        missing = [s for s in test.expect if s not in steps]
+        unwanted = [s for s in test.forbid if s in steps]
+        if missing:
+            failures.append(f"{where}: expected {missing}, got {sorted(steps)}")
+        if unwanted:
+            failures.append(f"{where}: must not give {unwanted}")
+    never = sorted(set(state.rulebook.steps) - produced)
+    if never:
+        failures.append(f"steps no test case produces: {never}")
+    return failures
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate the rules and run their test cases."""
+    state = _load(args.rules)
+    failures = run_rule_tests(state)
+    tests = len(state.rulebook.tests)
+    for line in failures:
+        print(f"FAIL {line}")
+    print(f"{len(state.rulebook.rules)} rules, {len(state.rulebook.steps)} steps, "
+          f"ruleset {state.version}: {tests} cases, "
+          f"{'all passed' if not failures else f'{len(failures)} failures'}")
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    """Print openapi.yaml as generated from the schemas."""
+    from service.openapi import render
+
+    sys.stdout.write(render(_load(args.rules).rulebook))
+    return EXIT_OK
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """Print the configuration variables as a Markdown table."""
+    from service.config import markdown_table
+
+    print(markdown_table())
+    return EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dispute-guide", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="serve the API with gunicorn")
+    s.add_argument("--bind", help="host:port (default: DISPUTE_GUIDE_BIND or 127.0.0.1:8000)")
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("evaluate", help="evaluate one case (JSON) and print the guidance")
+    s.add_argument("file", help="a JSON file, or - for stdin")
+    s.add_argument("--lang", choices=("en", "ru"), default="en")
+    s.add_argument("--no-questions", action="store_true", help="skip the follow-up questions")
+    s.add_argument("--rules", help="rules folder (default: the bundled one)")
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("check", help="validate the rules and run their test cases")
+    s.add_argument("--rules", help="rules folder (default: the bundled one)")
+    s.set_defaults(func=cmd_check)
+
+    s = sub.add_parser("openapi", help="print openapi.yaml generated from the schemas")
+    s.add_argument("--rules", help="rules folder (default: the bundled one)")
+    s.set_defaults(func=cmd_openapi)
+
+    s = sub.add_parser("config", help="print the configuration variables")
+    s.set_defaults(func=cmd_config)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

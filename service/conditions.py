@@ -1,0 +1,289 @@
+"""The condition language of the rule files: parsing, and compiling to the engine and to Python.
+
+A rule's `when` is a mapping whose entries must all hold. An entry is either
+`fact: test` or `all: [...]` / `any: [...]` (lists of such mappings). A test is a
+plain value (equality; for a list fact, "includes") or a mapping of operators:
+
+    is, is_not, in, not_in            any scalar fact
+    less_than, at_most, more_than, at_least   integer facts
+    includes, includes_any            list facts (situations)
+    known: true|false                 any fact
+    if_unknown: true                  the test also holds when the fact is unknown
+
+A test on an unknown (absent) fact does not hold unless it says `if_unknown: true`
+or `known: false`; this is also how durable_rules treats absent fields, so the
+two compilations below agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+Predicate = Callable[[Mapping[str, Any]], bool]
+
+COMBINATORS = ("all", "any")
+SCALAR_OPS = ("is", "is_not", "in", "not_in")
+NUMBER_OPS = ("less_than", "at_most", "more_than", "at_least")
+LIST_OPS = ("includes", "includes_any")
+OPERATORS = SCALAR_OPS + NUMBER_OPS + LIST_OPS + ("known",)
+
+_DURABLE_COMPARISON = {"less_than": "$lt", "at_most": "$lte", "more_than": "$gt", "at_least": "$gte"}
+
+
+class ConditionError(ValueError):
+    """A condition that cannot be compiled; `path` says where it is inside `when`."""
+
+    def __init__(self, path: str, message: str):
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+        self.message = message
+
+
+@dataclass(frozen=True)
+class FactType:
+    """What the condition parser needs to know of a fact."""
+
+    name: str
+    type: str  # boolean | enum | integer | list
+    values: tuple = ()
+
+
+@dataclass(frozen=True)
+class Check:
+    """Tests on one fact, all of which must hold (or the fact is unknown, if `if_unknown`)."""
+
+    fact: str
+    ops: tuple  # ((operator, value), ...)
+    if_unknown: bool = False
+
+    @property
+    def reads(self) -> frozenset:
+        return frozenset((self.fact,))
+
+
+@dataclass(frozen=True)
+class All:
+    parts: tuple
+
+    @property
+    def reads(self) -> frozenset:
+        return frozenset().union(*(p.reads for p in self.parts))
+
+
+@dataclass(frozen=True)
+class Any_:
+    parts: tuple
+
+    @property
+    def reads(self) -> frozenset:
+        return frozenset().union(*(p.reads for p in self.parts))
+
+
+Node = Check | All | Any_
+
+
+# --- parsing ---------------------------------------------------------------
+
+def parse(when: Any, facts: Mapping[str, FactType], path: str = "when") -> All:
+    """Parse a `when` mapping into an `All` node; raise ConditionError naming the place."""
+    if not isinstance(when, Mapping) or not when:
+        raise ConditionError(path, "must be a non-empty mapping of conditions")
+    parts = []
+    for key, value in when.items():
+        here = f"{path}.{key}"
+        if key in COMBINATORS:
+            if not isinstance(value, list) or not value:
+                raise ConditionError(here, "must be a non-empty list of conditions")
+            subs = tuple(parse(item, facts, f"{here}[{i}]") for i, item in enumerate(value))
+            parts.append(All(subs) if key == "all" else Any_(subs))
+        elif key in facts:
+            parts.append(_parse_check(facts[key], value, here))
+        else:
+            raise ConditionError(here, f"unknown fact {key!r} (facts are defined in facts.yaml)")
+    return All(tuple(parts))
+
+
+def _parse_check(fact: FactType, test: Any, path: str) -> Check:
+    if not isinstance(test, Mapping):
+        op = "includes" if fact.type == "list" else "is"
+        return Check(fact.name, ((op, _value(fact, op, test, path)),))
+    if not test:
+        raise ConditionError(path, "an empty test")
+    if_unknown = test.get("if_unknown", False)
+    if not isinstance(if_unknown, bool):
+        raise ConditionError(f"{path}.if_unknown", "must be true or false")
+    ops = []
+    for op, value in test.items():
+        if op == "if_unknown":
+            continue
+        if op not in OPERATORS:
+            raise ConditionError(
+                f"{path}.{op}", f"unknown operator {op!r}; use one of {', '.join(OPERATORS)}"
+            )
+        ops.append((op, _value(fact, op, value, f"{path}.{op}")))
+    if not ops:
+        raise ConditionError(path, "if_unknown needs a test to go with it")
+    return Check(fact.name, tuple(ops), if_unknown)
+
+
+def _value(fact: FactType, op: str, value: Any, path: str) -> Any:
+    """Check that `value` suits operator `op` on `fact`; return it in its compiled form."""
+    if op == "known":
+        if not isinstance(value, bool):
+            raise ConditionError(path, "known takes true or false")
+        return value
+    if op in LIST_OPS:
+        if fact.type != "list":
+            raise ConditionError(path, f"{op} applies to list facts; {fact.name} is {fact.type}")
+        items = value if op == "includes_any" else [value]
+        if op == "includes_any" and (not isinstance(value, list) or not value):
+            raise ConditionError(path, "includes_any takes a non-empty list")
+        for item in items:
+            _one_value(fact, item, path)
+        return tuple(items) if op == "includes_any" else value
+    if fact.type == "list":
+        raise ConditionError(path, f"{fact.name} is a list: use includes or includes_any")
+    if op in NUMBER_OPS:
+        if fact.type != "integer":
+            raise ConditionError(path, f"{op} applies to integer facts; {fact.name} is {fact.type}")
+        return _one_value(fact, value, path)
+    if op in ("in", "not_in"):
+        if not isinstance(value, list) or not value:
+            raise ConditionError(path, f"{op} takes a non-empty list")
+        return tuple(_one_value(fact, item, path) for item in value)
+    return _one_value(fact, value, path)
+
+
+def _one_value(fact: FactType, value: Any, path: str) -> Any:
+    if fact.type == "boolean":
+        ok = isinstance(value, bool)
+        expected = "true or false"
+    elif fact.type == "integer":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        expected = "a whole number"
+    else:
+        ok = isinstance(value, str) and value in fact.values
+        expected = "one of " + ", ".join(fact.values)
+    if not ok:
+        raise ConditionError(path, f"{value!r} is not a valid value of {fact.name}: expected {expected}")
+    return value
+
+
+# --- compiling to durable_rules ---------------------------------------------
+
+def to_durable(node: Node) -> dict:
+    """Compile a node to a durable_rules expression over one flattened fact."""
+    if isinstance(node, (All, Any_)):
+        exprs = [to_durable(p) for p in node.parts]
+        if len(exprs) == 1:
+            return exprs[0]
+        return {"$and" if isinstance(node, All) else "$or": exprs}
+    exprs = [_durable_op(node.fact, op, value) for op, value in node.ops]
+    expr = exprs[0] if len(exprs) == 1 else {"$and": exprs}
+    if node.if_unknown:
+        expr = {"$or": [{"$nex": {node.fact: 1}}, expr]}
+    return expr
+
+
+def _durable_op(fact: str, op: str, value: Any) -> dict:
+    if op == "is":
+        return {fact: value}
+    if op == "is_not":
+        return {"$neq": {fact: value}}
+    if op == "in":
+        return _either([{fact: v} for v in value])
+    if op == "not_in":
+        exprs = [{"$neq": {fact: v}} for v in value]
+        return exprs[0] if len(exprs) == 1 else {"$and": exprs}
+    if op in _DURABLE_COMPARISON:
+        return {_DURABLE_COMPARISON[op]: {fact: value}}
+    if op == "known":
+        return {"$ex" if value else "$nex": {fact: 1}}
+    if op == "includes":
+        return {"$iany": {fact: {"$i": value}}}
+    if op == "includes_any":
+        return _either([{"$iany": {fact: {"$i": v}}} for v in value])
+    raise ConditionError(fact, f"no engine form for operator {op!r}")
+
+
+def _either(exprs: list) -> dict:
+    return exprs[0] if len(exprs) == 1 else {"$or": exprs}
+
+
+# --- compiling to Python ------------------------------------------------------
+
+_MISSING = object()
+
+
+def to_python(node: Node) -> Predicate:
+    """Compile a node to a predicate over the same flattened fact, with the engine's semantics.
+
+    The follow-up questions use it to try answers without a round trip through the
+    engine; tests prove that both compilations agree on every rule.
+    """
+    if isinstance(node, All):
+        preds = tuple(to_python(p) for p in node.parts)
+        return lambda facts: all(p(facts) for p in preds)
+    if isinstance(node, Any_):
+        preds = tuple(to_python(p) for p in node.parts)
+        return lambda facts: any(p(facts) for p in preds)
+    tests = tuple(_python_op(op, value) for op, value in node.ops)
+    name = node.fact
+    # An absent fact fails every test but `known: false`, as in the engine.
+    when_unknown = node.if_unknown or all(op == "known" and not v for op, v in node.ops)
+
+    def check(facts: Mapping[str, Any]) -> bool:
+        value = facts.get(name, _MISSING)
+        if value is _MISSING:
+            return when_unknown
+        return all(t(value) for t in tests)
+
+    return check
+
+
+def _python_op(op: str, value: Any) -> Callable[[Any], bool]:
+    if op == "is":
+        return lambda v: v == value
+    if op == "is_not":
+        return lambda v: v != value
+    if op == "in":
+        return lambda v: v in value
+    if op == "not_in":
+        return lambda v: v not in value
+    if op == "less_than":
+        return lambda v: v < value
+    if op == "at_most":
+        return lambda v: v <= value
+    if op == "more_than":
+        return lambda v: v > value
+    if op == "at_least":
+        return lambda v: v >= value
+    if op == "known":
+        return lambda v: value
+    if op == "includes":
+        return lambda v: value in v
+    if op == "includes_any":
+        wanted = frozenset(value)
+        return lambda v: not wanted.isdisjoint(v)
+    raise ConditionError("", f"no Python form for operator {op!r}")
+
+
+def thresholds(node: Node, fact: str) -> set[int]:
+    """The points at which the conditions on integer `fact` can change their outcome."""
+    if isinstance(node, (All, Any_)):
+        return set().union(*(thresholds(p, fact) for p in node.parts))
+    if node.fact != fact:
+        return set()
+    cuts: set[int] = set()
+    for op, value in node.ops:
+        if op in ("less_than", "at_least"):
+            cuts.add(value)
+        elif op in ("at_most", "more_than"):
+            cuts.add(value + 1)
+        elif op in ("is", "is_not"):
+            cuts.update((value, value + 1))
+        elif op in ("in", "not_in"):
+            for v in value:
+                cuts.update((v, v + 1))
+    return cuts

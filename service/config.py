@@ -1,0 +1,115 @@
+"""Configuration: read once, from DISPUTE_GUIDE_* environment variables, in the app factory.
+
+Every setting is listed in SETTINGS (name, default, parser, description); the README's
+configuration table is generated from it (`dispute-guide config --markdown`) and a test
+keeps the two equal. A wrong value stops start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+PREFIX = "DISPUTE_GUIDE_"
+
+
+class ConfigError(Exception):
+    """A configuration value that cannot be used; the message names the variable."""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError("must be zero or a positive integer")
+    return value
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return value
+    return parse
+
+
+def _text(text: str) -> str:
+    return text.strip()
+
+
+def _csv(text: str) -> tuple:
+    return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
+@dataclass(frozen=True)
+class Setting:
+    key: str  # the Flask config key; the variable is PREFIX + key
+    default: Any
+    parse: Callable[[str], Any]
+    description: str
+
+    @property
+    def variable(self) -> str:
+        return PREFIX + self.key
+
+
+SETTINGS = (
+    Setting("BIND", "127.0.0.1:8000", _text, "Address and port gunicorn listens on."),
+    Setting("WORKERS", 0, _non_negative_int,
+            "gunicorn worker processes; 0 means one per core (at most 8)."),
+    Setting("THREADS", 4, _positive_int, "Threads per worker."),
+    Setting("TIMEOUT", 30, _positive_int,
+            "Seconds a request may take before gunicorn restarts its worker."),
+    Setting("RULES_DIR", "", _text,
+            "Folder of the rule files; empty means the bundled `rules/` folder."),
+    Setting("MAX_BODY_BYTES", 1048576, _positive_int,
+            "Largest request body accepted (413 above it)."),
+    Setting("BATCH_LIMIT", 1000, _positive_int, "Most cases in one JSON batch request."),
+    Setting("LOG_LEVEL", "info", _choice("debug", "info", "warning", "error"),
+            "Lowest level of the log lines written."),
+    Setting("LOG_FORMAT", "json", _choice("json", "text"),
+            "One JSON object per line, or plain text for reading by eye."),
+)
+
+
+def from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The settings from the environment, defaults for the rest; ConfigError names a bad one."""
+    environ = os.environ if environ is None else environ
+    config = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.variable)
+        if raw is None or raw == "":
+            config[setting.key] = setting.default
+            continue
+        try:
+            config[setting.key] = setting.parse(raw)
+        except ValueError as error:
+            message = str(error) if "must" in str(error) else f"not a valid value ({error})"
+            raise ConfigError(f"{setting.variable}={raw!r}: {message}") from None
+    return config
+
+
+def markdown_table() -> str:
+    rows = ["| variable | default | what it sets |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = ",".join(s.default) if isinstance(s.default, tuple) else s.default
+        rows.append(f"| `{s.variable}` | `{default}` | {s.description} |"
+                    if default != "" else f"| `{s.variable}` | (empty) | {s.description} |")
+    return "\n".join(rows)

@@ -1,0 +1,171 @@
+"""The engine adapter: the only module that imports durable_rules.
+
+It drives durable_rules' C module directly instead of its Python `Host`, because the
+Host starts timer threads that take other requests' actions (segfaults under threads),
+copies state on every action and costs ~1 ms per case (see ../shared/DURABLE_RULES.md).
+Here one evaluation is: a fresh session id, one flattened fact asserted, the fired
+rules read off the action queue by name, the session deleted in `finally`.
+
+Containment of the engine's known crashes and limits:
+- every rule and a sentinel carry a positive guard (`_c: 1`), so no pattern matches
+  the engine's own state object and the sentinel fires once per session: a session
+  with no action can't reach `delete_state` (which frees uninitialized memory then);
+- one evaluation at a time per ruleset (a lock), so at most one session is live:
+  the 1,024-session cap and 32-bit sid-hash collisions are unreachable;
+- facts reach the engine only after schema validation (exact types, bounded ints,
+  short strings), so its type coercion and long-string hashing never matter.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import durable_rules_engine as _dre
+
+from service.conditions import to_durable
+from service.questions import Asker, Question
+from service.rulebook import Rule, Rulebook, Step
+
+GUARD_FIELD = "_c"  # fact names start with a letter, so this never clashes
+_GUARD = {GUARD_FIELD: 1}
+SENTINEL = "~sentinel"  # not kebab-case, so never a rule id
+_ruleset_names = itertools.count(1)
+_engines: weakref.WeakSet = weakref.WeakSet()
+
+
+class EngineError(Exception):
+    """The engine failed on a case (a bug, reported as a 500)."""
+
+
+@dataclass(frozen=True)
+class StepAdvice:
+    step: Step
+    because: tuple  # the rules that added it
+
+
+@dataclass(frozen=True)
+class Guidance:
+    case_id: str | None
+    ruleset_version: str
+    facts: dict  # the known facts, flattened (dotted names)
+    steps: tuple  # StepAdvice, ordered
+    rules_fired: tuple  # Rule, in rulebook order
+    questions: tuple | None  # Question, best first; None when not asked for
+
+
+def flatten(case: Mapping[str, Any]) -> dict:
+    """Known facts of a validated case as dotted names; None and case_id are left out."""
+    flat = {}
+    for key, value in case.items():
+        if value is None or key == "case_id":
+            continue
+        if type(value) is dict:
+            for sub, subvalue in value.items():
+                if subvalue is not None:
+                    flat[f"{key}.{sub}"] = subvalue
+        else:
+            flat[key] = value
+    return flat
+
+
+class Engine:
+    """A compiled rulebook; `evaluate` is safe to call from many threads."""
+
+    def __init__(self, rulebook: Rulebook):
+        self.rulebook = rulebook
+        self.asker = Asker(rulebook)
+        self._rules = {rule.id: rule for rule in rulebook.rules}
+        self._order = {rule.id: i for i, rule in enumerate(rulebook.rules)}
+        definition = {
+            rule.id: {"all": [{"m": {"$and": [_GUARD, to_durable(rule.when)]}}], "pri": 1}
+            for rule in rulebook.rules
+        }
+        # Lowest priority: fires last, once per session, whatever the facts.
+        definition[SENTINEL] = {"all": [{"m": _GUARD}], "pri": 65535}
+        name = f"dispute-guide-{os.getpid()}-{next(_ruleset_names)}"
+        try:
+            self._handle = _dre.create_ruleset(name, json.dumps(definition))
+        except Exception as error:  # the C module raises plain Exception subclasses
+            raise EngineError(f"durable_rules refused the ruleset: {error}") from error
+        self._lock = threading.Lock()
+        self._sids = itertools.count(1)
+        self.live_sessions = 0
+        self.evaluations = 0
+        _engines.add(self)
+
+    @property
+    def version(self) -> str:
+        return self.rulebook.version
+
+    def fire(self, flat: Mapping[str, Any]) -> list[str]:
+        """Assert one flattened case in a fresh session; return the ids of the rules that fired."""
+        fact = dict(flat)
+        fact[GUARD_FIELD] = 1
+        handle = self._handle
+        fired: list[str] = []
+        with self._lock:
+            sid = str(next(self._sids))
+            fact["sid"] = fact["id"] = sid
+            try:
+                code, state = _dre.assert_fact(handle, json.dumps(fact))
+            except Exception as error:
+                raise EngineError(f"assert_fact failed: {error}") from error
+            if code != 0:  # cannot happen: the sentinel matches every fact, sids are unique
+                raise EngineError(f"assert_fact returned code {code}")
+            self.live_sessions += 1
+            try:
+                result = _dre.start_action_for_state(handle, state)
+                while result:
+                    message = result[1] if type(result) is tuple else result
+                    # A message is '{"<rule name>":{...}}': slicing the name out avoids
+                    # parsing the echoed fact, which would double the cost.
+                    fired.append(message[2:message.index('"', 2)])
+                    result = _dre.complete_and_start_action(handle, state)
+            except Exception as error:
+                raise EngineError(f"running the actions failed: {error}") from error
+            finally:
+                _dre.delete_state(handle, sid)
+                self.live_sessions -= 1
+                self.evaluations += 1
+        if not fired or fired[-1] != SENTINEL:
+            raise EngineError("the sentinel rule did not fire last")
+        fired.pop()
+        return fired
+
+    def evaluate(self, case: Mapping[str, Any], questions: bool = True) -> Guidance:
+        """Evaluate one validated case (nested, as the API receives it)."""
+        flat = flatten(case)
+        if not flat.get("situations"):
+            raise ValueError("a case needs at least one situation")
+        fired = sorted(self.fire(flat), key=self._order.__getitem__)
+        rules = [self._rules[rule_id] for rule_id in fired]
+        added = self.rulebook.resolve(rules)
+        steps = tuple(StepAdvice(self.rulebook.steps[s], tuple(by))
+                      for s, by in sorted(added.items(),
+                                          key=lambda item: self.rulebook.steps[item[0]].rank))
+        asked = None
+        if questions:
+            asked = tuple(self.asker.ask(flat, frozenset(fired), frozenset(added)))
+        return Guidance(case.get("case_id"), self.version, flat, steps, tuple(rules), asked)
+
+    def close(self) -> None:
+        """Free the compiled ruleset (after a reload, once no request uses it)."""
+        with self._lock:
+            if self._handle is not None:
+                _dre.delete_ruleset(self._handle)
+                self._handle = None
+
+
+def _reset_locks_after_fork() -> None:
+    # A lock held by another thread at fork time would stay held forever in the child.
+    for engine in list(_engines):
+        engine._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_locks_after_fork)

@@ -1,0 +1,38 @@
+"""Liveness, readiness and the published contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Response, jsonify
+
+from service.errors import NotReady
+from service.state import PROBE_CASE, loaded
+
+OPENAPI_FILE = Path(__file__).resolve().parent.parent / "openapi.yaml"
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """The process answers."""
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz():
+    """Rules compiled and a probe case evaluated."""
+    state = loaded()
+    try:
+        state.engine.evaluate(PROBE_CASE, questions=False)
+    except Exception as error:  # any failure means "do not send traffic here"
+        raise NotReady(f"The probe case failed: {type(error).__name__}.") from error
+    return jsonify({"status": "ready", "ruleset_version": state.version,
+                    "rules": len(state.rulebook.rules), "steps": len(state.rulebook.steps)})
+
+
+@bp.get("/openapi.yaml")
+def openapi():
+    """The HTTP contract."""
+    return Response(OPENAPI_FILE.read_bytes(), mimetype="application/yaml")

@@ -1,0 +1,49 @@
+"""Strict JSON parsing of request bodies: every failure is a precise 400."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from service.errors import MalformedJson
+
+MAX_INT_DIGITS = 400  # far beyond any bound; keeps int() parsing cheap on hostile input
+
+
+def _pairs(pairs: list) -> dict:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set = set()
+        dupes = [k for k, _ in pairs if k in seen or seen.add(k)]
+        raise MalformedJson(f"Duplicate key {dupes[0]!r} in an object.")
+    return result
+
+
+def _constant(name: str) -> Any:
+    raise MalformedJson(f"{name} is not a JSON number.")
+
+
+def _int(text: str) -> int:
+    if len(text) > MAX_INT_DIGITS:
+        raise MalformedJson(f"A number with {len(text)} digits is too long.")
+    return int(text)
+
+
+_decoder = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant, parse_int=_int)
+
+
+def loads(data: bytes) -> Any:
+    """Parse a UTF-8 JSON document; raise MalformedJson saying where and why it is broken."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise MalformedJson(f"The body is not valid UTF-8 (byte {error.start}).") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        return _decoder.decode(text)
+    except json.JSONDecodeError as error:
+        raise MalformedJson(f"Malformed JSON at line {error.lineno}, column {error.colno}: "
+                            f"{error.msg}.") from None
+    except RecursionError:
+        raise MalformedJson("The JSON is nested too deeply.") from None

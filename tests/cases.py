@@ -1,0 +1,50 @@
+"""Hypothesis strategies for cases, built from the facts of the loaded rules."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from service.rulebook import Fact, load_rulebook
+
+RULEBOOK = load_rulebook()
+
+
+def fact_values(fact: Fact) -> st.SearchStrategy:
+    if fact.type == "boolean":
+        return st.booleans()
+    if fact.type == "enum":
+        return st.sampled_from(fact.values)
+    if fact.type == "integer":
+        # The rules' thresholds and their neighbours, and anything in bounds.
+        cuts = RULEBOOK.cuts.get(fact.name, ())
+        edges = sorted({fact.min, fact.max, *cuts, *(c - 1 for c in cuts)} &
+                       set(range(fact.min, fact.max + 1)))
+        return st.one_of(st.sampled_from(edges), st.integers(fact.min, fact.max))
+    return st.lists(st.sampled_from(fact.values), min_size=1, max_size=len(fact.values),
+                    unique=True)
+
+
+def nest(flat: dict) -> dict:
+    """Dotted names back into the request's nested objects."""
+    case: dict = {}
+    for name, value in flat.items():
+        if "." in name:
+            group, key = name.split(".", 1)
+            case.setdefault(group, {})[key] = value
+        else:
+            case[name] = value
+    return case
+
+
+@st.composite
+def flat_cases(draw, known: float | None = None) -> dict:
+    """A case as dotted facts: situations always, every other fact known or not."""
+    flat = {}
+    for fact in RULEBOOK.facts.values():
+        if fact.required or draw(st.booleans()):
+            flat[fact.name] = draw(fact_values(fact))
+    return flat
+
+
+def cases() -> st.SearchStrategy:
+    return flat_cases().map(nest)
