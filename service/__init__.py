@@ -13,7 +13,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     `config` overrides the DISPUTE_GUIDE_* environment (tests pass a mapping).
     A broken rules folder raises service.rulebook.RulesError: the service does not start.
     """
-    from service import api, config as settings, errors, health, state
+    from service import api, batch, config as settings, errors, health, page, state
 
     app = Flask(__name__)
     values = settings.from_env()
@@ -25,5 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions[state.EXTENSION] = state.load(app.config["RULES_DIR"])
     errors.init_app(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(batch.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(page.bp)
     return app

@@ -137,6 +137,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--rules", help="rules folder (default: the bundled one)")
     s.set_defaults(func=cmd_evaluate)
 
+    from service import batch_cli
+    batch_cli.add_parser(sub)
+
     s = sub.add_parser("check", help="validate the rules and run their test cases")
     s.add_argument("--rules", help="rules folder (default: the bundled one)")
     s.set_defaults(func=cmd_check)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import yaml
 
 from schemas import guidance as out
+from service import batch
 from schemas.case import StrictBoolean, UniqueList, case_schema
 from schemas.problem import ProblemSchema
 from service.rulebook import Rulebook
@@ -109,8 +110,11 @@ def build_spec(rulebook: Rulebook) -> dict:
                          ("Rules", out.RulesSchema), ("Health", out.HealthSchema),
                          ("Ready", out.ReadySchema), ("Problem", ProblemSchema)]:
         spec.components.schema(name, schema=schema)
+    for name, schema in batch.openapi_schemas().items():
+        spec.components.schema(name, schema=schema)
     document = spec.to_dict()
     document["paths"] = _paths()
+    document["paths"].update(batch.openapi_paths())
     return document
 
 
