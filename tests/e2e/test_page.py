@@ -1,0 +1,347 @@
+"""The page in a real browser (headless Chromium) against the real server (gunicorn).
+
+The "done when" of issue 7: a person who has never seen the API reaches the advice for
+"the client has been silent for two weeks and I took a prepayment" in either language.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import urllib.request
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.server]
+
+SILENT_CASE = {"situations": ["client_silent"], "prepayment": "partial",
+               "client": {"silent_days": 14}}
+SILENT_ADVICE = {"keep-reaching-out", "explain-why-reply-matters", "ask-if-all-is-well",
+                 "keep-tone-professional", "prepayment-not-refundable",
+                 "set-communication-schedule"}
+
+
+def api(server, case: dict, lang: str = "en") -> dict:
+    request = urllib.request.Request(
+        f"{server.url}/v1/guidance?lang={lang}", data=json.dumps(case).encode(),
+        headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def fill_silent_case(page) -> None:
+    """The way a person would: tick the situation, pick the prepayment, type the days."""
+    page.tick_situation("client_silent")
+    page.choose("prepayment", "partial")
+    page.type_number("client.silent_days", 14)
+    before = page.revision
+    page.submit()
+    page.wait_for_result(before)
+
+
+def test_silent_client_with_prepayment_in_english(page, server, artifacts):
+    page.open("/?lang=en")
+    assert page.find("#evaluate").text == "Get advice"
+    fill_silent_case(page)
+
+    expected = api(server, SILENT_CASE, "en")
+    steps = page.steps()
+    assert [s["id"] for s in steps] == [s["id"] for s in expected["steps"]]
+    assert SILENT_ADVICE <= {s["id"] for s in steps}
+    assert [s["title"] for s in steps] == [s["title"] for s in expected["steps"]]
+    for step in steps:
+        assert step["rules"], f"{step['id']} shows no reason"
+        assert step["because"].startswith("Why:")
+    refund = next(s for s in steps if s["id"] == "prepayment-not-refundable")
+    assert refund["rules"] == ["silent-keep-prepayment"]
+    assert "prepayment = A partial prepayment" in refund["because"]
+    assert "fault = not given" in refund["because"]
+    # The live region sums the advice up.
+    assert page.find("#result-status").get_attribute("aria-live") == "polite"
+    assert page.status().startswith(f"{len(steps)} steps")
+    # The follow-up questions are the API's, in its order, as buttons.
+    assert list(page.questions()) == [q["field"] for q in expected["questions"]]
+    assert page.browser_errors() == []
+    page.driver.save_screenshot(str(artifacts / "page-silent-client-en.png"))
+
+
+def test_a_follow_up_answer_fills_the_fact_and_changes_the_steps(page):
+    page.open("/?lang=en")
+    fill_silent_case(page)
+    before_ids = page.step_ids()
+    assert "warn-work-suspension" not in before_ids
+    assert "in_progress" in page.questions()["stage"]
+
+    revision = page.revision
+    page.answer("stage", "in_progress")
+    page.wait_for_result(revision)
+
+    steps = page.steps()
+    added = [s for s in steps if s["id"] not in before_ids]
+    assert [s["id"] for s in added] == ["warn-work-suspension"]
+    assert added[0]["new"] and all(not s["new"] for s in steps if s["id"] in before_ids)
+    assert "stage" not in page.questions()
+    # The answer went into the form, so the case now says so.
+    assert page.find('.field[data-fact="stage"] select').get_attribute("value") == "in_progress"
+    assert json.loads(page.find("#case-json").get_attribute("value"))["stage"] == "in_progress"
+    assert "New: " in page.status()
+    # Focus stays in the result, on the questions, for the next answer.
+    assert page.driver.switch_to.active_element.get_attribute("id") == "questions-heading"
+
+    # A number question: the answer's value is put into the number box as given.
+    revision = page.revision
+    options = page.questions()["client.contact_attempts"]
+    page.answer("client.contact_attempts", options[-1])
+    page.wait_for_result(revision)
+    assert "check-reachability" in page.step_ids()
+    box = page.find('.field[data-fact="client.contact_attempts"] input')
+    assert box.get_attribute("value") == str(options[-1])
+
+
+def test_switching_to_russian_translates_the_page_and_the_advice(page, server, artifacts):
+    page.open("/?lang=en")
+    fill_silent_case(page)
+    revision = page.revision
+    page.switch_language("ru")
+    page.wait_for_result(revision, lang="ru")
+
+    expected = api(server, SILENT_CASE, "ru")
+    assert [s["title"] for s in page.steps()] == [s["title"] for s in expected["steps"]]
+    assert page.find("html").get_attribute("lang") == "ru"
+    assert page.find('[data-lang-switch="ru"]').get_attribute("aria-pressed") == "true"
+    assert page.find("#evaluate").text == "Получить советы"
+    assert page.find("#result-heading").text == "Советы"
+    assert page.steps()[0]["badge"].endswith("СДЕЛАТЬ")
+    assert page.steps()[0]["because"].startswith("Почему:")
+    # The form is rebuilt in Russian with the answers kept.
+    label = page.find('input[name="situations"][value="client_silent"]').find_element(
+        "xpath", "..")
+    assert label.text == "Клиент пропал"
+    assert page.find('input[name="situations"][value="client_silent"]').is_selected()
+    assert page.find('.field[data-fact="prepayment"] select').get_attribute("value") == "partial"
+    assert page.find('.field[data-fact="client.silent_days"] input').get_attribute("value") == "14"
+    assert page.find('.field[data-fact="prepayment"] label').text == "Была ли предоплата?"
+    # The questions are in Russian, the summary has Russian plurals.
+    assert expected["questions"][0]["question"] in page.find("li.question").text
+    assert "шаг" in page.status()
+    # No English word of the page's own is left visible.
+    visible = page.find("body").text
+    for english in ("Get advice", "Your case", "Follow-up questions", "Why:", "Don't know",
+                    "For integrators", "Copy as curl"):
+        assert english not in visible
+    assert page.browser_errors() == []
+    page.driver.save_screenshot(str(artifacts / "page-silent-client-ru.png"))
+
+
+def test_silent_client_with_prepayment_in_russian_from_the_start(page, server, artifacts):
+    page.open("/?lang=ru")
+    assert page.find("#evaluate").text == "Получить советы"
+    fill_silent_case(page)
+    expected = api(server, SILENT_CASE, "ru")
+    assert page.step_ids() == [s["id"] for s in expected["steps"]]
+    assert SILENT_ADVICE <= set(page.step_ids())
+    refund = next(s for s in page.steps() if s["id"] == "prepayment-not-refundable")
+    assert refund["title"] == next(
+        s["title"] for s in expected["steps"] if s["id"] == "prepayment-not-refundable")
+    assert "prepayment = Частичная предоплата" in refund["because"]
+
+
+def test_do_and_avoid_steps_look_different(page):
+    page.open("/?lang=en")
+    page.tick_situation("conflict")
+    page.choose("contract", False)
+    page.tick_situation("non_payment")
+    before = page.revision
+    page.submit()
+    page.wait_for_result(before)
+    steps = page.steps()
+    kinds = {s["kind"] for s in steps}
+    assert kinds == {"do", "avoid"}
+    avoid = next(s for s in steps if s["kind"] == "avoid")
+    do = next(s for s in steps if s["kind"] == "do")
+    assert "step--avoid" in avoid["classes"] and avoid["badge"].endswith("AVOID")
+    assert "step--do" in do["classes"] and do["badge"].endswith("DO")
+    style = page.driver.execute_script(
+        "const [a, d] = [document.querySelector('.step--avoid'), document.querySelector('.step--do')];"
+        "const s = e => getComputedStyle(e);"
+        "return [s(a).backgroundColor, s(d).backgroundColor, s(a).borderLeftColor, s(d).borderLeftColor];")
+    assert style[0] != style[1] and style[2] != style[3]
+    assert "no-threats-without-contract" in page.step_ids()
+
+
+def test_the_form_checks_what_it_can_before_asking(page):
+    page.open("/?lang=en")
+    page.submit()
+    assert page.status() == "Pick at least one situation."
+    assert page.fact("situations").find_element("css selector", ".field-error").text \
+        == "Pick at least one situation."
+    active = page.driver.switch_to.active_element
+    assert active.get_attribute("name") == "situations"
+    assert page.find("#result-body").get_attribute("data-state") == "empty"
+
+    page.tick_situation("client_silent")
+    page.type_number("client.silent_days", 99999)
+    page.submit()
+    error = page.fact("client.silent_days").find_element("css selector", ".field-error")
+    assert error.text == "Enter a whole number from 0 to 3650, or leave it empty."
+    box = page.fact("client.silent_days").find_element("css selector", "input")
+    assert box.get_attribute("aria-invalid") == "true"
+    assert box.get_attribute("min") == "0" and box.get_attribute("max") == "3650"
+
+    page.type_number("client.silent_days", "")
+    before = page.revision
+    page.submit()
+    page.wait_for_result(before)
+    assert "client" not in json.loads(page.find("#case-json").get_attribute("value"))
+
+
+def test_unknown_is_not_sent(page):
+    page.open("/?lang=en")
+    page.tick_situation("non_payment")
+    page.choose("contract", True)
+    page.choose("contract", None)  # back to "Don't know"
+    page.choose("payment_state", "overdue")
+    sent = json.loads(page.find("#case-json").get_attribute("value"))
+    assert sent == {"situations": ["non_payment"], "payment_state": "overdue"}
+
+
+def test_every_fact_of_the_service_has_a_matching_control(page, server):
+    with urllib.request.urlopen(f"{server.url}/v1/rules?lang=en", timeout=10) as response:
+        facts = json.load(response)["facts"]
+    page.open("/?lang=en")
+    for fact in facts:
+        field = page.fact(fact["name"])
+        kind = fact["type"]
+        if kind == "list":
+            boxes = field.find_elements("css selector", "input[type=checkbox]")
+            assert [b.get_attribute("value") for b in boxes] == fact["values"]
+        elif kind == "boolean":
+            radios = field.find_elements("css selector", "input[type=radio]")
+            assert [r.get_attribute("value") for r in radios] == ["true", "false", ""]
+            assert radios[2].is_selected(), "unknown is the default"
+        elif kind == "enum":
+            options = field.find_elements("css selector", "select option")
+            assert [o.get_attribute("value") for o in options] == ["", *fact["values"]]
+        elif kind == "integer":
+            box = field.find_element("css selector", "input[type=number]")
+            assert box.get_attribute("min") == str(fact["min"])
+            assert box.get_attribute("max") == str(fact["max"])
+        if fact.get("question"):
+            assert fact["question"] in field.text
+
+
+def test_every_control_has_a_label_and_the_result_is_a_live_region(page):
+    page.open("/?lang=en")
+    fill_silent_case(page)
+    unlabeled = page.driver.execute_script("""
+        const missing = [];
+        for (const c of document.querySelectorAll('input, select, textarea, button')) {
+          const named = c.labels && c.labels.length && c.labels[0].textContent.trim()
+            || c.getAttribute('aria-label') || c.getAttribute('aria-labelledby')
+            || (c.tagName === 'BUTTON' && c.textContent.trim());
+          if (!named) missing.push(c.outerHTML.slice(0, 120));
+        }
+        for (const f of document.querySelectorAll('fieldset')) {
+          const legend = f.querySelector(':scope > legend');
+          if (!legend || !legend.textContent.trim()) missing.push(f.outerHTML.slice(0, 120));
+        }
+        return missing;""")
+    assert unlabeled == []
+    live = page.find("#result-status")
+    assert live.get_attribute("role") == "status" and live.get_attribute("aria-live") == "polite"
+    for group in page.find_all("ul.options"):
+        assert group.get_attribute("role") == "group"
+        labelled_by = group.get_attribute("aria-labelledby")
+        assert page.find(f"#{labelled_by}").text
+
+
+def test_keyboard_only(page):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    page.open("/?lang=en")
+    actions = page.driver.switch_to
+
+    def tab():
+        ActionChains(page.driver).send_keys(Keys.TAB).perform()
+        return actions.active_element
+
+    # The order: skip link, the language, then the form from its first situation.
+    assert tab().get_attribute("class") == "skip-link"
+    assert tab().get_attribute("data-lang-switch") == "en"
+    assert tab().get_attribute("data-lang-switch") == "ru"
+    first = tab()
+    assert (first.get_attribute("name"), first.get_attribute("value")) == ("situations", "conflict")
+    silent = tab()
+    assert silent.get_attribute("value") == "client_silent"
+    silent.send_keys(Keys.SPACE)
+    assert silent.is_selected()
+    # The number box: typing and Enter asks for the advice, and focus moves to it.
+    before = page.revision
+    page.type_number("client.silent_days", 14, enter=True)
+    page.wait_for_result(before)
+    assert actions.active_element.get_attribute("id") == "result"
+    assert "keep-reaching-out" in page.step_ids()
+    # From the result, Tab reaches the first answer button; Enter answers it.
+    button = tab()
+    assert "option" in button.get_attribute("class").split()
+    field = button.get_attribute("data-field")
+    before = page.revision
+    button.send_keys(Keys.ENTER)
+    page.wait_for_result(before)
+    assert field not in page.questions()
+
+
+def test_copy_as_curl_and_json_give_the_same_case(page, server):
+    page.open("/?lang=en")
+    fill_silent_case(page)
+    sent = json.loads(page.find("#case-json").get_attribute("value"))
+    assert sent == SILENT_CASE
+    curl = page.find("#case-curl").get_attribute("value")
+    assert curl.startswith(f"curl -sS -X POST '{server.url}/v1/guidance?lang=en'")
+    assert "Content-Type: application/json" in curl
+
+    page.find("#copy-json").click()
+    page.wait_for(lambda d: page.find("#copy-status").text, "the copy status")
+    assert page.find("#copy-status").text == "Copied."
+    page.find("#copy-curl").click()
+    assert page.find("#copy-status").text == "Copied."
+
+    if shutil.which("curl"):
+        # The copied command, run as an integrator would, gives the advice on the page.
+        out = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=30,
+                             check=True).stdout
+        assert [s["id"] for s in json.loads(out)["steps"]] == page.step_ids()
+
+
+def test_a_case_in_the_address_opens_filled_in(page):
+    page.open("/?lang=en")
+    fill_silent_case(page)
+    url = page.driver.current_url
+    assert "#case=" in url
+    page.driver.get(page.base_url + "/healthz")
+    page.open(url[len(page.base_url):])
+    page.wait_for_result(0)
+    assert SILENT_ADVICE <= set(page.step_ids())
+    assert page.find('input[name="situations"][value="client_silent"]').is_selected()
+
+
+def test_embed_mode_has_no_header_or_footer(page, artifacts):
+    page.open("/?embed=1&lang=ru")
+    assert page.find_all("header") == [] and page.find_all("footer") == []
+    assert page.find_all("#case-form") and page.find_all("#result")
+    assert page.find('[data-lang-switch="en"]').is_displayed()
+    fill_silent_case(page)
+    assert SILENT_ADVICE <= set(page.step_ids())
+    page.driver.save_screenshot(str(artifacts / "page-embed-ru.png"))
+
+
+def test_nothing_is_loaded_from_elsewhere(page, server):
+    page.open("/?lang=en")
+    fill_silent_case(page)
+    urls = page.driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+        ".concat([location.href]);")
+    assert urls and all(u.startswith(server.url + "/") for u in urls), urls
+    assert page.browser_errors() == []
