@@ -175,8 +175,7 @@ class RuleFileSchema(ma.Schema):
             try:
                 rule["when"] = parse(rule["when"], self.facts)
             except ConditionError as error:
-                problems["when"] = [error.message if error.path == "when"
-                                    else f"{error.path}: {error.message}"]
+                problems[error.path or "when"] = [error.message]
             for key in ("add", "remove"):
                 unknown = [s for s in rule[key] if s not in self.steps]
                 if unknown:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from service import jsonio
 from service.engine import Guidance
@@ -49,7 +50,23 @@ def json_body() -> Any:
             mimetype.startswith("application/") and mimetype.endswith("+json")):
         raise UnsupportedMediaType(
             f"Send the case as application/json, not {mimetype or 'a body without a type'}.")
-    return jsonio.loads(request.get_data(cache=False))
+    return jsonio.loads(read_body())
+
+
+def read_body() -> bytes:
+    """The request body, refusing more than MAX_CONTENT_LENGTH bytes with a 413.
+
+    With a Content-Length, Werkzeug refuses an oversized body before reading it; a chunked
+    body has none, and Werkzeug would silently cut it at the limit, so read one byte past
+    the limit to tell "exactly at the limit" from "over it".
+    """
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None and request.environ.get("wsgi.input_terminated"):
+        data = request.environ["wsgi.input"].read(limit + 1)
+        if len(data) > limit:
+            raise RequestEntityTooLarge()
+        return data
+    return request.get_data(cache=False)
 
 
 def validate_case(state: Loaded, data: Any) -> dict:

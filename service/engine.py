@@ -23,19 +23,19 @@ import json
 import os
 import threading
 import weakref
-from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 import durable_rules_engine as _dre
 
 from service.conditions import to_durable
-from service.questions import Asker, Question
-from service.rulebook import Rule, Rulebook, Step
+from service.questions import Asker
+from service.rulebook import Rulebook, Step, tally
 
 GUARD_FIELD = "_c"  # fact names start with a letter, so this never clashes
 _GUARD = {GUARD_FIELD: 1}
 SENTINEL = "~sentinel"  # not kebab-case, so never a rule id
 _ruleset_names = itertools.count(1)
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 _engines: weakref.WeakSet = weakref.WeakSet()
 
 
@@ -43,14 +43,12 @@ class EngineError(Exception):
     """The engine failed on a case (a bug, reported as a 500)."""
 
 
-@dataclass(frozen=True)
-class StepAdvice:
+class StepAdvice(NamedTuple):
     step: Step
     because: tuple  # the rules that added it
 
 
-@dataclass(frozen=True)
-class Guidance:
+class Guidance(NamedTuple):
     case_id: str | None
     ruleset_version: str
     facts: dict  # the known facts, flattened (dotted names)
@@ -82,6 +80,8 @@ class Engine:
         self.asker = Asker(rulebook)
         self._rules = {rule.id: rule for rule in rulebook.rules}
         self._order = {rule.id: i for i, rule in enumerate(rulebook.rules)}
+        self._steps = rulebook.steps
+        self._rank = {step.id: step.rank for step in rulebook.steps.values()}
         definition = {
             rule.id: {"all": [{"m": {"$and": [_GUARD, to_durable(rule.when)]}}], "pri": 1}
             for rule in rulebook.rules
@@ -113,7 +113,7 @@ class Engine:
             sid = str(next(self._sids))
             fact["sid"] = fact["id"] = sid
             try:
-                code, state = _dre.assert_fact(handle, json.dumps(fact))
+                code, state = _dre.assert_fact(handle, _encode(fact))
             except Exception as error:
                 raise EngineError(f"assert_fact failed: {error}") from error
             if code != 0:  # cannot happen: the sentinel matches every fact, sids are unique
@@ -143,16 +143,18 @@ class Engine:
         flat = flatten(case)
         if not flat.get("situations"):
             raise ValueError("a case needs at least one situation")
-        fired = sorted(self.fire(flat), key=self._order.__getitem__)
+        fired = self.fire(flat)
+        fired.sort(key=self._order.__getitem__)
         rules = [self._rules[rule_id] for rule_id in fired]
-        added = self.rulebook.resolve(rules)
-        steps = tuple(StepAdvice(self.rulebook.steps[s], tuple(by))
-                      for s, by in sorted(added.items(),
-                                          key=lambda item: self.rulebook.steps[item[0]].rank))
+        added, adders, removers = tally(rules)
+        rank = self._rank
+        steps = tuple([StepAdvice(self._steps[s], tuple(by))
+                       for s, by in sorted(added.items(), key=lambda item: rank[item[0]])])
         asked = None
         if questions:
-            asked = tuple(self.asker.ask(flat, frozenset(fired), frozenset(added)))
-        return Guidance(case.get("case_id"), self.version, flat, steps, tuple(rules), asked)
+            asked = tuple(self.asker.ask(flat, frozenset(fired), added, adders, removers))
+        return Guidance(case.get("case_id"), self.rulebook.version, flat, steps, tuple(rules),
+                        asked)
 
     def close(self) -> None:
         """Free the compiled ruleset (after a reload, once no request uses it)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, g, json
+from flask import Flask, current_app, g
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_TYPE = "application/problem+json"
@@ -77,7 +77,7 @@ def problem(status: int, title: str, detail: str, slug: str | None = None,
 
 
 def problem_response(body: dict, headers: dict | None = None):
-    response = json.response(body)
+    response = current_app.json.response(body)
     response.status_code = body["status"]
     response.mimetype = PROBLEM_TYPE
     if headers:

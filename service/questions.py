@@ -21,10 +21,10 @@ facts in facts.yaml.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
-from service.rulebook import Fact, Rule, Rulebook, Step, resolve
+from service.conditions import Source, to_python
+from service.rulebook import Fact, Rule, Rulebook, Step
 
 CATEGORY_WEIGHT = {"escalate": 5, "disengage": 3, "prevent": 1}
 KIND_WEIGHT = {"avoid": 4}
@@ -35,30 +35,44 @@ def weight(step: Step) -> int:
     return max(CATEGORY_WEIGHT.get(step.category, DEFAULT_WEIGHT), KIND_WEIGHT.get(step.kind, 0))
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     """One possible answer to a question: a value to put in the case, and its label."""
 
     value: Any
     labels: dict  # lang -> text
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     answer: Answer
     add: tuple  # step ids, in catalogue order
     remove: tuple
 
 
-@dataclass(frozen=True)
-class Question:
+class Question(NamedTuple):
     fact: Fact
     options: tuple  # Option
     rank: tuple  # the sort key: best first
 
 
+class _Probe(NamedTuple):
+    """How one answer-able fact can flip one rule."""
+
+    rule: Rule
+    rest: int  # bit mask of the rule's top-level parts that do not read the fact
+    outcomes: tuple | None  # the rule's parts on the fact, per answer, when they read nothing else
+    start: tuple  # then: the answers (indices) under which the rule fires
+    stop: tuple  # and those under which it does not
+    parts: tuple  # otherwise: those parts' predicates, tried on the case with the answer in
+
+
 class Asker:
-    """Per rulebook: the possible answers of each fact, and the analysis of one case."""
+    """Per rulebook: the possible answers of each fact, and the analysis of one case.
+
+    At start-up every top-level part of every rule gets a bit, and one generated function
+    evaluates all of them on a case into a bit mask. A rule can change its outcome under an
+    answer to fact F only if all its parts that do not read F hold (`rest`); its outcome is
+    then that of its parts on F, known in advance for each answer when they read F alone.
+    """
 
     def __init__(self, rulebook: Rulebook):
         self.rulebook = rulebook
@@ -66,13 +80,37 @@ class Asker:
             name: answers for name, fact in rulebook.facts.items()
             if name in rulebook.rules_reading and (answers := self._answers(fact))
         }
+        self._unchanged = {name: tuple(Option(a, (), ()) for a in answers)
+                           for name, answers in self.answers.items()}
         self._position = {name: i for i, name in enumerate(rulebook.facts)}
-        # Each rule is `all` of its top-level parts; keep each part's predicate and reads.
-        from service.conditions import to_python
-        self._parts = [
-            (rule, tuple((to_python(part), part.reads) for part in rule.when.parts))
-            for rule in rulebook.rules
-        ]
+        self._weight = {s.id: weight(s) for s in rulebook.steps.values()}
+        self._rank = {s.id: s.rank for s in rulebook.steps.values()}
+        source = Source()
+        bits: dict[int, int] = {}
+        by_expression: dict[str, int] = {}  # rules share parts ("situations includes conflict")
+        for rule in rulebook.rules:
+            for part in rule.when.parts:
+                expression = source.expression(part)
+                if expression not in by_expression:
+                    by_expression[expression] = 1 << len(by_expression)
+                bits[id(part)] = by_expression[expression]
+        terms = [f"({e} and {bit})" for e, bit in by_expression.items()]
+        self._parts = source.compile(" | ".join(terms) or "0", "all rule parts")
+        self._probes = {name: tuple(self._probe(rule, name, bits, answers)
+                                    for rule in rulebook.rules_reading[name])
+                        for name, answers in self.answers.items()}
+
+    @staticmethod
+    def _probe(rule: Rule, name: str, bits: dict, answers: tuple) -> _Probe:
+        rest = sum(bits[id(p)] for p in rule.when.parts if name not in p.reads)
+        on_fact = [p for p in rule.when.parts if name in p.reads]
+        tests = tuple(to_python(p, f"{rule.id} on {name}") for p in on_fact)
+        if all(p.reads == {name} for p in on_fact):
+            outcomes = tuple(all(t({name: a.value}) for t in tests) for a in answers)
+            start = tuple(k for k, fires in enumerate(outcomes) if fires)
+            stop = tuple(k for k, fires in enumerate(outcomes) if not fires)
+            return _Probe(rule, rest, outcomes, start, stop, ())
+        return _Probe(rule, rest, None, (), (), tests)
 
     def _answers(self, fact: Fact) -> tuple:
         if fact.type == "boolean":
@@ -94,7 +132,7 @@ class Asker:
             last = hi - 1
             if i == len(bounds) - 2:
                 template, value = labels["from_"], lo
-            elif i == 0 and lo == fact.min:
+            elif i == 0:
                 template, value = labels["below"], (lo + last) // 2
             else:
                 template, value = labels["between"], (lo + last) // 2
@@ -105,47 +143,91 @@ class Asker:
             answers.append(Answer(value, text))
         return tuple(answers)
 
-    def ask(self, flat: Mapping[str, Any], fired: frozenset, steps: frozenset) -> list[Question]:
+    def ask(self, flat: Mapping[str, Any], fired: frozenset, steps, adders: dict,
+            removers: dict) -> list[Question]:
         """The questions for the unknown facts of `flat`, best first.
 
-        `fired` and `steps` are what the engine found for `flat` as it is.
+        What the engine found for `flat`: the `fired` rule ids, the `steps` given, the
+        fired rules adding each step (`adders`) and the number removing it (`removers`).
         """
-        flippable: dict[str, list[Rule]] = {}
-        for rule, parts in self._parts:
-            failing = [reads for test, reads in parts if not test(flat)]
-            if not failing:
-                could_flip = rule.reads  # it fired; an answer may make it stop
-            else:
-                could_flip = frozenset.intersection(*failing)
-            for name in could_flip:
-                if name not in flat:
-                    flippable.setdefault(name, []).append(rule)
-
-        rules = self.rulebook.rules
-        step_rank = self.rulebook.steps
+        holding = self._parts(flat)
         questions = []
-        for name, candidates in flippable.items():
-            answers = self.answers.get(name)
-            if not answers:
+        for name, probes in self._probes.items():
+            if name in flat:
                 continue
-            trial = dict(flat)
-            options = []
-            changed: set[str] = set()
-            for answer in answers:
-                trial[name] = answer.value
-                flips = {r.id for r in candidates if r.test(trial) != (r.id in fired)}
-                if not flips:
-                    options.append(Option(answer, (), ()))
-                    continue
-                now = fired.symmetric_difference(flips)
-                after = resolve(r for r in rules if r.id in now).keys()
-                add = sorted(after - steps, key=lambda s: step_rank[s].rank)
-                remove = sorted(steps - after, key=lambda s: step_rank[s].rank)
-                changed.update(add, remove)
-                options.append(Option(answer, tuple(add), tuple(remove)))
-            if changed:
-                weights = [weight(step_rank[s]) for s in changed]
-                rank = (-max(weights), -sum(weights), self._position[name])
-                questions.append(Question(self.rulebook.facts[name], tuple(options), rank))
+            flips: dict[int, list[Rule]] = {}
+            for probe in probes:
+                if holding & probe.rest != probe.rest:
+                    continue  # a part that does not read this fact fails: no answer helps
+                was = probe.rule.id in fired
+                if probe.outcomes is not None:
+                    flipping = probe.stop if was else probe.start
+                else:
+                    trial = dict(flat)
+                    flipping = []
+                    for k, answer in enumerate(self.answers[name]):
+                        trial[name] = answer.value
+                        if all(t(trial) for t in probe.parts) is not was:
+                            flipping.append(k)
+                for k in flipping:
+                    if k in flips:
+                        flips[k].append(probe.rule)
+                    else:
+                        flips[k] = [probe.rule]
+            if not flips:
+                continue
+            question = self._question(name, flips, fired, steps, adders, removers)
+            if question:
+                questions.append(question)
         questions.sort(key=lambda q: q.rank)
         return questions
+
+    def _question(self, name: str, flips: dict, fired: frozenset, steps, adders: dict,
+                  removers: dict) -> Question | None:
+        options = list(self._unchanged[name])
+        changed: set[str] = set()
+        for k, flipped in flips.items():
+            if len(flipped) == 1:  # the common case, and the cheap one
+                rule = flipped[0]
+                if rule.id in fired:  # it stops firing: its steps lose an adder or a remover
+                    remove = [s for s in rule.add if s in steps and len(adders[s]) == 1]
+                    add = [s for s in rule.remove
+                           if removers[s] == 1 and s in adders and s not in rule.add]
+                else:  # it starts firing
+                    add = [s for s in rule.add if s not in steps and s not in removers
+                           and s not in rule.remove]
+                    remove = [s for s in rule.remove if s in steps]
+            else:
+                add, remove = self._delta(flipped, fired, steps, adders, removers)
+            if add or remove:
+                if len(add) > 1:
+                    add.sort(key=self._rank.__getitem__)
+                if len(remove) > 1:
+                    remove.sort(key=self._rank.__getitem__)
+                changed.update(add, remove)
+                options[k] = Option(options[k].answer, tuple(add), tuple(remove))
+        if not changed:
+            return None
+        weights = [self._weight[s] for s in changed]
+        return Question(self.rulebook.facts[name], tuple(options),
+                        (-max(weights), -sum(weights), self._position[name]))
+
+    @staticmethod
+    def _delta(flipped: list, fired: frozenset, steps, adders: dict,
+               removers: dict) -> tuple[list, list]:
+        """The steps added and removed when several rules flip at once."""
+        add_delta: dict[str, int] = {}
+        remove_delta: dict[str, int] = {}
+        for rule in flipped:
+            sign = -1 if rule.id in fired else 1  # it stops firing, or starts
+            for s in rule.add:
+                add_delta[s] = add_delta.get(s, 0) + sign
+            for s in rule.remove:
+                remove_delta[s] = remove_delta.get(s, 0) + sign
+        add, remove = [], []
+        for s in add_delta.keys() | remove_delta.keys():
+            now = (len(adders.get(s, ())) + add_delta.get(s, 0) > 0
+                   and removers.get(s, 0) + remove_delta.get(s, 0) == 0)
+            if now is not (s in steps):
+                (add if now else remove).append(s)
+        return add, remove

@@ -149,7 +149,7 @@ def load_rulebook(directory: str | Path | None = None) -> Rulebook:
         for raw, rule in zip(document["rules"], loaded["rules"]):
             if rule["id"] in owner:
                 raise RulesError(f"{directory / name}: rule {rule['id']!r}: duplicate rule id "
-                                 f"(also in {owner[rule['id']]})")
+                                 f"{rule['id']!r} (also in {owner[rule['id']]})")
             owner[rule["id"]] = name
             rules.append(Rule(rule["id"], name, rule["description"], rule["when"], raw["when"],
                               tuple(rule["add"]), tuple(rule["remove"]),
@@ -231,12 +231,22 @@ def resolve(rules) -> dict[str, list[Rule]]:
     A step that any fired rule removes is left out, whoever added it: removal is how
     a rule makes other advice give way (fraud signals silence the persuading steps).
     """
-    added: dict[str, list[Rule]] = {}
-    removed: set[str] = set()
+    return tally(rules)[0]
+
+
+def tally(rules) -> tuple[dict[str, list[Rule]], dict[str, list[Rule]], dict[str, int]]:
+    """(steps given, with the rules adding each; all adders by step; removers by step)."""
+    adders: dict[str, list[Rule]] = {}
+    removers: dict[str, int] = {}
     for rule in rules:
         for step in rule.add:
-            added.setdefault(step, []).append(rule)
-        removed.update(rule.remove)
-    for step in removed:
-        added.pop(step, None)
-    return added
+            if step in adders:
+                adders[step].append(rule)
+            else:
+                adders[step] = [rule]
+        for step in rule.remove:
+            removers[step] = removers.get(step, 0) + 1
+    if not removers:
+        return adders, adders, removers
+    given = {step: by for step, by in adders.items() if step not in removers}
+    return given, adders, removers

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -54,16 +55,19 @@ class Server:
                     "DISPUTE_GUIDE_THREADS": str(threads), "DISPUTE_GUIDE_LOG_LEVEL": "warning",
                     **(env or {})}
         self.proc: subprocess.Popen | None = None
+        self.log = None
 
     def start(self, timeout: float = 30.0) -> "Server":
+        # Output goes to a file, not a pipe: a full pipe would block the server.
+        self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
              "--bind", f"127.0.0.1:{self.port}"],
-            cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("gunicorn exited:\n" + self.proc.stdout.read().decode())
+                raise RuntimeError("gunicorn exited:\n" + self.stop())
             try:
                 with urllib.request.urlopen(self.url + "/readyz", timeout=1) as response:
                     if response.status == 200:
@@ -74,14 +78,28 @@ class Server:
         raise RuntimeError("gunicorn did not become ready")
 
     def stop(self) -> str:
-        if self.proc and self.proc.poll() is None:
+        """Stop gunicorn (SIGTERM, then SIGKILL after 30 s); return what it printed."""
+        if not self.proc:
+            return ""
+        if self.proc.poll() is None:
             self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.stdout.read().decode() if self.proc and self.proc.stdout else ""
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        output = self.output()
+        if self.log:
+            self.log.close()
+            self.log = None
+        return output
+
+    def output(self) -> str:
+        """What gunicorn and the app have printed so far."""
+        if not self.log:
+            return ""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
 
 @pytest.fixture(scope="session")
