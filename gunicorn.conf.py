@@ -3,11 +3,31 @@
 `make run` and `dispute-guide serve` use this file. The app is built once in the master
 (preload_app): the rules are parsed, validated and compiled once, and the forked
 workers share those pages copy-on-write.
+
+Signals: SIGTERM stops gracefully (in-flight requests finish, up to graceful_timeout);
+SIGHUP reloads the rules: the master loads them again and forks new workers with them
+while the old ones finish their requests; a broken rule change keeps the last good
+rules serving (see service.state.reload).
 """
 
 import os
+import tempfile
 
 from service.config import from_env
+
+# Metrics from several processes: each writes its own files here, /metrics sums them.
+# Set before anything imports prometheus_client; kept across SIGHUP (this file is read
+# again then), emptied only at the first start.
+if not os.environ.get("_DISPUTE_GUIDE_METRICS_READY"):
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        for name in os.listdir(folder):
+            if name.endswith(".db"):
+                os.unlink(os.path.join(folder, name))
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="dispute-guide-metrics-")
+    os.environ["_DISPUTE_GUIDE_METRICS_READY"] = "1"
 
 _config = from_env()
 
@@ -24,7 +44,20 @@ keepalive = 5
 # Recycle workers now and then, staggered so they never restart together.
 max_requests = 20000
 max_requests_jitter = 2000
-# The app writes its own log line per request; gunicorn's access log would repeat it.
+# The app writes its own JSON line per request; gunicorn's access log would repeat it.
 accesslog = None
 errorlog = "-"
 loglevel = _config["LOG_LEVEL"]
+
+
+def on_reload(server):
+    """SIGHUP: load the rules again in the master, before the new workers are forked."""
+    from service.state import reload
+
+    reload(server.app.wsgi())
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

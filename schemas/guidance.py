@@ -114,3 +114,5 @@ class ReadySchema(ma.Schema):
     ruleset_version = VERSION
     rules = ma.fields.Integer(required=True)
     steps = ma.fields.Integer(required=True)
+    reload_error = ma.fields.String(metadata={
+        "description": "Why the last rule reload failed; the rules above still serve."})

@@ -13,7 +13,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     `config` overrides the DISPUTE_GUIDE_* environment (tests pass a mapping).
     A broken rules folder raises service.rulebook.RulesError: the service does not start.
     """
-    from service import api, batch, config as settings, errors, health, page, state
+    from service import (api, batch, config as settings, errors, health, observability, page,
+                         security, state)
 
     app = Flask(__name__)
     values = settings.from_env()
@@ -22,7 +23,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     app.json.sort_keys = False
     app.json.ensure_ascii = False
-    app.extensions[state.EXTENSION] = state.load(app.config["RULES_DIR"])
+    observability.init_app(app)  # first: the request id and timing wrap everything else
+    security.init_app(app)
+    loaded = state.load(app.config["RULES_DIR"])
+    loaded.engine.observer = observability.metrics(app).evaluated
+    app.extensions[state.EXTENSION] = loaded
     errors.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(batch.bp)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from service import jsonio
@@ -145,6 +145,7 @@ def guidance():
     with_questions = flag("questions", True)
     state = loaded()
     case = validate_case(state, json_body())
+    g.case_id = case.get("case_id")  # for the request's log line
     return localized(jsonify(render_guidance(state.engine.evaluate(case, with_questions), lang)),
                      lang)
 

@@ -1,4 +1,4 @@
-"""The `dispute-guide` command: serve, evaluate, check, openapi, config."""
+"""The `dispute-guide` command: serve, evaluate, batch, check, openapi, config, hash-key."""
 
 from __future__ import annotations
 
@@ -122,6 +122,18 @@ def cmd_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_hash_key(args: argparse.Namespace) -> int:
+    """Print the SHA-256 line for DISPUTE_GUIDE_API_KEYS_FILE of a key read from stdin."""
+    from service.security import hash_key
+
+    key = sys.stdin.readline().strip()
+    if not key:
+        print("dispute-guide: hash-key reads the key from stdin; got nothing", file=sys.stderr)
+        return EXIT_USAGE
+    print(hash_key(key))
+    return EXIT_OK
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dispute-guide", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -150,6 +162,9 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("config", help="print the configuration variables")
     s.set_defaults(func=cmd_config)
+
+    s = sub.add_parser("hash-key", help="hash an API key (from stdin) for DISPUTE_GUIDE_API_KEYS_FILE")
+    s.set_defaults(func=cmd_hash_key)
     return p
 
 

@@ -86,6 +86,20 @@ SETTINGS = (
             "Lowest level of the log lines written."),
     Setting("LOG_FORMAT", "json", _choice("json", "text"),
             "One JSON object per line, or plain text for reading by eye."),
+    Setting("API_KEYS", (), _csv,
+            "Comma-separated API keys; when any key is set, /v1/* needs "
+            "`Authorization: Bearer <key>`."),
+    Setting("API_KEYS_FILE", "", _text,
+            "A file of SHA-256 hashes (hex) of API keys, one per line, `#` comments; "
+            "`dispute-guide hash-key` makes one."),
+    Setting("METRICS_KEY", "", _text,
+            "When set, GET /metrics needs `Authorization: Bearer <this key>`."),
+    Setting("CORS_ORIGINS", (), _csv,
+            "Comma-separated origins (`https://crm.example.com`) allowed to call /v1/* from "
+            "a browser; `*` allows any."),
+    Setting("REQUEST_TIMEOUT", 20, _positive_int,
+            "Seconds a batch may run before it is answered with a 503 problem (keep it below "
+            "TIMEOUT, when gunicorn kills the worker)."),
 )
 
 

@@ -97,6 +97,7 @@ class Engine:
         self._sids = itertools.count(1)
         self.live_sessions = 0
         self.evaluations = 0
+        self.observer = None  # called with each Guidance (the app counts them in /metrics)
         _engines.add(self)
 
     @property
@@ -153,8 +154,11 @@ class Engine:
         asked = None
         if questions:
             asked = tuple(self.asker.ask(flat, frozenset(fired), added, adders, removers))
-        return Guidance(case.get("case_id"), self.rulebook.version, flat, steps, tuple(rules),
-                        asked)
+        guidance = Guidance(case.get("case_id"), self.rulebook.version, flat, steps,
+                            tuple(rules), asked)
+        if self.observer is not None:
+            self.observer(guidance)
+        return guidance
 
     def close(self) -> None:
         """Free the compiled ruleset (after a reload, once no request uses it)."""

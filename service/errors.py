@@ -8,6 +8,8 @@ from typing import Any
 from flask import Flask, current_app, g
 from werkzeug.exceptions import HTTPException
 
+from service.engine import EngineError
+
 PROBLEM_TYPE = "application/problem+json"
 TYPE_BASE = "tag:dispute-guide,2026:problem:"
 log = logging.getLogger("dispute_guide")
@@ -102,9 +104,18 @@ def init_app(app: Flask) -> None:
                       "bytes.")
         return problem_response(problem(error.code or 500, error.name, detail), headers)
 
+    @app.errorhandler(EngineError)
+    def _engine_error(error: EngineError):
+        from service.observability import metrics
+
+        metrics(app).engine_errors.inc()
+        log.exception("engine error", extra={"fields": {"event": "engine_error"}})
+        return problem_response(problem(500, "Internal Server Error",
+                                        "The rule engine failed on this case; it has been logged."))
+
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
         # Logged with its traceback for the operator; the caller learns nothing internal.
-        log.exception("unexpected error", extra={"event": "unexpected_error"})
+        log.exception("unexpected error", extra={"fields": {"event": "unexpected_error"}})
         return problem_response(problem(500, "Internal Server Error",
                                         "The server failed on this request; it has been logged."))

@@ -78,6 +78,13 @@ def _paths() -> dict:
             "summary": "Readiness: rules compiled and a probe case evaluated.",
             "responses": {"200": _ok("Ready", "Ready to serve."),
                           "503": _problem("Not ready.")}}},
+        "/metrics": {"get": {
+            "operationId": "metrics",
+            "summary": "Prometheus metrics, summed over the workers "
+                       "(behind DISPUTE_GUIDE_METRICS_KEY when set).",
+            "responses": {"200": {"description": "Prometheus text exposition format.",
+                                  "content": {"text/plain": {"schema": {"type": "string"}}}},
+                          "401": _problem("A metrics key is configured and was not sent.")}}},
         "/openapi.yaml": {"get": {
             "operationId": "openapi", "summary": "This contract.",
             "responses": {"200": {"description": "The OpenAPI document.",
@@ -115,6 +122,19 @@ def build_spec(rulebook: Rulebook) -> dict:
     document = spec.to_dict()
     document["paths"] = _paths()
     document["paths"].update(batch.openapi_paths())
+    unauthorized = _problem("API keys are configured and none, or a wrong one, was sent "
+                            "(`Authorization: Bearer <key>`).")
+    for path, item in document["paths"].items():
+        if path.startswith("/v1/"):
+            for operation in item.values():
+                operation["responses"].setdefault("401", unauthorized)
+    document["components"]["securitySchemes"] = {
+        "apiKey": {"type": "http", "scheme": "bearer",
+                   "description": "Needed on /v1/* when the service has API keys."}}
+    for path, item in document["paths"].items():
+        if path.startswith("/v1/"):
+            for operation in item.values():
+                operation["security"] = [{}, {"apiKey": []}]
     return document
 
 

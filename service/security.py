@@ -1,0 +1,118 @@
+"""API keys, CORS, and the headers every answer carries."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+from pathlib import Path
+
+from flask import Flask, Response, request
+
+from service.config import ConfigError
+from service.errors import ApiError
+
+log = logging.getLogger("dispute_guide")
+_HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
+REALM = 'Bearer realm="dispute-guide"'
+CORS_METHODS = "GET, POST, OPTIONS"
+CORS_HEADERS = "Authorization, Content-Type, Accept-Language, X-Request-ID"
+CORS_EXPOSE = "X-Request-ID, Content-Language"
+PROTECTED_PREFIX = "/v1/"
+
+
+class Unauthorized(ApiError):
+    status, title, slug = 401, "Unauthorized", "unauthorized"
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def load_key_hashes(keys: tuple, keys_file: str) -> tuple[bytes, ...]:
+    """SHA-256 digests of the configured keys; ConfigError names a bad file or line."""
+    hashes = [hash_key(k) for k in keys]
+    if keys_file:
+        path = Path(keys_file)
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(f"DISPUTE_GUIDE_API_KEYS_FILE={keys_file!r}: cannot be read: "
+                              f"{error}") from None
+        for number, line in enumerate(lines, 1):
+            line = line.split("#", 1)[0].strip().lower()
+            if not line:
+                continue
+            if not _HEX_SHA256.fullmatch(line):
+                raise ConfigError(f"DISPUTE_GUIDE_API_KEYS_FILE={keys_file!r}: line {number}: "
+                                  "not a SHA-256 hash in hex (dispute-guide hash-key makes one)")
+            hashes.append(line)
+    return tuple(bytes.fromhex(h) for h in hashes)
+
+
+def _presented_key() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def _matches(token: str, hashes: tuple[bytes, ...]) -> bool:
+    """Compare digests in constant time, against every key (no early exit that leaks which)."""
+    digest = hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
+    found = False
+    for expected in hashes:
+        found |= hmac.compare_digest(digest, expected)
+    return found
+
+
+def init_app(app: Flask) -> None:
+    api_hashes = load_key_hashes(app.config["API_KEYS"], app.config["API_KEYS_FILE"])
+    metrics_hashes = load_key_hashes((app.config["METRICS_KEY"],), "") \
+        if app.config["METRICS_KEY"] else ()
+    origins = frozenset(app.config["CORS_ORIGINS"])
+    if not api_hashes:
+        log.warning("no API key is configured: /v1/* is open to anyone who can reach it "
+                    "(set DISPUTE_GUIDE_API_KEYS or DISPUTE_GUIDE_API_KEYS_FILE)",
+                    extra={"fields": {"event": "open_access"}})
+
+    @app.before_request
+    def _authenticate():
+        if request.method == "OPTIONS":
+            return None  # CORS preflights carry no credentials
+        path = request.path
+        if path.startswith(PROTECTED_PREFIX):
+            needed = api_hashes
+        elif path == "/metrics":
+            needed = metrics_hashes
+        else:
+            return None
+        if not needed:
+            return None
+        token = _presented_key()
+        if token is None:
+            raise Unauthorized("Send `Authorization: Bearer <API key>`.")
+        if not _matches(token, needed):
+            raise Unauthorized("The API key is not valid.")
+        return None
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers.setdefault("Cache-Control", "no-store")
+        if response.status_code == 401:
+            response.headers["WWW-Authenticate"] = REALM
+        origin = request.headers.get("Origin")
+        if origin and request.path.startswith(PROTECTED_PREFIX) and (
+                origin in origins or "*" in origins):
+            response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
+            response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE
+            if request.method == "OPTIONS":
+                response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
+                response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
+                response.headers["Access-Control-Max-Age"] = "600"
+        if origins:
+            response.vary.add("Origin")
+        return response
