@@ -208,7 +208,7 @@ def test_sigterm_lets_in_flight_requests_finish():
     sockets = []
     for _ in range(6):  # requests whose body is still arriving when SIGTERM comes
         sock = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
-        sock.sendall(b"POST /v1/guidance HTTP/1.1\r\nHost: test\r\n"
+        sock.sendall(b"POST /v1/guidance HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
                      b"Content-Type: application/json\r\n"
                      + f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:half])
         sockets.append(sock)
