@@ -791,6 +791,15 @@
     }
   }
 
+  function onFormInput(event) {
+    // While typing: keep the integrators' view current; advice and errors wait for `change`.
+    var name = event.target.getAttribute("data-fact");
+    var fact = name && meta() && meta().byName[name];
+    if (!fact) return;
+    readControl(fact);
+    updateIntegrators();
+  }
+
   function onSubmit(event) {
     event.preventDefault();
     // A number still being typed has not fired `change`: read every control.
@@ -869,6 +878,7 @@
     applyTexts();
     var form = $("#case-form");
     form.addEventListener("change", onFormChange);
+    form.addEventListener("input", onFormInput);
     form.addEventListener("submit", onSubmit);
     $("#reset").addEventListener("click", onReset);
     $("#result").addEventListener("click", onAnswer);

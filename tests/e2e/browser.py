@@ -1,5 +1,8 @@
 """Browser fixtures: Debian's headless Chromium driven by selenium against the real server.
 
+Not a conftest.py on purpose: a second module named `conftest` would shadow tests/conftest.py
+for the tests that `from conftest import Server`. The browser tests import these fixtures.
+
 The browser comes from the distribution (`tests/e2e/install-browser.sh`: apt-get install
 chromium chromium-driver); nothing is downloaded. Without it (or without selenium) the
 browser tests are skipped with the reason, except under CI (the CI environment variable is
@@ -8,6 +11,7 @@ set), where a missing browser is a failure: CI must prove the page works.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -38,10 +42,6 @@ CHROMIUM_FLAGS = (
 )
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "e2e: drives the page in headless Chromium")
-
-
 def _find(candidates, env_var):
     given = os.environ.get(env_var)
     if given:
@@ -53,8 +53,12 @@ def _find(candidates, env_var):
     return None
 
 
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
 def _unavailable(reason: str):
-    if os.environ.get("CI"):
+    if in_ci():
         pytest.fail(f"{reason} (CI is set, so the browser tests must run: "
                     "bash tests/e2e/install-browser.sh)", pytrace=False)
     pytest.skip(f"{reason}; run `bash tests/e2e/install-browser.sh` to install it")
@@ -101,27 +105,6 @@ def driver(chromium_paths):
         shutil.rmtree(profile, ignore_errors=True)
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item, call):
-    report = yield
-    setattr(item, f"report_{report.when}", report)
-    return report
-
-
-@pytest.fixture
-def page(driver, server, request):
-    """The browser, on a blank page of the real server; a failing test leaves a screenshot."""
-    driver.delete_all_cookies()
-    driver.get(server.url + "/healthz")
-    driver.execute_script("window.localStorage && window.localStorage.clear();")
-    driver.get_log("browser")  # drop what earlier tests left
-    yield Page(driver, server.url)
-    failed = getattr(request.node, "report_call", None)
-    if failed is not None and failed.failed:
-        ARTIFACTS.mkdir(exist_ok=True)
-        driver.save_screenshot(str(ARTIFACTS / f"failed-{request.node.name}.png"))
-
-
 class Page:
     """What the tests do on the page, in the words of a person using it."""
 
@@ -161,12 +144,17 @@ class Page:
                     and (lang is None or body.get_attribute("data-lang") == lang))
         self.wait_for(shown, f"advice newer than revision {after}")
 
+    def click(self, element) -> None:
+        """Scroll it to the middle of the window first, as a person would look at it."""
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+        element.click()
+
     # filling in the form
     def fact(self, name: str):
         return self.find(f'.field[data-fact="{name}"]')
 
     def tick_situation(self, value: str) -> None:
-        self.find(f'input[name="situations"][value="{value}"]').click()
+        self.click(self.find(f'input[name="situations"][value="{value}"]'))
 
     def choose(self, name: str, value) -> None:
         """An enumeration (select) or a yes/no/unknown (radio) fact."""
@@ -177,7 +165,7 @@ class Page:
             Select(field.find_element("css selector", "select")).select_by_value(value)
         else:
             wanted = {True: "true", False: "false", None: ""}[value]
-            field.find_element("css selector", f'input[value="{wanted}"]').click()
+            self.click(field.find_element("css selector", f'input[value="{wanted}"]'))
 
     def type_number(self, name: str, number, enter: bool = False) -> None:
         box = self.fact(name).find_element("css selector", "input")
@@ -185,10 +173,10 @@ class Page:
         box.send_keys(str(number) + ("\n" if enter else ""))
 
     def submit(self) -> None:
-        self.find("#evaluate").click()
+        self.click(self.find("#evaluate"))
 
     def switch_language(self, lang: str) -> None:
-        self.find(f'[data-lang-switch="{lang}"]').click()
+        self.click(self.find(f'[data-lang-switch="{lang}"]'))
 
     # reading the advice
     def step_ids(self) -> list[str]:
@@ -219,14 +207,37 @@ class Page:
         return out
 
     def answer(self, field: str, value) -> None:
-        self.find(f'button.option[data-field="{field}"][data-value=\'{json.dumps(value)}\']'
-                  ).click()
+        self.click(self.find(
+            f'button.option[data-field="{field}"][data-value=\'{json.dumps(value)}\']'))
 
     def status(self) -> str:
         return self.find("#result-status").text
 
+    def screenshot(self, path: Path) -> Path:
+        """The whole page, not only the window, as a PNG."""
+        size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"],
+                     "scale": 1}})
+        path.write_bytes(base64.b64decode(shot["data"]))
+        return path
+
     def browser_errors(self) -> list[dict]:
         return [entry for entry in self.driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+@pytest.fixture
+def page(driver, server, request):
+    """The browser, on a blank page of the real server; a failing test leaves a screenshot."""
+    driver.delete_all_cookies()
+    driver.get(server.url + "/healthz")
+    driver.get_log("browser")  # drop what earlier tests left
+    failures = request.session.testsfailed
+    yield Page(driver, server.url)
+    if request.session.testsfailed > failures:  # this test failed: keep what it saw
+        ARTIFACTS.mkdir(exist_ok=True)
+        Page(driver, server.url).screenshot(ARTIFACTS / f"failed-{request.node.name}.png")
 
 
 @pytest.fixture(scope="session")

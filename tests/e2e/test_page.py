@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 import subprocess
 import urllib.request
 
 import pytest
+from browser import artifacts, chromium_paths, driver, page  # noqa: F401  (fixtures)
+from conftest import Server
 
-pytestmark = [pytest.mark.e2e, pytest.mark.server]
+pytestmark = pytest.mark.server
 
 SILENT_CASE = {"situations": ["client_silent"], "prepayment": "partial",
                "client": {"silent_days": 14}}
@@ -63,7 +66,7 @@ def test_silent_client_with_prepayment_in_english(page, server, artifacts):
     # The follow-up questions are the API's, in its order, as buttons.
     assert list(page.questions()) == [q["field"] for q in expected["questions"]]
     assert page.browser_errors() == []
-    page.driver.save_screenshot(str(artifacts / "page-silent-client-en.png"))
+    page.screenshot(artifacts / "page-silent-client-en.png")
 
 
 def test_a_follow_up_answer_fills_the_fact_and_changes_the_steps(page):
@@ -131,7 +134,7 @@ def test_switching_to_russian_translates_the_page_and_the_advice(page, server, a
                     "For integrators", "Copy as curl"):
         assert english not in visible
     assert page.browser_errors() == []
-    page.driver.save_screenshot(str(artifacts / "page-silent-client-ru.png"))
+    page.screenshot(artifacts / "page-silent-client-ru.png")
 
 
 def test_silent_client_with_prepayment_in_russian_from_the_start(page, server, artifacts):
@@ -302,10 +305,10 @@ def test_copy_as_curl_and_json_give_the_same_case(page, server):
     assert curl.startswith(f"curl -sS -X POST '{server.url}/v1/guidance?lang=en'")
     assert "Content-Type: application/json" in curl
 
-    page.find("#copy-json").click()
+    page.click(page.find("#copy-json"))
     page.wait_for(lambda d: page.find("#copy-status").text, "the copy status")
     assert page.find("#copy-status").text == "Copied."
-    page.find("#copy-curl").click()
+    page.click(page.find("#copy-curl"))
     assert page.find("#copy-status").text == "Copied."
 
     if shutil.which("curl"):
@@ -334,7 +337,7 @@ def test_embed_mode_has_no_header_or_footer(page, artifacts):
     assert page.find('[data-lang-switch="en"]').is_displayed()
     fill_silent_case(page)
     assert SILENT_ADVICE <= set(page.step_ids())
-    page.driver.save_screenshot(str(artifacts / "page-embed-ru.png"))
+    page.screenshot(artifacts / "page-embed-ru.png")
 
 
 def test_nothing_is_loaded_from_elsewhere(page, server):
@@ -345,3 +348,82 @@ def test_nothing_is_loaded_from_elsewhere(page, server):
         ".concat([location.href]);")
     assert urls and all(u.startswith(server.url + "/") for u in urls), urls
     assert page.browser_errors() == []
+
+
+NEW_FACTS = """
+  - name: client.abroad
+    type: boolean
+    description: The client is in another country.
+    question:
+      en: "Is the client in another country?"
+      ru: "Клиент находится в другой стране?"
+    labels:
+      "yes": {en: "Yes, abroad", ru: "Да, за границей"}
+      "no": {en: "No", ru: "Нет"}
+
+  - name: project.budget_band
+    type: enum
+    values: [small, large]
+    description: How big the project is.
+    question:
+      en: "How big is the project?"
+      ru: "Насколько крупный проект?"
+    labels:
+      small: {en: Small, ru: Небольшой}
+      large: {en: Large, ru: Крупный}
+
+  - name: project.weeks_late
+    type: integer
+    min: 0
+    max: 52
+    description: How many weeks the project is late.
+    question:
+      en: "How many weeks late is the project?"
+      ru: "На сколько недель проект опаздывает?"
+"""
+
+
+def test_a_new_fact_in_the_rules_appears_on_the_page_with_no_change_to_it(page, server, tmp_path):
+    rules = Path(__file__).resolve().parents[2] / "rules"
+    shutil.copytree(rules, tmp_path / "rules")
+    facts = tmp_path / "rules" / "facts.yaml"
+    text = facts.read_text(encoding="utf-8")
+    marker = "\nrange_labels:"
+    assert marker in text
+    facts.write_text(text.replace(marker, NEW_FACTS + marker, 1), encoding="utf-8")
+
+    other = Server(env={"DISPUTE_GUIDE_RULES_DIR": str(tmp_path / "rules")}, workers=1)
+    other.start()
+    try:
+        page.base_url = other.url
+        page.open("/?lang=en")
+        abroad = page.fact("client.abroad")
+        assert "Is the client in another country?" in abroad.text
+        assert [r.get_attribute("value") for r in
+                abroad.find_elements("css selector", "input[type=radio]")] == ["true", "false", ""]
+        band = page.fact("project.budget_band")
+        assert [o.text for o in band.find_elements("css selector", "option")][1:] == [
+            "Small", "Large"]
+        weeks = page.fact("project.weeks_late").find_element("css selector", "input")
+        assert (weeks.get_attribute("min"), weeks.get_attribute("max")) == ("0", "52")
+        # A new group gets a heading of its own even though the page has no word for it.
+        assert page.find('[data-group="project"] legend').text == "Project"
+
+        page.tick_situation("client_silent")
+        page.choose("client.abroad", True)
+        page.choose("project.budget_band", "large")
+        page.type_number("project.weeks_late", 3)
+        sent = json.loads(page.find("#case-json").get_attribute("value"))
+        assert sent["client"] == {"abroad": True}
+        assert sent["project"] == {"budget_band": "large", "weeks_late": 3}
+        before = page.revision
+        page.submit()
+        page.wait_for_result(before)
+        assert "keep-reaching-out" in page.step_ids()
+
+        revision = page.revision
+        page.switch_language("ru")
+        page.wait_for_result(revision, lang="ru")
+        assert "Клиент находится в другой стране?" in page.fact("client.abroad").text
+    finally:
+        other.stop()

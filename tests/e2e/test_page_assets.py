@@ -1,0 +1,111 @@
+"""The page and its assets, without a browser: served by the service, nothing from elsewhere."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+EXTERNAL = re.compile(r"https?://|(?:src|href)\s*=\s*[\"']?//|url\(\s*[\"']?//|@import", re.I)
+
+
+class Assets(HTMLParser):
+    """The URLs a page loads by itself: scripts, style sheets, icons, images, frames."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls: list[str] = []
+        self.tags: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        attrs = dict(attrs)
+        if tag in ("script", "img", "iframe", "audio", "video", "source") and attrs.get("src"):
+            self.urls.append(attrs["src"])
+        if tag == "link" and attrs.get("href"):
+            self.urls.append(attrs["href"])
+
+
+def parse(html: str) -> Assets:
+    parser = Assets()
+    parser.feed(html)
+    return parser
+
+
+def fetch(client, url: str, **kwargs) -> tuple[int, str, dict]:
+    """Status, text and headers; the response is closed (static files are open files)."""
+    response = client.get(url, **kwargs)
+    try:
+        return response.status_code, response.get_data(as_text=True), response.headers
+    finally:
+        response.close()
+
+
+def test_the_page_is_served_at_the_root(client):
+    response = client.get("/?lang=en")
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    assert '<html lang="en"' in html
+    assert 'id="case-form"' in html and 'id="result"' in html
+    assert 'aria-live="polite"' in html
+    assert response.headers["Content-Language"] == "en"
+
+
+@pytest.mark.parametrize("lang, header, expected", [
+    ("ru", None, "ru"), (None, "ru-RU,ru;q=0.9", "ru"), (None, None, "en"), ("xx", None, "en")])
+def test_the_first_language_is_negotiated(client, lang, header, expected):
+    url = "/" + (f"?lang={lang}" if lang else "")
+    response = client.get(url, headers={"Accept-Language": header} if header else {})
+    assert f'<html lang="{expected}"' in response.get_data(as_text=True)
+    assert response.headers["Content-Language"] == expected
+    assert "Accept-Language" in response.headers["Vary"]
+
+
+def test_the_page_and_every_asset_come_from_the_service(client):
+    response = client.get("/")
+    html = response.get_data(as_text=True)
+    assert not EXTERNAL.search(html), EXTERNAL.search(html)
+    assets = parse(html).urls
+    local = [u for u in assets if not u.startswith("data:")]
+    assert {u.rsplit("/", 1)[-1] for u in local} >= {"page.js", "i18n.js", "page.css"}
+    for url in local:
+        assert url.startswith("/static/"), url
+        status, text, _ = fetch(client, url)
+        assert status == 200, url
+        match = EXTERNAL.search(text)
+        assert match is None, f"{url} refers elsewhere: {text[match.start() - 40:match.end() + 40]}"
+
+
+def test_the_browser_is_told_to_load_nothing_from_elsewhere(client):
+    policy = client.get("/").headers["Content-Security-Policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";") if part.strip())
+    assert directives["default-src"] == "'self'"
+    for name in ("script-src", "style-src", "connect-src"):
+        assert directives[name] == "'self'"
+
+
+def test_embed_mode_leaves_out_the_header_and_the_footer(client):
+    full = parse(client.get("/").get_data(as_text=True)).tags
+    embedded = parse(client.get("/?embed=1").get_data(as_text=True)).tags
+    assert "header" in full and "footer" in full
+    assert "header" not in embedded and "footer" not in embedded
+    assert "form" in embedded and "main" in embedded
+
+
+def test_both_languages_of_the_page_have_the_same_words(client):
+    # Every key of the page's own dictionary exists in English and in Russian.
+    text = fetch(client, "/static/i18n.js")[1]
+    en, ru = text.split("\n  ru: {")
+    keys = re.compile(r'^\s+"?([\w.]+)"?:', re.M)
+    en_keys = set(keys.findall(en.split("\n  en: {", 1)[1]))
+    ru_keys = set(keys.findall(ru))
+    assert en_keys == ru_keys
+    # And every data-i18n key in the template is in the dictionary.
+    used = set(re.findall(r'data-i18n="([\w.]+)"', client.get("/").get_data(as_text=True)))
+    assert used <= en_keys
+
+
+def test_the_page_does_not_answer_other_methods(client):
+    assert client.post("/").status_code == 405
