@@ -1,20 +1,392 @@
 """POST /v1/guidance/batch: many cases in one request, as JSON or as streamed NDJSON.
 
-(Placeholder: issue 4 fills this in.)
+- `application/json`: `{"cases": [...]}` (at most BATCH_LIMIT cases, else 413) answers
+  `{"results": [...], "summary": {...}}`; result `i` is the answer for case `i`.
+- `application/x-ndjson`: one case per line in, one result per line out as each line is
+  read (chunked), then one `{"summary": ...}` line. The body has no total size limit; a
+  line may be at most MAX_LINE_BYTES. Blank lines are skipped.
+
+A result is `{"index"|"line", "case_id", "status", "guidance"|"problem"}`: `guidance` is
+exactly the body POST /v1/guidance answers for that case, `problem` exactly its error
+body (same `errors` object), and `status` the status that endpoint would have answered.
+One bad case never fails the batch. `Tally` and `read_lines` are shared with the CLI.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint
+import io
+import json
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO
 
+import marshmallow as ma
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from werkzeug.wsgi import get_input_stream
+
+from schemas.guidance import GuidanceSchema
+from schemas.problem import ProblemSchema
+from service import jsonio
+from service.api import flag, json_body, localized, negotiate_lang, render_guidance, validate_case
+from service.engine import EngineError
+from service.errors import ApiError, UnsupportedMediaType, flatten_messages, problem
+from service.observability import metrics
+from service.rulebook import Rulebook
+from service.state import Loaded, loaded
+
+NDJSON = "application/x-ndjson"
+MAX_LINE_BYTES = 64 * 1024  # one NDJSON line, its line break included
+MAX_CASE_ID = 128  # schemas.case.MAX_STRING: an over-long case_id is not echoed
+
+log = logging.getLogger("dispute_guide")
 bp = Blueprint("batch", __name__, url_prefix="/v1")
 
 
-def openapi_paths() -> dict:
-    """The batch endpoint's part of openapi.yaml (merged by service/openapi.py)."""
-    return {}
+class BatchTooLarge(ApiError):
+    status, title, slug = 413, "Too many cases", "batch-too-large"
+
+
+class InvalidBatch(ApiError):
+    status, title, slug = 422, "Invalid batch", "batch-validation"
+
+
+class LineTooLong(ApiError):
+    status, title, slug = 413, "Line too long", "line-too-long"
+
+
+class InternalError(ApiError):
+    status, title, slug = 500, "Internal Server Error", None
+
+
+# --- the summary -------------------------------------------------------------
+
+class Tally:
+    """How a batch went: cases, errors, and how often each step was recommended,
+    overall and in the cases of each situation (a case counts for each of its situations)."""
+
+    def __init__(self) -> None:
+        self.cases = 0
+        self.errors = 0
+        self.steps: Counter = Counter()
+        self.situations: Counter = Counter()
+        self.steps_by_situation: dict[str, Counter] = defaultdict(Counter)
+
+    @property
+    def evaluated(self) -> int:
+        return self.cases - self.errors
+
+    def add(self, situations: Iterable[str], steps: Iterable[str]) -> None:
+        steps = tuple(steps)
+        self.cases += 1
+        self.steps.update(steps)
+        for situation in situations:
+            self.situations[situation] += 1
+            self.steps_by_situation[situation].update(steps)
+
+    def add_error(self) -> None:
+        self.cases += 1
+        self.errors += 1
+
+    def ranked(self, counts: Counter, rulebook: Rulebook) -> list[tuple[str, int]]:
+        """Most recommended first; ties in catalogue order."""
+        rank = rulebook.steps
+        return sorted(counts.items(), key=lambda item: (-item[1], rank[item[0]].rank))
+
+    def situation_order(self, rulebook: Rulebook) -> list[str]:
+        known = rulebook.facts["situations"].values
+        return [s for s in known if s in self.situations]
+
+    def summary(self, rulebook: Rulebook) -> dict:
+        return {
+            "cases": self.cases,
+            "evaluated": self.evaluated,
+            "errors": self.errors,
+            "steps": dict(self.ranked(self.steps, rulebook)),
+            "situations": {
+                situation: {"cases": self.situations[situation],
+                            "steps": dict(self.ranked(self.steps_by_situation[situation],
+                                                      rulebook))}
+                for situation in self.situation_order(rulebook)
+            },
+        }
+
+
+# --- reading lines -------------------------------------------------------------
+
+def read_lines(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes | None]]:
+    """(line number, line without its break) for each line of a binary stream.
+
+    A line longer than `limit` bytes (its break included) comes as None, and is skipped
+    in pieces, never held whole: memory stays bounded whatever the input.
+    """
+    number = 0
+    while True:
+        line = stream.readline(limit)
+        if not line:
+            return
+        number += 1
+        if line.endswith(b"\n"):
+            yield number, line.rstrip(b"\r\n")
+        elif len(line) < limit:
+            yield number, line  # the last line, without a break
+        else:
+            while line and not line.endswith(b"\n"):
+                line = stream.readline(limit)
+            yield number, None
+
+
+def dumps_line(value: Any) -> str:
+    """One compact JSON line (JSON escapes every newline inside strings)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+# --- evaluating ------------------------------------------------------------------
+
+def problem_of(error: ApiError) -> dict:
+    return problem(error.status, error.title, error.detail, error.slug, error.errors)
+
+
+def echoed_case_id(data: Any) -> str | None:
+    """The case_id of a case that may be invalid, when it is one the schema would accept."""
+    if isinstance(data, dict):
+        case_id = data.get("case_id")
+        if type(case_id) is str and len(case_id) <= MAX_CASE_ID:
+            return case_id
+    return None
+
+
+def _failed(case_id: str | None, error: ApiError, tally: Tally) -> dict:
+    tally.add_error()
+    if 400 <= error.status < 500:
+        metrics(current_app).validation_errors.labels(request.url_rule.rule,
+                                                      str(error.status)).inc()
+    return {"case_id": case_id, "status": error.status, "problem": problem_of(error)}
+
+
+def evaluate_entry(state: Loaded, data: Any, lang: str, questions: bool, tally: Tally) -> dict:
+    """The result for one case as sent: its guidance, or the problem the single endpoint gives."""
+    case_id = echoed_case_id(data)
+    try:
+        case = validate_case(state, data)
+        guidance = state.engine.evaluate(case, questions)
+        body = render_guidance(guidance, lang)
+    except ApiError as error:
+        return _failed(case_id, error, tally)
+    except Exception as error:
+        # A bug; logged for the operator, and the batch goes on with the next case.
+        engine_failed = isinstance(error, EngineError)
+        if engine_failed:
+            metrics(current_app).engine_errors.inc()
+        log.exception("unexpected error in a batch", extra={"fields": {
+            "event": "engine_error" if engine_failed else "unexpected_error"}})
+        return _failed(case_id, InternalError("The server failed on this case; it has been "
+                                              "logged."), tally)
+    tally.add(case["situations"], (advice.step.id for advice in guidance.steps))
+    return {"case_id": case_id, "status": 200, "guidance": body}
+
+
+# --- routes ----------------------------------------------------------------------
+
+class BatchRequestSchema(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    cases = ma.fields.List(
+        ma.fields.Raw(metadata={"allOf": [{"$ref": "#/components/schemas/Case"}]}),
+        required=True,
+        metadata={"description": "The cases, each as POST /v1/guidance takes it. An invalid "
+                                 "case gives a problem result at its index, not a failed batch."})
+
+
+_batch_request = BatchRequestSchema()
+
+
+@bp.post("/guidance/batch")
+def guidance_batch():
+    """Many cases in one request: JSON in and out, or NDJSON streamed line by line."""
+    lang = negotiate_lang()
+    with_questions = flag("questions", True)
+    state = loaded()
+    mimetype = request.mimetype
+    if mimetype == NDJSON:
+        response = Response(stream_with_context(_stream(state, lang, with_questions)),
+                            mimetype=NDJSON)
+        response.headers["X-Accel-Buffering"] = "no"  # a proxy must not hold the lines back
+        return localized(response, lang)
+    if mimetype != "application/json" and not (
+            mimetype.startswith("application/") and mimetype.endswith("+json")):
+        raise UnsupportedMediaType(f"Send the cases as application/json or {NDJSON}, "
+                                   f"not {mimetype or 'a body without a type'}.")
+    try:
+        cases = _batch_request.load(json_body())["cases"]
+    except ma.ValidationError as error:
+        raise InvalidBatch('The body must be {"cases": [...]}; see `errors`.',
+                           flatten_messages(error.messages)) from None
+    limit = current_app.config["BATCH_LIMIT"]
+    if len(cases) > limit:
+        raise BatchTooLarge(f"{len(cases)} cases is more than the limit of {limit} per request; "
+                            f"split them, or stream them as {NDJSON}.")
+    tally = Tally()
+    results = [{"index": index, **evaluate_entry(state, data, lang, with_questions, tally)}
+               for index, data in enumerate(cases)]
+    return localized(jsonify({"results": results, "summary": tally.summary(state.rulebook)}),
+                     lang)
+
+
+def _body_stream() -> BinaryIO:
+    # Not request.stream: that caps the body at MAX_BODY_BYTES (a per-request None falls
+    # back to it), and a stream of cases has no total size, only a longest line.
+    stream = get_input_stream(request.environ, max_content_length=None)
+    if isinstance(stream, io.RawIOBase):
+        # werkzeug's LimitedStream (a Content-Length body): its readline goes byte by byte.
+        stream = io.BufferedReader(stream, MAX_LINE_BYTES)
+    return stream
+
+
+def _stream(state: Loaded, lang: str, questions: bool) -> Iterator[str]:
+    tally = Tally()
+    lines = read_lines(_body_stream())
+    while True:
+        try:
+            item = next(lines, None)
+        except Exception as error:  # a broken chunked body or a client gone: nothing to read
+            log.warning("the NDJSON body could not be read: %s", type(error).__name__,
+                        extra={"fields": {"event": "batch_body_broken"}})
+            failure = ApiError("The request body could not be read to its end; the results "
+                               "above are complete, no summary follows.")
+            yield dumps_line({"line": None, "case_id": None, "status": failure.status,
+                              "problem": problem_of(failure)})
+            return
+        if item is None:
+            break
+        number, line = item
+        if line is None:
+            entry = _failed(None, LineTooLong(f"Line {number} is longer than {MAX_LINE_BYTES} "
+                                              "bytes; it was skipped."), tally)
+        elif not line.strip():
+            continue
+        else:
+            try:
+                data = jsonio.loads(line)
+            except ApiError as error:
+                error.detail = f"Line {number}: {error.detail}"
+                entry = _failed(None, error, tally)
+            else:
+                entry = evaluate_entry(state, data, lang, questions, tally)
+        yield dumps_line({"line": number, **entry})
+    yield dumps_line({"summary": tally.summary(state.rulebook)})
+
+
+# --- the contract ------------------------------------------------------------------
+
+class BatchResultSchema(ma.Schema):
+    index = ma.fields.Integer(metadata={
+        "description": "JSON batches: the case's position in `cases`, from 0."})
+    line = ma.fields.Integer(allow_none=True, metadata={
+        "description": "NDJSON: the case's line number, from 1 (null when the body broke off)."})
+    case_id = ma.fields.String(required=True, allow_none=True, metadata={
+        "description": "The case's case_id, echoed (null when absent or itself invalid)."})
+    status = ma.fields.Integer(required=True, metadata={
+        "description": "What POST /v1/guidance would answer for this case: 200, 400 (not "
+                       "JSON), 413 (line too long), 422 (invalid case), 500."})
+    guidance = ma.fields.Nested(GuidanceSchema, metadata={
+        "description": "When status is 200: exactly what POST /v1/guidance answers."})
+    problem = ma.fields.Nested(ProblemSchema, metadata={
+        "description": "Otherwise: exactly the error body POST /v1/guidance answers."})
+
+
+class SituationTallySchema(ma.Schema):
+    cases = ma.fields.Integer(required=True, metadata={
+        "description": "Evaluated cases with this situation."})
+    steps = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True,
+                           metadata={"description": "Step id: how many of those cases it was "
+                                                    "recommended in; most frequent first."})
+
+
+class BatchSummarySchema(ma.Schema):
+    cases = ma.fields.Integer(required=True, metadata={"description": "Cases received."})
+    evaluated = ma.fields.Integer(required=True, metadata={"description": "Cases answered."})
+    errors = ma.fields.Integer(required=True, metadata={
+        "description": "Cases answered with a problem."})
+    steps = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True,
+                           metadata={"description": "Step id: how many cases it was recommended "
+                                                    "in; most frequent first."})
+    situations = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.Nested(SituationTallySchema), required=True,
+        metadata={"description": "Per situation (a case counts for each of its situations), "
+                                 "in catalogue order."})
+
+
+class BatchResponseSchema(ma.Schema):
+    results = ma.fields.List(ma.fields.Nested(BatchResultSchema), required=True, metadata={
+        "description": "One per case, in the order of `cases`."})
+    summary = ma.fields.Nested(BatchSummarySchema, required=True)
+
+
+class BatchSummaryLineSchema(ma.Schema):
+    summary = ma.fields.Nested(BatchSummarySchema, required=True, metadata={
+        "description": "The last line of a complete NDJSON answer."})
 
 
 def openapi_schemas() -> dict:
     """Extra component schemas {name: marshmallow schema class} for openapi.yaml."""
-    return {}
+    # Nested ones first, so that the later ones refer to them by these names.
+    return {"BatchResult": BatchResultSchema, "BatchSituationTally": SituationTallySchema,
+            "BatchSummary": BatchSummarySchema, "BatchRequest": BatchRequestSchema,
+            "BatchResponse": BatchResponseSchema, "BatchSummaryLine": BatchSummaryLineSchema}
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def openapi_paths() -> dict:
+    """The batch endpoint's part of openapi.yaml (merged by service/openapi.py)."""
+    from service.openapi import CONTENT_LANGUAGE, LANG_PARAM, QUESTIONS_PARAM
+
+    def problem_response(description: str) -> dict:
+        return {"description": description,
+                "content": {"application/problem+json": {"schema": _ref("Problem")}}}
+
+    return {"/v1/guidance/batch": {"post": {
+        "operationId": "getGuidanceBatch",
+        "summary": "Many cases in one request: JSON, or NDJSON streamed line by line.",
+        "description": (
+            "With `application/json`, `{\"cases\": [...]}` (at most `DISPUTE_GUIDE_BATCH_LIMIT` "
+            "cases) answers `{\"results\": [...], \"summary\": {...}}`, result `i` for case `i`.\n\n"
+            f"With `{NDJSON}`, one case per line: the answer streams one result per line "
+            "(chunked) while the body is read, then a last `{\"summary\": ...}` line; a missing "
+            "summary line means the answer is incomplete. The body has no size limit; a line may "
+            f"be at most {MAX_LINE_BYTES} bytes with its line break (longer: a 413 result for "
+            "that line). Blank lines are skipped, and line numbers count every line. Send and "
+            "read at the same time: a client that sends a long body before reading any of the "
+            "answer can block on full buffers.\n\n"
+            "A case that is not JSON, too long or invalid gives a result with a `problem` at its "
+            "place, and the rest are evaluated: one bad case never fails the batch."),
+        "parameters": [LANG_PARAM, QUESTIONS_PARAM],
+        "requestBody": {
+            "required": True,
+            "description": f"`{{\"cases\": [...]}}`, or with {NDJSON} one case per line.",
+            "content": {"application/json": {"schema": _ref("BatchRequest")},
+                        NDJSON: {"schema": _ref("Case")}},
+        },
+        "responses": {
+            "200": {
+                "description": "One result per case, in order, and the summary (with NDJSON: one "
+                               "result per line, the summary line last).",
+                "headers": CONTENT_LANGUAGE,
+                "content": {
+                    "application/json": {"schema": _ref("BatchResponse")},
+                    NDJSON: {"schema": {"oneOf": [_ref("BatchResult"), _ref("BatchSummaryLine")]}},
+                },
+            },
+            "400": problem_response("Malformed JSON (the whole JSON body)."),
+            "413": problem_response("The JSON body is larger than the byte limit, or has more "
+                                    "cases than the batch limit (type ending `batch-too-large`)."),
+            "415": problem_response(f"The body is neither application/json nor {NDJSON}."),
+            "422": problem_response("The JSON body is not `{\"cases\": [...]}` (`errors` says "
+                                    "where), or a query parameter is invalid."),
+        },
+    }}}
+
