@@ -89,6 +89,12 @@ window.DISPUTE_GUIDE_I18N = {
 
     copied: "Copied.",
     copy_failed: "Could not copy automatically: the text is selected below, press Ctrl+C.",
+
+    key_heading: "An API key is needed",
+    key_hint: "This service only answers with an API key. It is kept in this browser tab only and sent with each request.",
+    key_label: "API key",
+    key_use: "Use this key",
+    key_rejected: "The service did not accept this key. Check it and try again.",
   },
   ru: {
     page_title: "Помощник в споре с клиентом: что делать фрилансеру",
@@ -173,5 +179,11 @@ window.DISPUTE_GUIDE_I18N = {
 
     copied: "Скопировано.",
     copy_failed: "Не удалось скопировать автоматически: текст выделен ниже, нажмите Ctrl+C.",
+
+    key_heading: "Нужен ключ API",
+    key_hint: "Этот сервис отвечает только с ключом API. Ключ хранится только в этой вкладке браузера и отправляется с каждым запросом.",
+    key_label: "Ключ API",
+    key_use: "Использовать ключ",
+    key_rejected: "Сервис не принял этот ключ. Проверьте его и попробуйте снова.",
   },
 };

@@ -12,6 +12,8 @@
   var DICT = window.DISPUTE_GUIDE_I18N || { en: {} };
   var root = document.documentElement;
 
+  var KEY_STORE = "dispute-guide.api-key";
+
   var state = {
     lang: root.getAttribute("data-lang") || "en",
     meta: {}, // lang -> {facts: [...], byName: {}, steps: {id: step}, version}
@@ -21,7 +23,17 @@
     evaluated: false, // after the first answer, every change re-evaluates
     seq: 0, // the latest request; older answers are dropped
     revision: 0, // counts the answers shown (tests wait on it)
+    apiKey: readKey(), // only when the service asks for one (401)
+    booted: false, // the form has been built once
   };
+
+  function readKey() {
+    try {
+      return window.sessionStorage.getItem(KEY_STORE) || null;
+    } catch (e) {
+      return null; // storage can be off (a sandboxed iframe): the key lives in memory then
+    }
+  }
 
   // --- small helpers ---------------------------------------------------------
 
@@ -97,9 +109,20 @@
 
   // --- loading the description of the facts and the step catalogue ------------
 
+  function headers(extra) {
+    var all = { Accept: "application/json" };
+    Object.keys(extra || {}).forEach(function (k) { all[k] = extra[k]; });
+    if (state.apiKey) all.Authorization = "Bearer " + state.apiKey;
+    return all;
+  }
+
   function getJson(path) {
-    return fetch(apiUrl(path), { headers: { Accept: "application/json" } }).then(function (r) {
-      if (!r.ok) throw new Error(path + ": HTTP " + r.status);
+    return fetch(apiUrl(path), { headers: headers() }).then(function (r) {
+      if (!r.ok) {
+        var error = new Error(path + ": HTTP " + r.status);
+        error.status = r.status;
+        throw error;
+      }
       return r.json();
     });
   }
@@ -456,11 +479,14 @@
   }
 
   function curlCommand(body) {
-    return [
+    var lines = [
       "curl -sS -X POST " + shellQuote(apiUrl("v1/guidance?lang=" + state.lang)),
       "  -H 'Content-Type: application/json'",
-      "  --data-binary " + shellQuote(JSON.stringify(body)),
-    ].join(" \\\n");
+    ];
+    // The key itself is never put into copied text: the shell fills it in.
+    if (state.apiKey) lines.push('  -H "Authorization: Bearer $DISPUTE_GUIDE_API_KEY"');
+    lines.push("  --data-binary " + shellQuote(JSON.stringify(body)));
+    return lines.join(" \\\n");
   }
 
   function updateIntegrators() {
@@ -526,7 +552,7 @@
     $("#result").classList.add("result--loading");
     return fetch(apiUrl("v1/guidance?lang=" + encodeURIComponent(state.lang)), {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      headers: headers({ "Content-Type": "application/json" }),
       body: JSON.stringify(body),
     })
       .then(function (response) {
@@ -541,6 +567,9 @@
           if (answer.ok) {
             showGuidance(answer.data, options);
             saveInAddress(body);
+          } else if (answer.status === 401) {
+            askForKey();
+            showFailure(t(state.apiKey ? "key_rejected" : "key_heading"));
           } else showProblem(answer);
         },
         function () {
@@ -868,10 +897,69 @@
     return document.querySelector(".field--invalid") !== null;
   }
 
-  function showLoadFailure() {
+  function showLoadFailure(error) {
+    if (error && error.status === 401) {
+      askForKey();
+      return;
+    }
     var container = $("#form-fields");
     container.replaceChildren(el("p", { className: "error", role: "alert", text: t("error_load") }));
     container.setAttribute("aria-busy", "false");
+  }
+
+  // --- an API key, when the service asks for one ----------------------------------
+
+  function askForKey() {
+    var form = $("#key-form");
+    var error = $("#key-error");
+    if (state.apiKey) {
+      error.textContent = t("key_rejected");
+      error.hidden = false;
+    } else {
+      error.textContent = "";
+      error.hidden = true;
+    }
+    var wasHidden = form.hidden;
+    form.hidden = false;
+    if (wasHidden || state.apiKey) $("#api-key").focus();
+  }
+
+  function onKey(event) {
+    event.preventDefault();
+    var key = $("#api-key").value.trim();
+    if (!key) {
+      $("#api-key").focus();
+      return;
+    }
+    state.apiKey = key;
+    state.meta = {}; // loaded again, now with the key
+    try {
+      window.sessionStorage.setItem(KEY_STORE, key);
+    } catch (e) {
+      /* kept in memory only */
+    }
+    $("#api-key").value = "";
+    $("#key-form").hidden = true;
+    loadMeta(state.lang).then(function () {
+      if (!state.booted) boot();
+      else {
+        buildForm();
+        updateIntegrators();
+        if (state.evaluated || $("#result-body").getAttribute("data-state") === "error") {
+          evaluate({ focus: true });
+        }
+      }
+    }, showLoadFailure);
+  }
+
+  function boot() {
+    var given = caseFromAddress();
+    if (given) state.values = valuesFromCase(given);
+    buildForm();
+    updateIntegrators();
+    state.booted = true;
+    document.body.setAttribute("data-ready", "true");
+    if (given && state.values.situations) evaluate();
   }
 
   function start() {
@@ -895,14 +983,8 @@
         switchLanguage(b.getAttribute("data-lang-switch"));
       });
     });
-    loadMeta(state.lang).then(function () {
-      var given = caseFromAddress();
-      if (given) state.values = valuesFromCase(given);
-      buildForm();
-      updateIntegrators();
-      document.body.setAttribute("data-ready", "true");
-      if (given && state.values.situations) evaluate();
-    }, showLoadFailure);
+    $("#key-form").addEventListener("submit", onKey);
+    loadMeta(state.lang).then(boot, showLoadFailure);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

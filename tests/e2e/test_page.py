@@ -427,3 +427,37 @@ def test_a_new_fact_in_the_rules_appears_on_the_page_with_no_change_to_it(page, 
         assert "Клиент находится в другой стране?" in page.fact("client.abroad").text
     finally:
         other.stop()
+
+
+def test_a_service_with_api_keys_asks_for_one_and_never_copies_it(page):
+    key = "page-test-key-0123456789"
+    other = Server(env={"DISPUTE_GUIDE_API_KEYS": key}, workers=1)
+    other.start()
+    try:
+        page.base_url = other.url
+        page.driver.get(other.url + "/?lang=en")
+        page.wait_for(lambda d: page.find("#key-form").is_displayed(), "the key prompt")
+        assert page.driver.switch_to.active_element.get_attribute("id") == "api-key"
+        assert page.find('label[for="api-key"]').text == "API key"
+
+        page.find("#api-key").send_keys("wrong\n")
+        page.wait_for(lambda d: page.find("#key-error").is_displayed(), "the key to be refused")
+        assert "did not accept" in page.find("#key-error").text
+
+        page.find("#api-key").send_keys(key + "\n")
+        page.wait_for(lambda d: page.find("body").get_attribute("data-ready") == "true",
+                      "the form to be built")
+        assert not page.find("#key-form").is_displayed()
+        fill_silent_case(page)
+        assert SILENT_ADVICE <= set(page.step_ids())
+
+        curl = page.find("#case-curl").get_attribute("value")
+        assert key not in curl
+        assert '-H "Authorization: Bearer $DISPUTE_GUIDE_API_KEY"' in curl
+        if shutil.which("curl"):
+            out = subprocess.run(["bash", "-c", curl], capture_output=True, text=True,
+                                 timeout=30, check=True,
+                                 env={"PATH": "/usr/bin:/bin", "DISPUTE_GUIDE_API_KEY": key})
+            assert [s["id"] for s in json.loads(out.stdout)["steps"]] == page.step_ids()
+    finally:
+        other.stop()
