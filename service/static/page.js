@@ -492,8 +492,12 @@
   function updateIntegrators() {
     if (!meta()) return;
     var body = buildCase();
-    $("#case-json").value = JSON.stringify(body, null, 2);
-    $("#case-curl").value = curlCommand(body);
+    var json = JSON.stringify(body, null, 2);
+    var curl = curlCommand(body);
+    $("#case-json").value = json;
+    $("#case-curl").value = curl;
+    $("#case-json").rows = Math.min(json.split("\n").length, 16);
+    $("#case-curl").rows = curl.split("\n").length + 1; // + a scroll bar's height
   }
 
   function copyText(text, source) {

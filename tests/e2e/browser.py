@@ -11,7 +11,6 @@ set), where a missing browser is a failure: CI must prove the page works.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import shutil
@@ -214,13 +213,16 @@ class Page:
         return self.find("#result-status").text
 
     def screenshot(self, path: Path) -> Path:
-        """The whole page, not only the window, as a PNG."""
-        size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-        shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": size["width"], "height": size["height"],
-                     "scale": 1}})
-        path.write_bytes(base64.b64decode(shot["data"]))
+        """The whole page as a PNG: the window is made as tall as the page for the shot."""
+        size = self.driver.get_window_size()
+        height = self.driver.execute_script(
+            "return Math.ceil(document.documentElement.scrollHeight)")
+        self.driver.set_window_size(size["width"], max(size["height"], height + 120))
+        try:
+            self.driver.execute_script("window.scrollTo(0, 0)")
+            self.driver.save_screenshot(str(path))
+        finally:
+            self.driver.set_window_size(size["width"], size["height"])
         return path
 
     def browser_errors(self) -> list[dict]:
