@@ -835,12 +835,14 @@
 
   function onSubmit(event) {
     event.preventDefault();
+    if (!meta()) return; // the form is not there yet
     // A number still being typed has not fired `change`: read every control.
     meta().facts.forEach(readControl);
     evaluate({ focus: true });
   }
 
   function onReset() {
+    if (!meta()) return;
     state.values = {};
     state.invalid = {};
     state.result = null;
