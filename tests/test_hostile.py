@@ -1,0 +1,866 @@
+"""Hostile input against the real gunicorn server.
+
+Each case asserts the exact status and problem body, and then that the worker survived: the
+server runs one worker, so the same process must still be there, must answer the next
+normal request exactly as the app does in-process, and must have logged no traceback.
+
+Also here: the regression tests for what the contract fuzzing (test_fuzz.py) found.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import socket
+import threading
+
+import pytest
+import yaml
+
+from cases import RULEBOOK
+from conftest import Server
+from contract import URI, _registry, check, spec
+from openapi_schema_validator import OAS30Validator
+
+pytestmark = pytest.mark.server
+
+GUIDANCE = "/v1/guidance"
+BATCH = "/v1/guidance/batch"
+NDJSON = "application/x-ndjson"
+PROBLEM = "application/problem+json"
+TYPE = "tag:dispute-guide,2026:problem:"
+LIMIT = 1048576  # DISPUTE_GUIDE_MAX_BODY_BYTES, the default
+MAX_LINE = 64 * 1024  # an NDJSON line, its break included
+NORMAL = {"case_id": "after", "situations": ["non_payment"], "contract": True,
+          "payment_state": "overdue", "deliverables": {"sent": True, "protected": True}}
+# What a worker logs when something went wrong that a client must never cause.
+BAD_LOG = ("Traceback", "unexpected_error", "engine_error", "Booting worker", "WORKER TIMEOUT",
+           "SIGSEGV", "SIGABRT", "SIGKILL", "Worker exiting")
+
+
+# --- helpers (test_faults.py and test_engine_limits.py use some of them) -----------------
+
+def worker_pids(master: int) -> set[int]:
+    """The pids of a process's children (gunicorn's workers), from /proc."""
+    pids = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == master:
+            pids.add(int(entry))
+    return pids
+
+
+class Answer:
+    def __init__(self, status: int, headers: dict, body: bytes, version: int = 11):
+        self.status, self.headers, self.body, self.version = status, headers, body, version
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    def json(self):
+        return json.loads(self.body)
+
+    def lines(self) -> list:
+        return [json.loads(line) for line in self.body.decode("utf-8").splitlines()]
+
+    def problem(self) -> dict:
+        """The problem body without its request_id (checked against X-Request-ID)."""
+        assert self.content_type == PROBLEM, (self.status, self.content_type, self.body[:300])
+        body = self.json()
+        assert body.pop("request_id") == self.headers["x-request-id"]
+        return body
+
+    def __repr__(self):
+        return f"<Answer {self.status} {self.content_type} {self.body[:200]!r}>"
+
+
+def problem(status: int, title: str, detail: str, slug: str | None = None,
+            errors: dict | None = None) -> dict:
+    body = {"type": TYPE + slug if slug else "about:blank", "title": title, "status": status,
+            "detail": detail}
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def malformed(detail: str) -> dict:
+    return problem(400, "Malformed JSON", detail, "malformed-json")
+
+
+def invalid(errors: dict) -> dict:
+    return problem(422, "Invalid case", "The case does not match the schema; see `errors`.",
+                   "validation", errors)
+
+
+TOO_LARGE = problem(413, "Request Entity Too Large",
+                    f"The body is larger than the limit of {LIMIT} bytes.")
+
+
+def post(port: int, path: str, body: bytes, content_type: str = "application/json",
+         headers: dict | None = None, timeout: float = 60) -> Answer:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("POST", path, body=body,
+                     headers={"Content-Type": content_type, **(headers or {})})
+        response = conn.getresponse()
+        return Answer(response.status, {k.lower(): v for k, v in response.getheaders()},
+                      response.read(), response.version)
+    finally:
+        conn.close()
+
+
+def exchange(port: int, data: bytes, half_close: bool = False, timeout: float = 30,
+             more: bytes = b"") -> Answer:
+    """Send raw bytes; read one response (http.client parses it, whatever it declares).
+
+    `more` is sent from a thread while the response is read: a server may answer (a 413)
+    and close before it has read a large body, as HTTP allows; the sender then stops.
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        sender = None
+        if more:
+            def send():
+                try:
+                    sock.sendall(more)
+                except OSError:
+                    pass
+            sender = threading.Thread(target=send, daemon=True)
+            sender.start()
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        response = http.client.HTTPResponse(sock)
+        try:
+            response.begin()
+            return Answer(response.status, {k.lower(): v for k, v in response.getheaders()},
+                          response.read(), response.version)
+        finally:
+            response.close()
+            if sender:
+                sock.shutdown(socket.SHUT_RDWR)
+                sender.join(timeout)
+
+
+def raw_post(path: str, head: bytes, body: bytes, content_type: bytes = b"application/json",
+             version: bytes = b"HTTP/1.1", host: bool = True) -> bytes:
+    return (b"POST " + path.encode() + b" " + version + b"\r\n" +
+            (b"Host: test\r\n" if host else b"") + b"Content-Type: " + content_type + b"\r\n" +
+            head + b"\r\n" + body)
+
+
+def chunked(*chunks: bytes) -> bytes:
+    return b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
+
+
+def dumps(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode("utf-8")
+
+
+def _absolute_refs(schema):
+    if isinstance(schema, dict):
+        return {k: (URI + v if k == "$ref" else _absolute_refs(v)) for k, v in schema.items()}
+    if isinstance(schema, list):
+        return [_absolute_refs(v) for v in schema]
+    return schema
+
+
+def check_line(path: str, line) -> None:
+    """One NDJSON line of a 200 answer against its schema in openapi.yaml.
+
+    (contract.check resolves only a top-level $ref; this schema is a oneOf of two.)
+    """
+    schema = spec()["paths"][path]["post"]["responses"]["200"]["content"][NDJSON]["schema"]
+    OAS30Validator(_absolute_refs(schema), registry=_registry()).validate(line)
+
+
+# --- the server ---------------------------------------------------------------------------
+
+class Hostile:
+    """One worker, so that "the worker survived" means the same process answers next."""
+
+    def __init__(self, server: Server, normal_answer: dict):
+        self.server = server
+        self.port = server.port
+        self.normal_answer = normal_answer
+        self.workers = worker_pids(server.proc.pid)
+        assert len(self.workers) == 1
+        self.mark = len(server.output())
+
+    def post(self, body: bytes, path: str = GUIDANCE, content_type: str = "application/json",
+             **kwargs) -> Answer:
+        return post(self.port, path, body, content_type, **kwargs)
+
+    def raw(self, data: bytes, **kwargs) -> Answer:
+        return exchange(self.port, data, **kwargs)
+
+    def survives(self) -> None:
+        """The same worker answers a normal case exactly as the app does in-process."""
+        assert worker_pids(self.server.proc.pid) == self.workers, "the worker was replaced"
+        answer = self.post(dumps(NORMAL))
+        assert answer.status == 200 and answer.json() == self.normal_answer
+        log = self.server.output()
+        new, self.mark = log[self.mark:], len(log)
+        for sign in BAD_LOG:
+            assert sign not in new, f"the server logged {sign!r}:\n{new[-3000:]}"
+
+
+@pytest.fixture(scope="module")
+def hostile_server():
+    srv = Server(workers=1, threads=4).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def h(hostile_server, app):
+    expected = app.test_client().post(GUIDANCE, json=NORMAL).get_json()
+    hostile = Hostile(hostile_server, expected)
+    hostile.survives()
+    return hostile
+
+
+# --- JSON that is not what it seems -------------------------------------------------------
+
+@pytest.mark.parametrize("body", [
+    b"[" * 100_000,
+    b'{"a":' * 100_000,
+    b"[" * 100_000 + b"]" * 100_000,  # well-formed, just deep
+    b'{"situations":["conflict"],"client":' + b'{"x":' * 100_000 + b"1" + b"}" * 100_001,
+], ids=["open-arrays", "open-objects", "closed-arrays", "inside-a-case"])
+def test_json_nested_100000_levels_deep(h, body):
+    answer = h.post(body)
+    assert answer.status == 400
+    assert answer.problem() == malformed("The JSON is nested too deeply.")
+    h.survives()
+
+
+def test_invalid_utf8(h):
+    for body, byte in [(b'{"situations":["conflict"],"case_id":"\xff"}', 38),
+                       (b'{"case_id":"\xc0\xaf"}', 12),  # an overlong encoding of "/"
+                       (b'{"case_id":"\xed\xa0\x80"}', 12),  # a UTF-16 surrogate, as UTF-8
+                       (b'\xfe\xff{}', 0)]:
+        answer = h.post(body)
+        assert answer.status == 400, body
+        assert answer.problem() == malformed(f"The body is not valid UTF-8 (byte {byte}).")
+    h.survives()
+
+
+@pytest.mark.parametrize("number, detail", [
+    ("NaN", "NaN is not a JSON number."),
+    ("Infinity", "Infinity is not a JSON number."),
+    ("-Infinity", "-Infinity is not a JSON number."),
+    ("1" + "0" * 1000, "A number with 1001 digits is too long."),
+    ("-1" + "0" * 1000, "A number with 1002 digits is too long."),
+])
+def test_numbers_json_cannot_hold_are_malformed(h, number, detail):
+    for body in [b'{"situations":["client_silent"],"client":{"silent_days":%s}}' % number.encode(),
+                 b'{"situations":["conflict"],"unknown":[%s]}' % number.encode()]:
+        answer = h.post(body)
+        assert answer.status == 400
+        assert answer.problem() == malformed(detail)
+    h.survives()
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "5.0", "5.5", "1e1", "-0.0", "1E2",
+                                    "0.000001", "1" + "0" * 399])
+def test_floats_and_huge_numbers_where_ints_belong_are_invalid(h, number):
+    """1e400 is a JSON number (Python reads it as inf): like any float, not an integer."""
+    body = b'{"situations":["client_silent"],"client":{"silent_days":%s,"contact_attempts":%s}}'
+    answer = h.post(body % (number.encode(), number.encode()))
+    assert answer.status == 422
+    if number.startswith("1000"):  # an integer of 400 digits: parsed, then out of range
+        fact = RULEBOOK.facts["client.silent_days"]
+        other = RULEBOOK.facts["client.contact_attempts"]
+        errors = {
+            "client.silent_days": [f"Must be greater than or equal to {fact.min} and less than "
+                                   f"or equal to {fact.max}."],
+            "client.contact_attempts": [f"Must be greater than or equal to {other.min} and "
+                                        f"less than or equal to {other.max}."]}
+    else:
+        errors = {"client.silent_days": ["Not a valid integer."],
+                  "client.contact_attempts": ["Not a valid integer."]}
+    assert answer.problem() == invalid(errors)
+    h.survives()
+
+
+def test_duplicate_keys(h):
+    for body, key in [(b'{"situations":["conflict"],"situations":["client_silent"]}', "situations"),
+                      (b'{"situations":["conflict"],"client":{"toxic":true,"toxic":false}}', "toxic"),
+                      (b'{"situations":["conflict"],"x":{"":1,"":1}}', "")]:
+        answer = h.post(body)
+        assert answer.status == 400
+        assert answer.problem() == malformed(f"Duplicate key {key!r} in an object.")
+    h.survives()
+
+
+def test_a_1mb_string_under_the_body_limit_is_too_long(h):
+    answer = h.post(dumps({"situations": ["conflict"], "case_id": "x" * 1_000_000}))
+    assert answer.status == 422
+    assert answer.problem() == invalid({"case_id": ["Longer than maximum length 128."]})
+    answer = h.post(dumps({"situations": ["conflict"], "stage": "\u0416" * 500_000}))
+    assert answer.status == 422
+    assert answer.problem() == invalid({"stage": [
+        "Must be one of: " + ", ".join(RULEBOOK.facts["stage"].values) + "."]})
+    h.survives()
+
+
+def test_a_1mib_string_is_over_the_body_limit(h):
+    body = dumps({"situations": ["conflict"], "case_id": "x" * LIMIT})
+    answer = h.post(body)
+    assert answer.status == 413 and answer.problem() == TOO_LARGE
+    h.survives()
+
+
+# --- over the body limit, with and without Content-Length ---------------------------------
+
+def limit_body(size: int) -> bytes:
+    """A JSON case of exactly `size` bytes (a long case_id: 422 when it is read whole)."""
+    head, tail = b'{"situations":["conflict"],"case_id":"', b'"}'
+    return head + b"x" * (size - len(head) - len(tail)) + tail
+
+
+def test_a_body_over_the_limit_with_content_length(h):
+    answer = h.post(limit_body(LIMIT + 1))
+    assert answer.status == 413 and answer.problem() == TOO_LARGE
+    body = limit_body(50 * LIMIT)
+    answer = h.raw(raw_post(GUIDANCE, b"Content-Length: %d\r\n" % len(body), b""), more=body)
+    assert answer.status == 413 and answer.problem() == TOO_LARGE
+    answer = h.post(limit_body(LIMIT))  # exactly at the limit: read and validated
+    assert answer.status == 422 and answer.problem()["errors"] == {
+        "case_id": ["Longer than maximum length 128."]}
+    h.survives()
+
+
+def test_a_body_over_the_limit_with_content_length_but_none_sent(h):
+    """Refused from the header alone: the server does not wait for 100 MB that never come."""
+    answer = h.raw(raw_post(GUIDANCE, b"Content-Length: 104857600\r\n", b"{"), timeout=10)
+    assert answer.status == 413 and answer.problem() == TOO_LARGE
+    h.survives()
+
+
+@pytest.mark.parametrize("pieces", [1, 64], ids=["one-chunk", "64-chunks"])
+def test_a_chunked_body_over_the_limit(h, pieces):
+    body = limit_body(LIMIT + 1)
+    step = -(-len(body) // pieces)
+    answer = h.raw(raw_post(GUIDANCE, b"Transfer-Encoding: chunked\r\n",
+                            chunked(*[body[i:i + step] for i in range(0, len(body), step)])))
+    assert answer.status == 413 and answer.problem() == TOO_LARGE
+    answer = h.raw(raw_post(GUIDANCE, b"Transfer-Encoding: chunked\r\n",
+                            chunked(limit_body(LIMIT))))
+    assert answer.status == 422 and answer.problem()["errors"] == {
+        "case_id": ["Longer than maximum length 128."]}
+    h.survives()
+
+
+def test_a_chunked_body_over_the_limit_whose_client_stops_sending(h):
+    """Well over the limit sent, then nothing: refused without waiting for the rest.
+
+    (The read-ahead is gunicorn's: a client that stops a few bytes past the limit, or inside
+    the body at all, holds a worker thread until it sends more or goes; see the report.)
+    """
+    data = raw_post(GUIDANCE, b"Transfer-Encoding: chunked\r\n",
+                    b"%x\r\n" % (2 * LIMIT) + limit_body(2 * LIMIT)[:LIMIT + 65536])
+    answer = h.raw(data, timeout=10)
+    assert answer.status == 413 and answer.problem() == TOO_LARGE
+    h.survives()
+
+
+# --- valid strings that are not plain ------------------------------------------------------
+
+ODD_IDS = [
+    "a\u0000b",
+    "\u0000" * 128,
+    "\u202eRTL override\u202c and \u200fRLM\u200e and \u061cALM",
+    "\u05e9\u05dc\u05d5\u05dd \u0645\u0631\u062d\u0628\u0627 \u2067isolate\u2069",
+    "\ufeffbom inside \ufffe and \uffff",
+    "\U0001f600 emoji \U0010ffff",
+    "line\nbreak\r\ttab\u2028\u2029",
+    "\\u0000 and \" and </script>",
+    ("\u202e\u0000" * 64),  # 128 characters exactly
+]
+
+
+@pytest.mark.parametrize("case_id", ODD_IDS, ids=range(len(ODD_IDS)))
+def test_strings_with_nul_and_rtl_marks_are_echoed_exactly(h, case_id):
+    assert len(case_id) <= 128
+    for ascii_only in (False, True):
+        body = json.dumps({"case_id": case_id, "situations": ["conflict"]},
+                          ensure_ascii=ascii_only).encode()
+        answer = h.post(body + b"\n" if ascii_only else body)
+        assert answer.status == 200 and answer.content_type == "application/json"
+        assert answer.json()["case_id"] == case_id
+        assert json.loads(answer.body.decode("utf-8"))["case_id"] == case_id
+    h.survives()
+
+
+def test_a_129_character_odd_string_is_too_long(h):
+    answer = h.post(dumps({"case_id": "\u202e\u0000" * 64 + "x", "situations": ["conflict"]}))
+    assert answer.status == 422
+    assert answer.problem() == invalid({"case_id": ["Longer than maximum length 128."]})
+    h.survives()
+
+
+def test_nul_and_rtl_in_values_and_field_names_are_refused_with_their_path(h):
+    choices = "Must be one of: " + ", ".join(RULEBOOK.facts["situations"].values) + "."
+    answer = h.post(dumps({"situations": ["conflict\u0000", "\u202econflict"], "\u0000": 1,
+                           "client": {"\u202etoxic": True}}))
+    assert answer.status == 422
+    assert answer.problem() == invalid({"situations.0": [choices], "situations.1": [choices],
+                                        "\u0000": ["Unknown field."],
+                                        "client.\u202etoxic": ["Unknown field."]})
+    h.survives()
+
+
+# --- the wrong shapes --------------------------------------------------------------------
+
+WRONG = {  # a fact's type: values of other JSON types, and the message each gets
+    "boolean": ([1, 0, "true", "", 1.0, [], {}, [True]],
+                "Not a valid boolean: expected true or false."),
+    "integer": (["5", True, False, 5.0, 5.5, [], {}, [5]], "Not a valid integer."),
+    "enum": ([5, True, 1.5, [], {}, ["x"]], "Not a valid string."),
+    "list": (["conflict", 5, True, 1.5, {}, {"0": "conflict"}], "Not a valid list."),
+}
+
+
+def with_fact(name: str, value) -> dict:
+    case = {"situations": ["conflict"]}
+    if "." in name:
+        group, key = name.split(".", 1)
+        case[group] = {key: value}
+    else:
+        case[name] = value
+    return case
+
+
+def test_every_field_with_the_wrong_type(h):
+    assert RULEBOOK.facts, "the facts come from the rules: a new fact is covered at once"
+    for fact in RULEBOOK.facts.values():
+        values, message = WRONG[fact.type]
+        for value in values:
+            answer = h.post(dumps(with_fact(fact.name, value)))
+            assert answer.status == 422, (fact.name, value)
+            assert answer.problem() == invalid({fact.name: [message]}), (fact.name, value)
+    for value in [5, True, [], {}, 1.5]:
+        answer = h.post(dumps({"situations": ["conflict"], "case_id": value}))
+        assert answer.problem() == invalid({"case_id": ["Not a valid string."]})
+    for items in ([5], [None], [["conflict"]], [{"conflict": True}]):
+        answer = h.post(dumps({"situations": items}))
+        expected = ("Field may not be null." if items == [None] else "Not a valid string.")
+        assert answer.problem() == invalid({"situations.0": [expected]}), items
+    answer = h.post(dumps({"situations": None}))
+    assert answer.problem() == invalid({"situations": ["Field may not be null."]})
+    h.survives()
+
+
+def test_every_field_with_the_wrong_type_at_once(h):
+    case, errors = {"case_id": 7}, {"case_id": ["Not a valid string."]}
+    for fact in RULEBOOK.facts.values():
+        values, message = WRONG[fact.type]
+        if fact.group:
+            case.setdefault(fact.group, {})[fact.key] = values[0]
+        else:
+            case[fact.name] = values[0]
+        errors[fact.name] = [message]
+    answer = h.post(dumps(case))
+    assert answer.status == 422 and answer.problem() == invalid(errors)
+    h.survives()
+
+
+def test_arrays_and_scalars_where_objects_belong(h):
+    groups = sorted({fact.group for fact in RULEBOOK.facts.values() if fact.group})
+    assert groups
+    for root in [[], [{"situations": ["conflict"]}], "case", 5, True, None]:
+        answer = h.post(dumps(root))
+        assert answer.status == 422
+        assert answer.problem() == invalid({"$": ["Invalid input type."]})
+    for group in groups:
+        for value in [[], [{"x": 1}], "x", 5, True]:
+            answer = h.post(dumps({"situations": ["conflict"], group: value}))
+            assert answer.status == 422
+            assert answer.problem() == invalid({group: ["Invalid input type."]})
+    h.survives()
+
+
+def test_10000_unknown_fields(h):
+    fields = {f"field_{i}": i for i in range(10_000)}
+    answer = h.post(dumps({"situations": ["conflict"], **fields}))
+    assert answer.status == 422
+    assert answer.problem() == invalid({name: ["Unknown field."] for name in fields})
+    answer = h.post(dumps({"situations": ["conflict"], "client": fields}))
+    assert answer.status == 422
+    assert answer.problem() == invalid({f"client.{name}": ["Unknown field."] for name in fields})
+    h.survives()
+
+
+def test_a_wrong_content_type(h):
+    for content_type in ["text/plain", "application/x-www-form-urlencoded", ";;;===",
+                         "application/jsonx", "multipart/form-data; boundary=x"]:
+        answer = h.post(dumps(NORMAL), content_type=content_type)
+        assert answer.status == 415 and answer.problem()["title"] == "Unsupported media type"
+    h.survives()
+
+
+# --- the same through the batch endpoint ---------------------------------------------------
+
+def batch_entry(index: int, problem_body: dict, case_id=None) -> dict:
+    return {"index": index, "case_id": case_id, "status": problem_body["status"],
+            "problem": problem_body}
+
+
+def strip_request_ids(results: list, request_id: str) -> list:
+    for result in results:
+        if "problem" in result:
+            assert result["problem"].pop("request_id") == request_id
+    return results
+
+
+def test_hostile_cases_in_a_json_batch_each_get_their_own_problem(h, app):
+    odd = "\u202e\u0000 odd"
+    cases = [
+        NORMAL,
+        [NORMAL],
+        "case",
+        None,
+        {"situations": ["conflict"], **{f"f{i}": i for i in range(10_000)}},
+        {"situations": ["client_silent"], "client": {"silent_days": 5.0}},
+        {"situations": ["conflict"], "case_id": "x" * 500_000},
+        {"situations": ["conflict"], "case_id": odd, "contract": 1},
+        {"situations": ["conflict"], "client": []},
+        {"case_id": odd, "situations": ["conflict"]},
+    ]
+    body = dumps({"cases": cases}).replace(b'"silent_days": 5.0', b'"silent_days": 1e400')
+    answer = h.post(body, path=BATCH)
+    assert answer.status == 200 and answer.content_type == "application/json"
+    got = answer.json()
+    check(BATCH, "post", 200, answer.content_type, got)
+    results = strip_request_ids(got["results"], answer.headers["x-request-id"])
+    client = app.test_client()
+    single = client.post(GUIDANCE, json=NORMAL).get_json()
+    assert results[0] == {"index": 0, "case_id": "after", "status": 200, "guidance": single}
+    root = invalid({"$": ["Invalid input type."]})
+    assert results[1:4] == [batch_entry(1, root), batch_entry(2, root), batch_entry(3, root)]
+    assert results[4] == batch_entry(4, invalid({f"f{i}": ["Unknown field."]
+                                                 for i in range(10_000)}))
+    assert results[5] == batch_entry(5, invalid({"client.silent_days": ["Not a valid integer."]}))
+    assert results[6] == batch_entry(6, invalid({"case_id": ["Longer than maximum length 128."]}))
+    assert results[7] == batch_entry(7, invalid({"contract": [
+        "Not a valid boolean: expected true or false."]}), case_id=odd)
+    assert results[8] == batch_entry(8, invalid({"client": ["Invalid input type."]}))
+    assert results[9]["case_id"] == odd and results[9]["guidance"]["case_id"] == odd
+    assert got["summary"]["cases"] == 10 and got["summary"]["errors"] == 8
+    h.survives()
+
+
+@pytest.mark.parametrize("body, detail", [
+    (b'{"cases":[' + b"[" * 100_000 + b"]}", "The JSON is nested too deeply."),
+    (b'{"cases":[{"situations":["conflict"],"x":NaN}]}', "NaN is not a JSON number."),
+    (b'{"cases":[{"situations":["conflict"],"x":-Infinity}]}', "-Infinity is not a JSON number."),
+    (b'{"cases":[{"x":1' + b"0" * 1000 + b'}]}', "A number with 1001 digits is too long."),
+    (b'{"cases":[{"situations":["conflict"],"situations":[]}]}',
+     "Duplicate key 'situations' in an object."),
+    (b'{"cases":[],"cases":[]}', "Duplicate key 'cases' in an object."),
+    (b'{"cases":[{"case_id":"\xff"}]}', "The body is not valid UTF-8 (byte 22)."),
+], ids=["deep", "nan", "infinity", "10**1000", "duplicate-in-case", "duplicate-cases", "utf8"])
+def test_a_malformed_json_batch_is_malformed_as_a_whole(h, body, detail):
+    """A JSON document that does not parse cannot be split into cases: 400 for the batch."""
+    answer = h.post(body, path=BATCH)
+    assert answer.status == 400 and answer.problem() == malformed(detail)
+    h.survives()
+
+
+def test_a_json_batch_of_the_wrong_shape(h):
+    shapes = [([], {"$": ["Invalid input type."]}), ({"cases": {}}, {"cases": ["Not a valid list."]}),
+              ({"cases": "x"}, {"cases": ["Not a valid list."]}),
+              ({}, {"cases": ["Missing data for required field."]}),
+              ({"cases": [], **{f"f{i}": 1 for i in range(10_000)}},
+               {f"f{i}": ["Unknown field."] for i in range(10_000)})]
+    for body, errors in shapes:
+        answer = h.post(dumps(body), path=BATCH)
+        assert answer.status == 422
+        assert answer.problem() == problem(422, "Invalid batch",
+                                           'The body must be {"cases": [...]}; see `errors`.',
+                                           "batch-validation", errors)
+    h.survives()
+
+
+def test_a_json_batch_over_the_body_limit(h):
+    body = b'{"cases":[{"situations":["conflict"],"case_id":"' + b"x" * LIMIT + b'"}]}'
+    answer = h.post(body, path=BATCH)
+    assert answer.status == 413 and answer.problem() == TOO_LARGE
+    answer = h.raw(raw_post(BATCH, b"Transfer-Encoding: chunked\r\n", chunked(body[:1000],
+                                                                              body[1000:])))
+    assert answer.status == 413 and answer.problem() == TOO_LARGE
+    h.survives()
+
+
+def test_hostile_ndjson_lines_each_get_their_own_problem(h, app):
+    odd = "a\u0000b\u202ec\u200f"
+    lines = [
+        dumps(NORMAL),                                                     # 1
+        b"[" * 60_000,                                                     # 2
+        b"[" * 100_000,                                                    # 3: over the line limit
+        b'{"situations":["conflict"],"x":NaN}',                            # 4
+        b'{"situations":["conflict"],"x":Infinity}',                       # 5
+        b'{"situations":["client_silent"],"client":{"silent_days":1e400}}',  # 6
+        b'{"x":1' + b"0" * 1000 + b"}",                                    # 7
+        b'{"situations":["client_silent"],"client":{"silent_days":5.0}}',  # 8
+        b'{"situations":["conflict"],"situations":["conflict"]}',          # 9
+        b'{"case_id":"\xff\xfe","situations":["conflict"]}',               # 10
+        b"",                                                               # 11: skipped
+        dumps({"situations": ["conflict"], "case_id": "x" * 60_000}),      # 12
+        dumps({"situations": ["conflict"], "case_id": odd}),               # 13
+        dumps([NORMAL]),                                                   # 14
+        dumps({"situations": ["conflict"], "client": [1]}),                # 15
+        dumps({"situations": ["conflict"], **{f"f{i}": 1 for i in range(5000)}}),  # 16
+        b"{not json",                                                      # 17
+        b"x" * (MAX_LINE * 20),                                            # 18: over the limit
+        dumps(NORMAL),                                                     # 19, no line break
+    ]
+    answer = h.post(b"\n".join(lines), path=BATCH, content_type=NDJSON)
+    assert answer.status == 200 and answer.content_type == NDJSON
+    got = answer.lines()
+    for line in got:
+        check_line(BATCH, line)
+    summary = got.pop()
+    results = strip_request_ids(got, answer.headers["x-request-id"])
+    single = app.test_client().post(GUIDANCE, json=NORMAL).get_json()
+
+    def bad(line, body, case_id=None):
+        return {"line": line, "case_id": case_id, "status": body["status"], "problem": body}
+
+    def at(line, body):
+        return bad(line, {**body, "detail": f"Line {line}: {body['detail']}"})
+
+    long_line = problem(413, "Line too long", "", "line-too-long")
+    assert [r["line"] for r in results] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 13, 14, 15, 16,
+                                            17, 18, 19]
+    by_line = {r["line"]: r for r in results}
+    assert by_line[1] == {"line": 1, "case_id": "after", "status": 200, "guidance": single}
+    assert by_line[2] == at(2, malformed("The JSON is nested too deeply."))
+    assert by_line[3] == bad(3, {**long_line, "detail": f"Line 3 is longer than {MAX_LINE} "
+                                                        "bytes; it was skipped."})
+    assert by_line[4] == at(4, malformed("NaN is not a JSON number."))
+    assert by_line[5] == at(5, malformed("Infinity is not a JSON number."))
+    assert by_line[6] == bad(6, invalid({"client.silent_days": ["Not a valid integer."]}))
+    assert by_line[7] == at(7, malformed("A number with 1001 digits is too long."))
+    assert by_line[8] == bad(8, invalid({"client.silent_days": ["Not a valid integer."]}))
+    assert by_line[9] == at(9, malformed("Duplicate key 'situations' in an object."))
+    assert by_line[10] == at(10, malformed("The body is not valid UTF-8 (byte 12)."))
+    assert by_line[12] == bad(12, invalid({"case_id": ["Longer than maximum length 128."]}))
+    assert by_line[13]["case_id"] == odd and by_line[13]["guidance"]["case_id"] == odd
+    assert by_line[14] == bad(14, invalid({"$": ["Invalid input type."]}))
+    assert by_line[15] == bad(15, invalid({"client": ["Invalid input type."]}))
+    assert by_line[16] == bad(16, invalid({f"f{i}": ["Unknown field."] for i in range(5000)}))
+    assert by_line[17]["status"] == 400 and by_line[17]["problem"]["detail"].startswith(
+        "Line 17: Malformed JSON at line 1, column 2")
+    assert by_line[18] == bad(18, {**long_line, "detail": f"Line 18 is longer than {MAX_LINE} "
+                                                          "bytes; it was skipped."})
+    assert by_line[19] == {"line": 19, "case_id": "after", "status": 200, "guidance": single}
+    assert summary["summary"]["cases"] == 18 and summary["summary"]["errors"] == 15
+    h.survives()
+
+
+def test_an_ndjson_body_chunked_in_odd_places(h):
+    """Lines split across chunks, and chunks holding many lines, read as the same lines."""
+    body = b"\n".join([dumps({"case_id": f"c{i}", "situations": ["conflict"]})
+                       for i in range(30)]) + b"\n"
+    pieces = [body[i:i + 7] for i in range(0, len(body), 7)]
+    answer = h.raw(raw_post(BATCH, b"Transfer-Encoding: chunked\r\n", chunked(*pieces),
+                            content_type=NDJSON.encode()))
+    assert answer.status == 200
+    got = answer.lines()
+    assert [r["case_id"] for r in got[:-1]] == [f"c{i}" for i in range(30)]
+    assert got[-1]["summary"]["evaluated"] == 30
+    h.survives()
+
+
+def test_a_broken_chunked_ndjson_body_ends_the_stream_with_a_problem_line(h):
+    data = raw_post(BATCH, b"Transfer-Encoding: chunked\r\n",
+                    b"%x\r\n%s\n\r\nzz\r\n" % (len(dumps(NORMAL)) + 1, dumps(NORMAL)),
+                    content_type=NDJSON.encode())
+    answer = h.raw(data)
+    assert answer.status == 200
+    *results, last = answer.lines()
+    # Line 1 is answered unless the server's read-ahead met the broken chunk first.
+    assert [(r["line"], r["status"]) for r in results] in ([(1, 200)], [])
+    assert last["problem"].pop("request_id") == answer.headers["x-request-id"]
+    assert last == {"line": None, "case_id": None, "status": 400, "problem": problem(
+        400, "Bad request", "The request body could not be read to its end; the results above "
+        "are complete, no summary follows.", "bad-request")}
+    h.survives()
+
+
+# --- HTTP itself: HTTP/1.0 and malformed requests (raw sockets) ----------------------------
+
+CASE = dumps(NORMAL)
+LENGTH = b"Content-Length: %d\r\n" % len(CASE)
+
+
+@pytest.mark.parametrize("data", [
+    raw_post(GUIDANCE, LENGTH, CASE, version=b"HTTP/1.0"),
+    raw_post(GUIDANCE, LENGTH, CASE, version=b"HTTP/1.0", host=False),
+    raw_post(GUIDANCE, LENGTH + b"Connection: keep-alive\r\n", CASE, version=b"HTTP/1.0"),
+    raw_post(GUIDANCE, LENGTH + b"Expect: 100-continue\r\n", CASE),
+    raw_post(GUIDANCE, LENGTH + b"X-Latin1: \xff\xfe\r\n", CASE),
+    raw_post(GUIDANCE, LENGTH + b"Accept-Language: ;q=zz,,,*;q=-1,\xff\r\n", CASE),
+    raw_post(GUIDANCE, b"Transfer-Encoding: chunked\r\n", b"%x;ext=1\r\n%s\r\n0\r\n\r\n"
+             % (len(CASE), CASE)),
+], ids=["http-1.0", "http-1.0-no-host", "http-1.0-keep-alive", "expect-100", "latin-1-header",
+        "garbage-accept-language", "chunk-extension"])
+def test_odd_but_valid_http_is_answered(h, data, app):
+    answer = h.raw(data)
+    assert answer.status == 200
+    assert answer.json() == app.test_client().post(GUIDANCE, json=NORMAL).get_json()
+    if data.split(b"\r\n")[0].endswith(b"HTTP/1.0"):
+        assert answer.version == 10
+    h.survives()
+
+
+def test_http_1_0_without_content_length_has_no_body(h):
+    answer = h.raw(raw_post(GUIDANCE, b"", CASE, version=b"HTTP/1.0"))
+    assert answer.status == 400 and answer.version == 10
+    assert answer.problem() == malformed("Malformed JSON at line 1, column 1: Expecting value.")
+    h.survives()
+
+
+# gunicorn refuses these before the app sees them: the status is gunicorn's, the body its HTML.
+MALFORMED_HTTP = {
+    "http-0.9": (b"GET /healthz\r\n\r\n", 400),
+    "no-colon": (raw_post(GUIDANCE, LENGTH + b"NoColonHere\r\n", CASE), 400),
+    "space-in-name": (raw_post(GUIDANCE, LENGTH + b"Bad Name: v\r\n", CASE), 400),
+    "nul-in-value": (raw_post(GUIDANCE, LENGTH + b"X-Nul: a\x00b\r\n", CASE), 400),
+    "obsolete-folding": (raw_post(GUIDANCE, LENGTH + b"X-Fold: a\r\n b\r\n", CASE), 400),
+    "bare-lf": (raw_post(GUIDANCE, LENGTH, CASE).replace(b"\r\n", b"\n"), 400),
+    "content-length-text": (raw_post(GUIDANCE, b"Content-Length: abc\r\n", CASE), 400),
+    "content-length-negative": (raw_post(GUIDANCE, b"Content-Length: -5\r\n", CASE), 400),
+    "two-content-lengths": (raw_post(GUIDANCE, LENGTH + b"Content-Length: 3\r\n", CASE), 400),
+    "content-length-and-chunked": (raw_post(GUIDANCE, LENGTH + b"Transfer-Encoding: chunked\r\n",
+                                            chunked(CASE)), 400),
+    "unknown-transfer-encoding": (raw_post(GUIDANCE, b"Transfer-Encoding: gzip\r\n", CASE), 400),
+    "http-1.0-chunked": (raw_post(GUIDANCE, b"Transfer-Encoding: chunked\r\n", chunked(CASE),
+                                  version=b"HTTP/1.0"), 400),
+    "bad-method": (b"P@ST /v1/guidance HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    "bad-version": (raw_post(GUIDANCE, LENGTH, CASE, version=b"HTTP/9.9"), 400),
+    "request-line-only-method": (b"POST\r\n\r\n", 400),
+    "header-20kb": (raw_post(GUIDANCE, LENGTH + b"X-Big: " + b"a" * 20_000 + b"\r\n", CASE), 431),
+    "200-headers": (raw_post(GUIDANCE, LENGTH + b"".join(b"X-H%d: v\r\n" % i for i in range(200)),
+                             CASE), 431),
+    "path-10kb": (b"GET /" + b"a" * 10_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+}
+
+
+@pytest.mark.parametrize("name", MALFORMED_HTTP)
+def test_malformed_http_is_refused_and_the_worker_survives(h, name):
+    data, status = MALFORMED_HTTP[name]
+    answer = h.raw(data)
+    assert answer.status == status
+    assert answer.headers.get("connection") == "close"
+    h.survives()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bug: requests that gunicorn itself refuses (malformed request line or headers, 431, 414) "
+    "are answered with gunicorn's text/html page, not application/problem+json"))
+def test_malformed_http_is_answered_with_a_problem(h):
+    answer = h.raw(MALFORMED_HTTP["no-colon"][0])
+    assert answer.status == 400 and answer.content_type == PROBLEM
+
+
+# --- bugs found: each is the regression test for its fix -------------------------------------
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bug: a malformed chunked body (bad chunk size, missing chunk terminator, or the body "
+    "ending before the last chunk) is a 500 (gunicorn's InvalidChunkSize / "
+    "ChunkMissingTerminator / NoMoreData escape read_body), not a 400 problem"))
+@pytest.mark.parametrize("path", [GUIDANCE, BATCH])
+@pytest.mark.parametrize("body", [
+    b"zz\r\n" + CASE + b"\r\n0\r\n\r\n",
+    b"ffffffffffffffffffff\r\n" + CASE + b"\r\n0\r\n\r\n",
+    b"%x\r\n%sXX0\r\n\r\n" % (len(CASE), CASE),
+    b"%x\r\n%s\r\n" % (len(CASE), CASE),  # no last chunk: the client half-closes
+], ids=["chunk-size-not-hex", "chunk-size-huge", "no-chunk-terminator", "no-last-chunk"])
+def test_a_malformed_chunked_body_is_a_400(h, path, body):
+    answer = h.raw(raw_post(path, b"Transfer-Encoding: chunked\r\n", body), half_close=True)
+    assert answer.status == 400
+    assert answer.problem()["status"] == 400
+    h.survives()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bug: a body shorter than its Content-Length (the client half-closes early) is taken as "
+    "the whole body: 200 for the truncated case, and an NDJSON answer with a summary line "
+    "as if the batch were complete"))
+@pytest.mark.parametrize("path, content_type", [(GUIDANCE, b"application/json"),
+                                                (BATCH, NDJSON.encode())], ids=["single", "ndjson"])
+def test_a_body_shorter_than_its_content_length_is_not_a_complete_request(h, path, content_type):
+    body = CASE + b"\n"
+    answer = h.raw(raw_post(path, b"Content-Length: %d\r\n" % (len(body) + 100), body,
+                            content_type=content_type), half_close=True)
+    if content_type == b"application/json":
+        assert answer.status == 400
+    else:
+        assert answer.status == 200 and "summary" not in answer.lines()[-1]
+    h.survives()
+
+
+SURROGATES = [
+    ('{"situations":["conflict"],"case_id":"\\ud800"}', GUIDANCE, "application/json"),
+    ('{"situations":["conflict"],"case_id":"a\\udfffb"}', GUIDANCE, "application/json"),
+    ('{"situations":["conflict"],"\\ud800":1}', GUIDANCE, "application/json"),
+    ('{"situations":["conflict"],"client":{"\\udc00":true}}', GUIDANCE, "application/json"),
+    ('{"cases":[{"situations":["conflict"],"case_id":"\\ud800"}]}', BATCH, "application/json"),
+    ('{"cases":[],"\\ud800":1}', BATCH, "application/json"),
+    ('{"situations":["conflict"]}\n{"situations":["conflict"],"case_id":"\\ud800"}\n'
+     '{"situations":["conflict"]}\n', BATCH, NDJSON),
+]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bug: a JSON string escape of a lone UTF-16 surrogate (\\ud800) parses into a str that "
+    "cannot be encoded as UTF-8 when it is echoed (case_id, an unknown field's name in "
+    "`errors`): 500 for POST /v1/guidance and JSON batches, and an NDJSON answer cut off "
+    "mid-stream"))
+@pytest.mark.parametrize("body, path, content_type", SURROGATES,
+                         ids=["case_id", "case_id-inside", "unknown-field", "nested-unknown-field",
+                              "batch-case_id", "batch-unknown-field", "ndjson-line"])
+def test_a_lone_surrogate_escape_is_refused_not_a_500(h, body, path, content_type):
+    answer = h.post(body.encode("ascii"), path=path, content_type=content_type)
+    if content_type == NDJSON:
+        assert answer.status == 200
+        lines = answer.lines()  # the whole stream arrives
+        assert [r.get("status") for r in lines[:-1]] in ([200, 400, 200], [200, 422, 200])
+        assert lines[-1]["summary"]["errors"] == 1
+    else:
+        assert answer.status in (400, 422)
+        assert answer.problem()["status"] == answer.status
+    h.survives()
+
+
+def test_a_valid_surrogate_pair_escape_is_one_character(h):
+    answer = h.post(b'{"situations":["conflict"],"case_id":"\\ud83d\\ude00"}')
+    assert answer.status == 200 and answer.json()["case_id"] == "\U0001f600"
+    h.survives()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bug: GET /openapi.yaml answers the contract (a YAML mapping) but the contract declares "
+    "that answer as `application/yaml` with schema `type: string` (found by test_fuzz.py)"))
+def test_the_contract_document_matches_its_own_declared_schema(h):
+    conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
+    try:
+        conn.request("GET", "/openapi.yaml")
+        response = conn.getresponse()
+        body = response.read()
+    finally:
+        conn.close()
+    assert response.status == 200
+    check("/openapi.yaml", "get", 200, response.getheader("Content-Type"),
+          yaml.safe_load(body))
