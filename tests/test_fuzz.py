@@ -22,6 +22,7 @@ import os
 import pytest
 import requests
 import schemathesis
+from conftest import ROOT, Server
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -29,8 +30,6 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-
-from conftest import ROOT, Server
 from test_hostile import check_line
 
 pytestmark = pytest.mark.server

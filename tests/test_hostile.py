@@ -17,7 +17,6 @@ import threading
 
 import pytest
 import yaml
-
 from cases import RULEBOOK
 from conftest import Server
 from contract import URI, _registry, check, spec
@@ -280,10 +279,10 @@ def test_floats_and_huge_numbers_where_ints_belong_are_invalid(h, number):
         fact = RULEBOOK.facts["client.silent_days"]
         other = RULEBOOK.facts["client.contact_attempts"]
         errors = {
-            "client.silent_days": [f"Must be greater than or equal to {fact.min} and less than "
-                                   f"or equal to {fact.max}."],
-            "client.contact_attempts": [f"Must be greater than or equal to {other.min} and "
-                                        f"less than or equal to {other.max}."]}
+            "client.silent_days": [(f"Must be greater than or equal to {fact.min} and less than "
+                                   f"or equal to {fact.max}.")],
+            "client.contact_attempts": [(f"Must be greater than or equal to {other.min} and "
+                                        f"less than or equal to {other.max}.")]}
     else:
         errors = {"client.silent_days": ["Not a valid integer."],
                   "client.contact_attempts": ["Not a valid integer."]}
@@ -818,8 +817,8 @@ SURROGATES = [
     ('{"situations":["conflict"],"client":{"\\udc00":true}}', GUIDANCE, "application/json"),
     ('{"cases":[{"situations":["conflict"],"case_id":"\\ud800"}]}', BATCH, "application/json"),
     ('{"cases":[],"\\ud800":1}', BATCH, "application/json"),
-    ('{"situations":["conflict"]}\n{"situations":["conflict"],"case_id":"\\ud800"}\n'
-     '{"situations":["conflict"]}\n', BATCH, NDJSON),
+    (('{"situations":["conflict"]}\n{"situations":["conflict"],"case_id":"\\ud800"}\n'
+     '{"situations":["conflict"]}\n'), BATCH, NDJSON),
 ]
 
 
