@@ -193,7 +193,7 @@ class BatchRequestSchema(ma.Schema):
         unknown = ma.RAISE
 
     cases = ma.fields.List(
-        ma.fields.Raw(metadata={"allOf": [{"$ref": "#/components/schemas/Case"}]}),
+        ma.fields.Raw(allow_none=True, metadata={"allOf": [{"$ref": "#/components/schemas/Case"}]}),
         required=True,
         metadata={"description": "The cases, each as POST /v1/guidance takes it. An invalid "
                                  "case gives a problem result at its index, not a failed batch."})

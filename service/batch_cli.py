@@ -208,14 +208,12 @@ def _records(source: _Input, input_format: str, state, name: str):
     """The input's records as (line number, raw case or LineProblem), and the CSV columns."""
     if input_format == "jsonl":
         return _jsonl_records(source.stream), None
-    rows = _csv_rows(source.stream)
-    columns = None
-    for number, row in rows:
-        if isinstance(row, LineProblem) or not any(cell.strip() for cell in row):
-            continue  # nothing before the header is worth reporting as a case
-        columns = _columns(row, state.rulebook, f"{name}: line {number}")
-        break
-    return (_csv_records(rows) if columns else iter(())), columns
+    rows = _csv_records(_csv_rows(source.stream))
+    for number, row in rows:  # the first record is the header
+        if isinstance(row, LineProblem):
+            raise Unusable(f"{name}: line {number}: the header: {row.message}")
+        return rows, _columns(row, state.rulebook, f"{name}: line {number}")
+    return iter(()), None  # no header: no cases
 
 
 def _jsonl_records(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
@@ -584,22 +582,27 @@ class Progress:
 
 # --- the HTML report -------------------------------------------------------------------
 
-def _chart_svg(run: Run) -> str:
-    """Bars of how often each step was recommended in the cases of each situation, as SVG."""
+def chart(run: Run):
+    """A matplotlib Figure: how often each step was recommended in each situation's cases."""
     import matplotlib
     from matplotlib.figure import Figure
 
     tally, rulebook = run.tally, run.state.rulebook
     situations = tally.situation_order(rulebook)
     if not situations:
-        return ""
+        return None
     categories = list(rulebook.categories)
     colours = matplotlib.colormaps["tab10"]
     panels = [(s, tally.ranked(tally.steps_by_situation[s], rulebook)) for s in situations]
-    heights = [max(len(bars), 1) + 2 for _, bars in panels]
-    figure = Figure(figsize=(10, 0.22 * sum(heights) + 0.6), layout="constrained")
-    axes = figure.subplots(len(panels), 1, squeeze=False,
-                           gridspec_kw={"height_ratios": heights})[:, 0]
+    # A fixed layout (inches): the automatic ones measure every label and take seconds.
+    bar, gap, top, bottom, left = 0.2, 0.85, 0.7, 0.5, 2.4
+    bars_height = bar * sum(max(len(bars), 1) for _, bars in panels)
+    height = top + bottom + bars_height + gap * (len(panels) - 1)
+    figure = Figure(figsize=(10, height))
+    figure.subplots_adjust(left=left / 10, right=0.97, top=1 - top / height, bottom=bottom / height,
+                           hspace=gap / (bars_height / len(panels)))
+    axes = figure.subplots(len(panels), 1, squeeze=False, gridspec_kw={
+        "height_ratios": [max(len(bars), 1) for _, bars in panels]})[:, 0]
     labels = rulebook.facts["situations"].labels
     for ax, (situation, bars) in zip(axes, panels):
         cases = tally.situations[situation]
@@ -610,16 +613,27 @@ def _chart_svg(run: Run) -> str:
         title = labels.get(situation, {}).get(run.job.lang, situation)
         ax.set_title(f"{situation}: {title} ({cases:,} cases)", loc="left", fontsize=10)
         ax.set_xlim(0, 100)
-        ax.set_xlabel("% of these cases the step was recommended in", fontsize=8)
+        ax.set_xlabel("% of these cases the step was recommended in", fontsize=8, labelpad=2)
         ax.tick_params(axis="y", labelsize=7)
         ax.tick_params(axis="x", labelsize=7)
         ax.grid(axis="x", alpha=0.3)
     used = {rulebook.steps[step].category for _, bars in panels for step, _ in bars}
     handles = [matplotlib.patches.Patch(color=colours(i % 10), label=category)
                for i, category in enumerate(categories) if category in used]
-    figure.legend(handles=handles, loc="outside upper center", ncols=len(handles), fontsize=8)
+    figure.legend(handles=handles, loc="upper center", ncols=len(handles), fontsize=8,
+                  frameon=False)
+    return figure
+
+
+def _chart_svg(run: Run) -> str:
+    """The chart as inline SVG (text as text: the page stays small and searchable)."""
+    import matplotlib
+
+    figure = chart(run)
+    if figure is None:
+        return ""
     buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.hashsalt": "dispute-guide", "svg.fonttype": "path"}):
+    with matplotlib.rc_context({"svg.hashsalt": "dispute-guide", "svg.fonttype": "none"}):
         figure.savefig(buffer, format="svg", metadata={"Date": None})
     svg = buffer.getvalue()
     return svg[svg.index("<svg"):]  # inline: no XML prolog or doctype inside HTML
@@ -628,7 +642,7 @@ def _chart_svg(run: Run) -> str:
 _STYLE = """body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:60em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{padding:.2em .8em;border-bottom:1px solid #ddd}
 th{text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
-figure{margin:1em 0}svg{max-width:100%;height:auto}code{font-size:90%}"""
+figure{margin:1em 0}svg{max-width:100%;height:auto}code{font-size:90%;white-space:nowrap}"""
 
 
 def write_report(path: Path, run: Run, source: str) -> None:
