@@ -234,29 +234,51 @@ def guidance_batch():
                      lang)
 
 
-def _body_stream() -> BinaryIO:
-    # Not request.stream: that caps the body at MAX_BODY_BYTES (a per-request None falls
-    # back to it), and a stream of cases has no total size, only a longest line.
-    stream = get_input_stream(request.environ, max_content_length=None)
-    if isinstance(stream, io.RawIOBase):
-        # werkzeug's LimitedStream (a Content-Length body): its readline goes byte by byte.
-        stream = io.BufferedReader(stream, MAX_LINE_BYTES)
-    return stream
+class _Body:
+    """The request body, read by line, counting the bytes it hands out.
+
+    Not request.stream: that caps the body at MAX_BODY_BYTES (a per-request None falls
+    back to it), and a stream of cases has no total size, only a longest line.
+    """
+
+    def __init__(self) -> None:
+        stream = get_input_stream(request.environ, max_content_length=None)
+        if isinstance(stream, io.RawIOBase):
+            # werkzeug's LimitedStream (a Content-Length body): its readline goes byte by byte.
+            stream = io.BufferedReader(stream, MAX_LINE_BYTES)
+        self._readline = stream.readline
+        self.expected = request.content_length
+        self.received = 0
+
+    def readline(self, size: int) -> bytes:
+        line = self._readline(size)
+        self.received += len(line)
+        return line
+
+    @property
+    def cut_off(self) -> bool:
+        """The body ended before its Content-Length: the client stopped sending."""
+        return self.expected is not None and self.received < self.expected
+
+
+def _cut_off_line() -> str:
+    failure = ApiError("The request body could not be read to its end; the results above "
+                       "are complete, no summary follows.")
+    return dumps_line({"line": None, "case_id": None, "status": failure.status,
+                       "problem": problem_of(failure)})
 
 
 def _stream(state: Loaded, lang: str, questions: bool) -> Iterator[str]:
     tally = Tally()
-    lines = read_lines(_body_stream())
+    body = _Body()
+    lines = read_lines(body)
     while True:
         try:
             item = next(lines, None)
         except Exception as error:  # a broken chunked body or a client gone: nothing to read
             log.warning("the NDJSON body could not be read: %s", type(error).__name__,
                         extra={"fields": {"event": "batch_body_broken"}})
-            failure = ApiError("The request body could not be read to its end; the results "
-                               "above are complete, no summary follows.")
-            yield dumps_line({"line": None, "case_id": None, "status": failure.status,
-                              "problem": problem_of(failure)})
+            yield _cut_off_line()
             return
         if item is None:
             break
@@ -275,6 +297,11 @@ def _stream(state: Loaded, lang: str, questions: bool) -> Iterator[str]:
             else:
                 entry = evaluate_entry(state, data, lang, questions, tally)
         yield dumps_line({"line": number, **entry})
+    if body.cut_off:  # a summary now would claim a complete batch
+        log.warning("the NDJSON body ended before its Content-Length",
+                    extra={"fields": {"event": "batch_body_broken"}})
+        yield _cut_off_line()
+        return
     yield dumps_line({"summary": tally.summary(state.rulebook)})
 
 

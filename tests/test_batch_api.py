@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import http.client
 import json
+import socket
 import threading
 import urllib.parse
 import urllib.request
@@ -335,6 +336,26 @@ def test_ndjson_answers_the_first_lines_before_the_body_ends(server, corpus):
     assert [r["line"] for r in rest[:-1]] == list(range(2, 102))
     assert rest[-1]["summary"]["cases"] == 101
     exchange.connection.close()
+
+
+@pytest.mark.server
+def test_ndjson_cut_off_before_its_content_length_ends_without_a_summary(server):
+    body = ndjson(b'{"situations": ["conflict"]}')
+    parts = urllib.parse.urlsplit(server.url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=20)
+    connection.putrequest("POST", BATCH)
+    connection.putheader("Content-Type", NDJSON)
+    connection.putheader("Content-Length", str(len(body) + 100))
+    connection.endheaders()
+    connection.sock.sendall(body)
+    connection.sock.shutdown(socket.SHUT_WR)  # the client stops sending
+    response = connection.getresponse()
+    *results, last = [json.loads(line) for line in response]
+    connection.close()
+    assert [(r["line"], r["status"]) for r in results] == [(1, 200)]
+    assert "summary" not in last
+    assert (last["line"], last["status"]) == (None, 400)
+    assert "no summary follows" in last["problem"]["detail"]
 
 
 def post_json(url: str, body: dict, query: str = "") -> dict:
