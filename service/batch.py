@@ -25,6 +25,7 @@ import marshmallow as ma
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 from werkzeug.wsgi import get_input_stream
 
+from schemas.case import MAX_STRING
 from schemas.guidance import GuidanceSchema
 from schemas.problem import ProblemSchema
 from service import jsonio
@@ -37,7 +38,6 @@ from service.state import Loaded, loaded
 
 NDJSON = "application/x-ndjson"
 MAX_LINE_BYTES = 64 * 1024  # one NDJSON line, its line break included
-MAX_CASE_ID = 128  # schemas.case.MAX_STRING: an over-long case_id is not echoed
 
 log = logging.getLogger("dispute_guide")
 bp = Blueprint("batch", __name__, url_prefix="/v1")
@@ -151,7 +151,7 @@ def echoed_case_id(data: Any) -> str | None:
     """The case_id of a case that may be invalid, when it is one the schema would accept."""
     if isinstance(data, dict):
         case_id = data.get("case_id")
-        if type(case_id) is str and len(case_id) <= MAX_CASE_ID:
+        if type(case_id) is str and len(case_id) <= MAX_STRING:
             return case_id
     return None
 
@@ -193,7 +193,8 @@ class BatchRequestSchema(ma.Schema):
         unknown = ma.RAISE
 
     cases = ma.fields.List(
-        ma.fields.Raw(allow_none=True, metadata={"allOf": [{"$ref": "#/components/schemas/Case"}]}),
+        ma.fields.Raw(allow_none=True,
+                      metadata={"allOf": [{"$ref": "#/components/schemas/Case"}]}),
         required=True,
         metadata={"description": "The cases, each as POST /v1/guidance takes it. An invalid "
                                  "case gives a problem result at its index, not a failed batch."})
@@ -380,8 +381,9 @@ def openapi_paths() -> dict:
         "operationId": "getGuidanceBatch",
         "summary": "Many cases in one request: JSON, or NDJSON streamed line by line.",
         "description": (
-            "With `application/json`, `{\"cases\": [...]}` (at most `DISPUTE_GUIDE_BATCH_LIMIT` "
-            "cases) answers `{\"results\": [...], \"summary\": {...}}`, result `i` for case `i`.\n\n"
+            "With `application/json`, `{\"cases\": [...]}` (at most "
+            "`DISPUTE_GUIDE_BATCH_LIMIT` cases) answers "
+            "`{\"results\": [...], \"summary\": {...}}`, result `i` for case `i`.\n\n"
             f"With `{NDJSON}`, one case per line: the answer streams one result per line "
             "(chunked) while the body is read, then a last `{\"summary\": ...}` line; a missing "
             "summary line means the answer is incomplete. The body has no size limit; a line may "

@@ -8,8 +8,10 @@ row per case: its line, case_id, the step ids and the question fields joined by 
 
 Bad lines are reported on stderr as `line N: <field>: <problem>` and skipped; the input
 is read as a stream and evaluated by `--jobs` processes in ordered chunks, so memory stays
-flat for any number of lines. Exit status: 0 every line was good, 1 some were skipped,
-2 the arguments or the input cannot be used at all.
+flat for any number of lines. stderr shows a progress bar when it is a terminal, and a
+summary table at the end (cases, skipped lines, the most recommended steps).
+Exit status: 0 every line was good, 1 some were skipped, 2 the arguments or the input
+cannot be used at all.
 """
 
 from __future__ import annotations
@@ -88,7 +90,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register the `batch` subcommand."""
     s = sub.add_parser(
         "batch", help="evaluate many cases from JSONL or CSV",
-        description=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+        description=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("input", metavar="IN", help="a .jsonl or .csv file of cases, or - for stdin")
     s.add_argument("-o", "--output", metavar="OUT", default="-",
                    help="a .jsonl or .csv file, or - for stdout (the default)")

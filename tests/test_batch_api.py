@@ -102,7 +102,8 @@ junk = st.one_of(
                     max_size=3))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=st.lists(st.one_of(cases(), junk), max_size=6))
 def test_json_batch_answers_each_case_as_the_single_endpoint_does(client, batch):
     response = client.post(BATCH, json={"cases": batch})
@@ -127,7 +128,8 @@ def test_json_batch_keeps_bad_cases_at_their_index_with_the_single_endpoints_err
     assert [(r["index"], r["case_id"], r["status"]) for r in body["results"]] == [
         (0, "a", 200), (1, "b", 422), (2, None, 422), (3, "d", 200)]
     assert body["results"][1]["problem"]["errors"] == single(client, batch[1])[1]["errors"] == {
-        "client.silent_days": ["Must be greater than or equal to 0 and less than or equal to 3650."]}
+        "client.silent_days": [
+            "Must be greater than or equal to 0 and less than or equal to 3650."]}
     assert set(body["results"][2]["problem"]["errors"]) == {"case_id", "situations"}
 
 
@@ -384,7 +386,8 @@ def test_server_batch_equals_the_servers_single_endpoint(server, corpus):
     sample = corpus[:60]
     results = post_json(server.url, {"cases": sample})["results"]
     for case, result in zip(sample, results, strict=True):
-        request = urllib.request.Request(server.url + "/v1/guidance", data=json.dumps(case).encode(),
+        request = urllib.request.Request(server.url + "/v1/guidance",
+                                         data=json.dumps(case).encode(),
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=30) as response:
             assert result["guidance"] == json.loads(response.read())
