@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO
@@ -53,6 +54,10 @@ class InvalidBatch(ApiError):
 
 class LineTooLong(ApiError):
     status, title, slug = 413, "Line too long", "line-too-long"
+
+
+class BatchTimedOut(ApiError):
+    status, title, slug = 503, "Batch timed out", "timeout"
 
 
 class InternalError(ApiError):
@@ -229,8 +234,16 @@ def guidance_batch():
         raise BatchTooLarge(f"{len(cases)} cases is more than the limit of {limit} per request; "
                             f"split them, or stream them as {NDJSON}.")
     tally = Tally()
-    results = [{"index": index, **evaluate_entry(state, data, lang, with_questions, tally)}
-               for index, data in enumerate(cases)]
+    timeout = current_app.config["REQUEST_TIMEOUT"]
+    deadline = time.monotonic() + timeout
+    results = []
+    for index, data in enumerate(cases):
+        if time.monotonic() > deadline:
+            raise BatchTimedOut(f"The batch took longer than {timeout} s and was stopped after "
+                                f"{index} of {len(cases)} cases; send fewer cases per request, "
+                                f"or stream them as {NDJSON}.")
+        results.append({"index": index,
+                        **evaluate_entry(state, data, lang, with_questions, tally)})
     return localized(jsonify({"results": results, "summary": tally.summary(state.rulebook)}),
                      lang)
 
@@ -416,6 +429,9 @@ def openapi_paths() -> dict:
             "415": problem_response(f"The body is neither application/json nor {NDJSON}."),
             "422": problem_response("The JSON body is not `{\"cases\": [...]}` (`errors` says "
                                     "where), or a query parameter is invalid."),
+            "503": problem_response("A JSON batch ran longer than DISPUTE_GUIDE_REQUEST_TIMEOUT "
+                                    "seconds (type ending `timeout`); NDJSON streams have no "
+                                    "such limit."),
         },
     }}}
 

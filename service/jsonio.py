@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from service.errors import MalformedJson
@@ -30,6 +31,26 @@ def _int(text: str) -> int:
 
 
 _decoder = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant, parse_int=_int)
+# `\ud800` alone decodes to a lone surrogate, which no answer could encode again.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def _refuse_lone_surrogates(document: Any) -> None:
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as error:
+                code = ord(item[error.start])
+                raise MalformedJson(f"A string holds a lone surrogate \\u{code:04x}: "
+                                    "not a Unicode character.") from None
 
 
 def loads(data: bytes) -> Any:
@@ -41,9 +62,12 @@ def loads(data: bytes) -> Any:
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        return _decoder.decode(text)
+        document = _decoder.decode(text)
     except json.JSONDecodeError as error:
         raise MalformedJson(f"Malformed JSON at line {error.lineno}, column {error.colno}: "
                             f"{error.msg}.") from None
     except RecursionError:
         raise MalformedJson("The JSON is nested too deeply.") from None
+    if _SURROGATE_ESCAPE.search(text):  # rare: only then walk the document
+        _refuse_lone_surrogates(document)
+    return document

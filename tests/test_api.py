@@ -147,6 +147,7 @@ def test_non_integral_numbers_are_refused_where_integers_belong(client, number):
     (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
     (b'{"situations": ["conflict"], "client": {"silent_days": 1' + b"0" * 5000 + b"}}", "digits"),
     (b"", "line 1"),
+    (b'{"situations": ["conflict"], "case_id": "\\ud800"}', "lone surrogate"),
 ])
 def test_malformed_json_is_a_400_saying_why(client, data, fragment):
     response = client.post(GUIDANCE, data=data, content_type="application/json")

@@ -391,3 +391,15 @@ def test_server_batch_equals_the_servers_single_endpoint(server, corpus):
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=30) as response:
             assert result["guidance"] == json.loads(response.read())
+
+
+def test_a_json_batch_over_the_request_timeout_is_a_503_problem():
+    from service import create_app
+
+    app = create_app({"REQUEST_TIMEOUT": 1, "BATCH_LIMIT": 100_000, "MAX_BODY_BYTES": 1 << 24})
+    many = [{"situations": ["non_payment", "conflict", "dissatisfaction"]}] * 30_000
+    response = app.test_client().post("/v1/guidance/batch", json={"cases": many})
+    body = response.get_json()
+    assert response.status_code == 503
+    assert response.content_type == "application/problem+json"
+    assert body["title"] == "Batch timed out" and "longer than 1 s" in body["detail"]
