@@ -35,7 +35,8 @@ wsgi_app = "service:create_app()"
 bind = _config["BIND"]
 # Evaluating is CPU-bound Python: more processes than cores only adds switching.
 workers = _config["WORKERS"] or min(os.cpu_count() or 1, 8)
-worker_class = "gthread"
+# gthread, answering the requests gunicorn refuses itself with problem+json too.
+worker_class = "service.worker.ProblemThreadWorker"
 threads = _config["THREADS"]
 preload_app = True
 timeout = _config["TIMEOUT"]

@@ -6,11 +6,12 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from service import jsonio
 from service.engine import Guidance
-from service.errors import BadParameter, UnsupportedMediaType, ValidationFailed, flatten_messages
+from service.errors import (BadParameter, UnreadableBody, UnsupportedMediaType, ValidationFailed,
+                            flatten_messages)
 from service.rulebook import Rulebook
 from service.state import Loaded, loaded
 
@@ -61,12 +62,23 @@ def read_body() -> bytes:
     the limit to tell "exactly at the limit" from "over it".
     """
     limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if request.content_length is None and request.environ.get("wsgi.input_terminated"):
-        data = request.environ["wsgi.input"].read(limit + 1)
-        if len(data) > limit:
-            raise RequestEntityTooLarge()
-        return data
-    return request.get_data(cache=False)
+    expected = request.content_length
+    try:
+        if expected is None and request.environ.get("wsgi.input_terminated"):
+            data = request.environ["wsgi.input"].read(limit + 1)
+            if len(data) > limit:
+                raise RequestEntityTooLarge()
+            return data
+        data = request.get_data(cache=False)
+    except HTTPException:
+        raise
+    except Exception as error:  # the server's reader: a broken chunked encoding, a client gone
+        raise UnreadableBody(f"The request body could not be read: "
+                             f"{type(error).__name__}.") from None
+    if expected is not None and len(data) < expected:
+        raise UnreadableBody(f"The body ended after {len(data)} of the {expected} bytes its "
+                             "Content-Length announced.")
+    return data
 
 
 def validate_case(state: Loaded, data: Any) -> dict:

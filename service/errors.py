@@ -32,6 +32,10 @@ class MalformedJson(ApiError):
     title, slug = "Malformed JSON", "malformed-json"
 
 
+class UnreadableBody(ApiError):
+    title, slug = "Unreadable body", "unreadable-body"
+
+
 class UnsupportedMediaType(ApiError):
     status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
 

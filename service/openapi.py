@@ -42,7 +42,8 @@ CONTENT_LANGUAGE = {"Content-Language": {"description": "The language of the tex
 
 
 def _paths() -> dict:
-    bad_json = _problem("Malformed JSON, invalid UTF-8, duplicate keys or non-finite numbers.")
+    bad_json = _problem("Malformed JSON, invalid UTF-8, duplicate keys, non-finite numbers, "
+                        "or a body that could not be read to its end.")
     guidance_ok = _ok("Guidance", "The ordered, explained steps and the follow-up questions.")
     guidance_ok["headers"] = CONTENT_LANGUAGE
     steps_ok = _ok("StepCatalogue", "Every step the rules can give.")
@@ -88,7 +89,7 @@ def _paths() -> dict:
         "/openapi.yaml": {"get": {
             "operationId": "openapi", "summary": "This contract.",
             "responses": {"200": {"description": "The OpenAPI document.",
-                                  "content": {"application/yaml": {"schema": {"type": "string"}}}}}}},
+                                  "content": {"application/yaml": {"schema": {"type": "object"}}}}}}},
     }
 
 
