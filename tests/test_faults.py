@@ -1,0 +1,366 @@
+"""Faults against the real gunicorn, under load: kill -9 of a worker, SIGTERM, a rules folder
+that disappears or becomes unreadable while the service runs.
+
+The load is a few client threads on keep-alive connections, sending single cases and slow
+JSON batches (so that many requests are in flight at any moment), each with its own
+X-Request-ID, each answer compared with the in-process answer. Every request is recorded:
+when its connection was opened, when it was sent, when it finished, how. The service logs
+one line per request it answered (with the request id), which tells "the server processed
+it" from "it never reached the app".
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, Server
+from test_hostile import worker_pids
+
+pytestmark = pytest.mark.server
+
+CASES = [
+    {"situations": ["non_payment"], "contract": True, "payment_state": "overdue"},
+    {"situations": ["client_silent"], "client": {"silent_days": 9, "contact_attempts": 4}},
+    {"situations": ["conflict", "dissatisfaction"], "fault": "freelancer"},
+    {"situations": ["missing_information"], "information": {"blocking": True}},
+]
+BATCH_SIZE = 150  # a JSON batch of this many cases takes long enough to be caught in flight
+# How a request fails when the worker holding its connection dies or closes it: no status,
+# or a cut answer. Never an error status, never a wrong answer.
+CONNECTION_LOST = {"RemoteDisconnected", "ConnectionResetError", "BrokenPipeError",
+                   "IncompleteRead", "ConnectionAbortedError"}
+
+
+@dataclass
+class Sent:
+    rid: str
+    kind: str  # "single" or "batch"
+    opened: float  # when its connection was opened
+    sent: float = 0.0
+    done: float = 0.0
+    outcome: str = ""  # "ok", or what went wrong
+    answered: bool = False  # some response came back (a status line at least)
+
+
+@dataclass
+class Load:
+    """Client threads sending requests until stopped; every request recorded."""
+
+    port: int
+    expected: dict  # case index: the in-process answer
+    threads: int = 8
+    records: list = field(default_factory=list)
+    refused: list = field(default_factory=list)  # times a new connection was refused
+
+    def __post_init__(self):
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.workers = [threading.Thread(target=self._run, args=(n,), daemon=True)
+                        for n in range(self.threads)]
+
+    def __enter__(self):
+        for worker in self.workers:
+            worker.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for worker in self.workers:
+            worker.join(60)
+
+    def _run(self, n: int) -> None:
+        conn, opened, count = None, 0.0, 0
+        while not self.stop.is_set():
+            if conn is None:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                try:
+                    conn.connect()
+                except OSError:  # refused: the listener is closed (or not yet open again)
+                    conn.close()
+                    conn = None
+                    with self.lock:
+                        self.refused.append(time.monotonic())
+                    time.sleep(0.02)
+                    continue
+                opened = time.monotonic()
+            count += 1
+            batch = n % 2 == 1 and count % 2 == 0
+            index = count % len(CASES)
+            record = Sent(f"t{n}-{count}", "batch" if batch else "single", opened)
+            if batch:
+                path, body = "/v1/guidance/batch", {"cases": [
+                    {**CASES[i % len(CASES)], "case_id": f"c{i % len(CASES)}"}
+                    for i in range(BATCH_SIZE)]}
+            else:
+                path, body = "/v1/guidance", {**CASES[index], "case_id": f"c{index}"}
+            record.sent = time.monotonic()
+            try:
+                conn.request("POST", path, body=json.dumps(body).encode(), headers={
+                    "Content-Type": "application/json", "X-Request-ID": record.rid})
+                response = conn.getresponse()
+                record.answered = True
+                raw = response.read()
+                try:
+                    record.outcome = self._judge(response.status, raw, batch, index)
+                except (ValueError, KeyError, TypeError) as error:
+                    record.outcome = f"unreadable answer: {error!r}"
+                if response.getheader("Connection") == "close" or count % 8 == 0:
+                    conn.close()  # every 8th request, a new connection: new ones keep coming
+                    conn = None
+            except (OSError, http.client.HTTPException) as error:
+                record.outcome = type(error).__name__
+                conn.close()
+                conn = None
+            record.done = time.monotonic()
+            with self.lock:
+                self.records.append(record)
+        if conn is not None:
+            conn.close()
+
+    def _judge(self, status: int, raw: bytes, batch: bool, index: int) -> str:
+        if status != 200:
+            return f"status {status}"
+        body = json.loads(raw)
+        if batch:
+            results = body["results"]
+            ok = len(results) == BATCH_SIZE and all(
+                r["guidance"] == self.expected[i % len(CASES)] for i, r in enumerate(results))
+        else:
+            ok = body == self.expected[index]
+        return "ok" if ok else "wrong answer"
+
+
+@pytest.fixture(scope="module")
+def expected(app):
+    client = app.test_client()
+    return {i: client.post("/v1/guidance", json={**case, "case_id": f"c{i}"}).get_json()
+            for i, case in enumerate(CASES)}
+
+
+def logged_request_ids(output: str) -> set[str]:
+    ids = set()
+    for line in output.splitlines():
+        if line.startswith("{") and '"event": "request"' in line:
+            ids.add(json.loads(line)["request_id"])
+    return ids
+
+
+def wait_for(predicate, timeout: float = 30.0, step: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("timed out waiting")
+
+
+# --- kill -9 of one worker under load ----------------------------------------------------
+
+def test_kill_9_of_a_worker_fails_only_its_own_requests(expected):
+    srv = Server(workers=2, threads=4).start()
+    try:
+        master = srv.proc.pid
+        workers = wait_for(lambda: (lambda now: now if len(now) == 2 else None)(
+            worker_pids(master)))
+        victim = min(workers)
+        with Load(srv.port, expected) as load:
+            time.sleep(1.5)
+            killed = time.monotonic()
+            os.kill(victim, signal.SIGKILL)
+            replaced = wait_for(lambda: (lambda now: now if len(now) == 2 and victim not in now
+                                         else None)(worker_pids(master)))
+            time.sleep(2.0)
+        records = load.records
+        before = [r for r in records if r.done < killed]
+        after = [r for r in records if r.opened > killed]  # on connections opened after it
+        failed = [r for r in records if r.outcome != "ok"]
+        assert len(before) > 50 and len(after) > 50, (len(before), len(after))
+        assert all(r.outcome == "ok" for r in before)
+        assert all(r.outcome == "ok" for r in after), [r for r in after if r.outcome != "ok"]
+        # A failure is a request on a connection the dead worker held when it died: in flight
+        # then, or sent on it after (its keep-alive socket is gone): at most one per client
+        # connection, and never an answer that is wrong or an error status.
+        assert all(r.opened < killed <= r.done and r.outcome in CONNECTION_LOST
+                   for r in failed), failed
+        assert len(failed) <= load.threads
+        assert len(replaced - workers) == 1 and (workers - {victim}) <= replaced
+    finally:
+        output = srv.stop()
+    assert f"(pid:{victim}) was sent SIGKILL" in output
+    assert "Traceback" not in output
+
+
+# --- SIGTERM under load ----------------------------------------------------------------------
+
+def test_sigterm_under_load_fails_no_request(expected):
+    """Every request the server took on is answered in full before the master exits.
+
+    After SIGTERM the listener closes: a new connection is refused, and a request that comes
+    on a keep-alive connection the worker closes on its way out gets no answer at all. Neither
+    is a failure of a request in flight: the service never saw it (it logged no line for it),
+    so the client may send it again. What would be a failure: any answer that is not a full
+    and correct 200, and any request the service did process (logged) whose answer did not
+    reach the client.
+    """
+    srv = Server(workers=2, threads=4, env={"DISPUTE_GUIDE_LOG_LEVEL": "info"}).start()
+    try:
+        with Load(srv.port, expected, threads=12) as load:
+            time.sleep(1.5)
+            term = time.monotonic()
+            srv.proc.send_signal(signal.SIGTERM)
+            srv.proc.wait(timeout=45)
+            exited = time.monotonic()
+            time.sleep(0.3)
+        assert srv.proc.returncode == 0
+    finally:
+        output = srv.stop()
+    records = load.records
+    processed = logged_request_ids(output)
+    in_flight = [r for r in records if r.sent < term < r.done]
+    unanswered = [r for r in records if not r.answered]
+    failures = [r for r in records if r.outcome not in ("ok",) and
+                (r.answered or r.rid in processed)]
+    assert failures == []
+    # Each request without an answer was never processed, and came after SIGTERM or on a
+    # keep-alive connection that was idle when the worker closed it.
+    assert all(r.rid not in processed for r in unanswered)
+    assert [r for r in unanswered if r.sent < term and r.opened < term and
+            r.done < term] == []
+    assert all(r.outcome == "ok" for r in records if r.done < term)
+    # The scenario happened: requests were in flight when SIGTERM came and all completed.
+    assert len(in_flight) >= 4 and all(r.outcome == "ok" for r in in_flight), in_flight
+    assert any(r.kind == "batch" for r in in_flight)
+    assert exited - term < 30
+    assert "Traceback" not in output and "WORKER TIMEOUT" not in output
+
+
+# --- the rules folder disappears or becomes unreadable ---------------------------------------
+
+class UnprivilegedServer(Server):
+    """Server without root's power to read any file (root ignores file modes otherwise).
+
+    As root, gunicorn runs under `setpriv` with CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH
+    dropped: still uid 0, but a folder with mode 000 is unreadable to it, as to anyone.
+    """
+
+    PREFIX = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search",
+              "--inh-caps", "-dac_override,-dac_read_search", "--"]
+
+    @classmethod
+    def possible(cls) -> bool:
+        return os.geteuid() == 0 and shutil.which("setpriv") is not None
+
+    def start(self, timeout: float = 30.0) -> UnprivilegedServer:
+        self.log = tempfile.TemporaryFile()
+        prefix = self.PREFIX if self.possible() else []
+        self.proc = subprocess.Popen(
+            [*prefix, sys.executable, "-m", "gunicorn", "--config",
+             str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{self.port}"],
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(self._ready, timeout)
+        return self
+
+    def _ready(self) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError("gunicorn exited:\n" + self.stop())
+        try:
+            with urllib.request.urlopen(self.url + "/readyz", timeout=1) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+
+def get(port: int, path: str):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def test_the_loaded_rules_keep_serving_when_their_folder_goes_away(expected):
+    unprivileged = UnprivilegedServer.possible()
+    base = Path(tempfile.mkdtemp(prefix="dispute-guide-rules-"))
+    base.chmod(0o755)
+    rules = base / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    for path in [rules, *rules.iterdir()]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    srv = UnprivilegedServer(workers=2, threads=4,
+                             env={"DISPUTE_GUIDE_RULES_DIR": str(rules)}).start()
+    try:
+        master = srv.proc.pid
+        version = get(srv.port, "/readyz")[1]["ruleset_version"]
+        catalogue = {path: get(srv.port, path)[1] for path in ("/v1/rules", "/v1/steps")}
+
+        def serving_the_loaded_rules():
+            for path, body in catalogue.items():
+                assert get(srv.port, path) == (200, body)
+            ready = get(srv.port, "/readyz")[1]
+            assert ready["ruleset_version"] == version
+            return ready
+
+        def kill_a_worker():
+            workers = worker_pids(master)
+            os.kill(min(workers), signal.SIGKILL)
+            wait_for(lambda: len(worker_pids(master)) == 2 and min(workers) not in
+                     worker_pids(master))
+
+        def reload_with_sighup(expect_error: str | None):
+            workers = worker_pids(master)
+            srv.proc.send_signal(signal.SIGHUP)
+            # New workers are forked from the master, the old ones leave.
+            wait_for(lambda: len(worker_pids(master)) == 2 and not
+                     (worker_pids(master) & workers))
+            ready = serving_the_loaded_rules()
+            if expect_error:
+                assert expect_error in ready.get("reload_error", ""), ready
+            else:
+                assert "reload_error" not in ready
+
+        with Load(srv.port, expected, threads=4) as load:
+            time.sleep(0.5)
+            if unprivileged:  # unreadable: no mode bits, and the service cannot override them
+                rules.chmod(0)
+                serving_the_loaded_rules()
+                kill_a_worker()
+                serving_the_loaded_rules()
+                reload_with_sighup("facts.yaml: missing")
+                rules.chmod(0o755)
+            shutil.rmtree(rules)  # gone
+            serving_the_loaded_rules()
+            kill_a_worker()
+            serving_the_loaded_rules()
+            reload_with_sighup("the rules folder does not exist")
+            shutil.copytree(ROOT / "rules", rules)  # back: the next reload succeeds
+            for path in [rules, *rules.iterdir()]:
+                path.chmod(0o755 if path.is_dir() else 0o644)
+            reload_with_sighup(None)
+            time.sleep(0.5)
+        failures = [r for r in load.records if r.outcome != "ok"]
+        # Every answer that arrived was the loaded rules' answer. A request may be lost only
+        # with a worker: the two killed ones, and the ones SIGHUP retires (a request sent on
+        # an idle keep-alive connection as its worker closes it, never processed).
+        assert all(r.outcome in CONNECTION_LOST for r in failures), failures
+        assert len(failures) <= 5 * load.threads
+        assert len(load.records) > 100
+    finally:
+        output = srv.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    assert "Traceback" not in output, output[-3000:]
