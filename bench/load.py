@@ -118,8 +118,8 @@ class Gunicorn:
     def __init__(self, app: str, workers: int, env: dict):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile(prefix="load-gunicorn-", suffix=".log",
-                                               delete=False)
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed by stop)
+            prefix="load-gunicorn-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
              "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
@@ -175,7 +175,7 @@ def wrk(url: str, cases_file: str, total: int, concurrency: int, threads: int,
             time.sleep(0.01)
         time.sleep(0.05)  # the files are written before the threads stop
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        out, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -168,21 +168,32 @@ def wait_for(predicate, timeout: float = 30.0, step: float = 0.05):
     raise AssertionError("timed out waiting")
 
 
+def workers_once(master: int, condition) -> set[int]:
+    """The master's workers, once they meet the condition."""
+    found: set[int] = set()
+
+    def check():
+        found.clear()
+        found.update(worker_pids(master))
+        return condition(found)
+
+    wait_for(check)
+    return set(found)
+
+
 # --- kill -9 of one worker under load ----------------------------------------------------
 
 def test_kill_9_of_a_worker_fails_only_its_own_requests(expected):
     srv = Server(workers=2, threads=4).start()
     try:
         master = srv.proc.pid
-        workers = wait_for(lambda: (lambda now: now if len(now) == 2 else None)(
-            worker_pids(master)))
+        workers = workers_once(master, lambda now: len(now) == 2)
         victim = min(workers)
         with Load(srv.port, expected) as load:
             time.sleep(1.5)
             killed = time.monotonic()
             os.kill(victim, signal.SIGKILL)
-            replaced = wait_for(lambda: (lambda now: now if len(now) == 2 and victim not in now
-                                         else None)(worker_pids(master)))
+            replaced = workers_once(master, lambda now: len(now) == 2 and victim not in now)
             time.sleep(2.0)
         records = load.records
         before = [r for r in records if r.done < killed]
@@ -257,16 +268,16 @@ class UnprivilegedServer(Server):
     dropped: still uid 0, but a folder with mode 000 is unreadable to it, as to anyone.
     """
 
-    PREFIX = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search",
-              "--inh-caps", "-dac_override,-dac_read_search", "--"]
+    PREFIX = ("setpriv", "--bounding-set", "-dac_override,-dac_read_search",
+              "--inh-caps", "-dac_override,-dac_read_search", "--")
 
     @classmethod
     def possible(cls) -> bool:
         return os.geteuid() == 0 and shutil.which("setpriv") is not None
 
     def start(self, timeout: float = 30.0) -> UnprivilegedServer:
-        self.log = tempfile.TemporaryFile()
-        prefix = self.PREFIX if self.possible() else []
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by Server.stop)
+        prefix = list(self.PREFIX) if self.possible() else []
         self.proc = subprocess.Popen(
             [*prefix, sys.executable, "-m", "gunicorn", "--config",
              str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{self.port}"],
