@@ -136,6 +136,13 @@ def build_spec(rulebook: Rulebook) -> dict:
         if path.startswith("/v1/"):
             for operation in item.values():
                 operation["security"] = [{}, {"apiKey": []}]
+    # gunicorn answers these itself, on any path, before the app sees the request.
+    for item in document["paths"].values():
+        for operation in item.values():
+            operation["responses"].setdefault(
+                "414", _problem("The request line (path and query) is too long."))
+            operation["responses"].setdefault(
+                "431", _problem("The request's headers are too many or too large."))
     return document
 
 
