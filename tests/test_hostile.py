@@ -144,7 +144,10 @@ def exchange(port: int, data: bytes, half_close: bool = False, timeout: float = 
         finally:
             response.close()
             if sender:
-                sock.shutdown(socket.SHUT_RDWR)
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)  # unblocks the sender
+                except OSError:
+                    pass  # the server has closed it already
                 sender.join(timeout)
 
 
