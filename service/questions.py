@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, NamedTuple
 
-from service.conditions import Source, to_python
+from service.conditions import Any_, Source, to_python
 from service.rulebook import Fact, Rule, Rulebook, Step
 
 CATEGORY_WEIGHT = {"escalate": 5, "disengage": 3, "prevent": 1}
@@ -59,10 +59,11 @@ class _Probe(NamedTuple):
 
     rule: Rule
     rest: int  # bit mask of the rule's top-level parts that do not read the fact
-    outcomes: tuple | None  # the rule's parts on the fact, per answer, when they read nothing else
-    start: tuple  # then: the answers (indices) under which the rule fires
+    static: bool  # the rule's outcome per answer is known in advance (below), else `parts`
+    start: tuple  # the answers (indices) under which the rule fires
     stop: tuple  # and those under which it does not
-    parts: tuple  # otherwise: those parts' predicates, tried on the case with the answer in
+    either: int  # bit mask: when one of these holds, the rule fires under every answer
+    parts: tuple  # for the other rules: the parts' predicates, tried with the answer in
 
 
 class Asker:
@@ -71,7 +72,9 @@ class Asker:
     At start-up every top-level part of every rule gets a bit, and one generated function
     evaluates all of them on a case into a bit mask. A rule can change its outcome under an
     answer to fact F only if all its parts that do not read F hold (`rest`); its outcome is
-    then that of its parts on F, known in advance for each answer when they read F alone.
+    then that of its parts on F, known in advance for each answer when they read F alone,
+    or are an `any` of conditions on F alone and on other facts (whose bits say whether the
+    rule fires anyway). Other shapes are tried on the case with each answer filled in.
     """
 
     def __init__(self, rulebook: Rulebook):
@@ -85,32 +88,52 @@ class Asker:
         self._position = {name: i for i, name in enumerate(rulebook.facts)}
         self._weight = {s.id: weight(s) for s in rulebook.steps.values()}
         self._rank = {s.id: s.rank for s in rulebook.steps.values()}
+        # Each rule's steps in answer order, so that filtering them keeps that order.
+        self._adds = {r.id: tuple(sorted(r.add, key=self._rank.__getitem__))
+                      for r in rulebook.rules}
+        self._removes = {r.id: tuple(sorted(r.remove, key=self._rank.__getitem__))
+                         for r in rulebook.rules}
         source = Source()
-        bits: dict[int, int] = {}
-        by_expression: dict[str, int] = {}  # rules share parts ("situations includes conflict")
-        for rule in rulebook.rules:
-            for part in rule.when.parts:
-                expression = source.expression(part)
-                if expression not in by_expression:
-                    by_expression[expression] = 1 << len(by_expression)
-                bits[id(part)] = by_expression[expression]
-        terms = [f"({e} and {bit})" for e, bit in by_expression.items()]
-        self._parts = source.compile(" | ".join(terms) or "0", "all rule parts")
-        self._probes = {name: tuple(self._probe(rule, name, bits, answers)
+        self._bits: dict[str, int] = {}  # expression -> its bit in the mask of parts
+        self._source = source
+        self._probes = {name: tuple(self._probe(rule, name, answers)
                                     for rule in rulebook.rules_reading[name])
                         for name, answers in self.answers.items()}
+        terms = [f"({e} and {bit})" for e, bit in self._bits.items()]
+        self._parts = source.compile(" | ".join(terms) or "0", "all rule parts")
 
-    @staticmethod
-    def _probe(rule: Rule, name: str, bits: dict, answers: tuple) -> _Probe:
-        rest = sum(bits[id(p)] for p in rule.when.parts if name not in p.reads)
+    def _bit(self, node) -> int:
+        expression = self._source.expression(node)
+        if expression not in self._bits:  # rules share parts ("situations includes conflict")
+            self._bits[expression] = 1 << len(self._bits)
+        return self._bits[expression]
+
+    def _probe(self, rule: Rule, name: str, answers: tuple) -> _Probe:
+        rest = 0
+        for part in rule.when.parts:
+            bit = self._bit(part)
+            if name not in part.reads:
+                rest |= bit
         on_fact = [p for p in rule.when.parts if name in p.reads]
-        tests = tuple(to_python(p, f"{rule.id} on {name}") for p in on_fact)
+        either = 0
         if all(p.reads == {name} for p in on_fact):
-            outcomes = tuple(all(t({name: a.value}) for t in tests) for a in answers)
-            start = tuple(k for k, fires in enumerate(outcomes) if fires)
-            stop = tuple(k for k, fires in enumerate(outcomes) if not fires)
-            return _Probe(rule, rest, outcomes, start, stop, ())
-        return _Probe(rule, rest, None, (), (), tests)
+            outcomes = tuple(all(to_python(p)({name: a.value}) for p in on_fact)
+                             for a in answers)
+        elif (len(on_fact) == 1 and isinstance(on_fact[0], Any_)
+              and all(c.reads == {name} or name not in c.reads for c in on_fact[0].parts)):
+            # `any` of conditions on this fact and on others: when one of the others holds,
+            # the rule fires whatever the answer; else as the conditions on this fact say.
+            mine = [c for c in on_fact[0].parts if c.reads == {name}]
+            for child in on_fact[0].parts:
+                if name not in child.reads:
+                    either |= self._bit(child)
+            outcomes = tuple(any(to_python(c)({name: a.value}) for c in mine) for a in answers)
+        else:
+            tests = tuple(to_python(p, f"{rule.id} on {name}") for p in on_fact)
+            return _Probe(rule, rest, False, (), (), 0, tests)
+        start = tuple(k for k, fires in enumerate(outcomes) if fires)
+        stop = tuple(k for k, fires in enumerate(outcomes) if not fires)
+        return _Probe(rule, rest, True, start, stop, either, ())
 
     def _answers(self, fact: Fact) -> tuple:
         if fact.type == "boolean":
@@ -160,7 +183,9 @@ class Asker:
                 if holding & probe.rest != probe.rest:
                     continue  # a part that does not read this fact fails: no answer helps
                 was = probe.rule.id in fired
-                if probe.outcomes is not None:
+                if probe.static:
+                    if holding & probe.either:
+                        continue  # it fires whatever the answer, as it does now
                     flipping = probe.stop if was else probe.start
                 else:
                     trial = dict(flat)
@@ -184,33 +209,35 @@ class Asker:
 
     def _question(self, name: str, flips: dict, fired: frozenset, steps, adders: dict,
                   removers: dict) -> Question | None:
-        options = list(self._unchanged[name])
+        options = None
         changed: set[str] = set()
         for k, flipped in flips.items():
             if len(flipped) == 1:  # the common case, and the cheap one
-                rule = flipped[0]
-                if rule.id in fired:  # it stops firing: its steps lose an adder or a remover
-                    remove = [s for s in rule.add if s in steps and len(adders[s]) == 1]
-                    add = [s for s in rule.remove
-                           if removers[s] == 1 and s in adders and s not in rule.add]
+                rule_id = flipped[0].id
+                adds, removes = self._adds[rule_id], self._removes[rule_id]
+                if rule_id in fired:  # it stops firing: its steps lose an adder or a remover
+                    remove = [s for s in adds if s in steps and len(adders[s]) == 1]
+                    add = [s for s in removes
+                           if removers[s] == 1 and s in adders and s not in adds]
                 else:  # it starts firing
-                    add = [s for s in rule.add if s not in steps and s not in removers
-                           and s not in rule.remove]
-                    remove = [s for s in rule.remove if s in steps]
+                    add = [s for s in adds if s not in steps and s not in removers
+                           and s not in removes]
+                    remove = [s for s in removes if s in steps]
             else:
                 add, remove = self._delta(flipped, fired, steps, adders, removers)
+                add.sort(key=self._rank.__getitem__)
+                remove.sort(key=self._rank.__getitem__)
             if add or remove:
-                if len(add) > 1:
-                    add.sort(key=self._rank.__getitem__)
-                if len(remove) > 1:
-                    remove.sort(key=self._rank.__getitem__)
+                if options is None:
+                    options = list(self._unchanged[name])
                 changed.update(add, remove)
                 options[k] = Option(options[k].answer, tuple(add), tuple(remove))
-        if not changed:
+        if options is None:
             return None
-        weights = [self._weight[s] for s in changed]
+        weight = self._weight.__getitem__
         return Question(self.rulebook.facts[name], tuple(options),
-                        (-max(weights), -sum(weights), self._position[name]))
+                        (-max(map(weight, changed)), -sum(map(weight, changed)),
+                         self._position[name]))
 
     @staticmethod
     def _delta(flipped: list, fired: frozenset, steps, adders: dict,
