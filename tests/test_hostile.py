@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import threading
+import time
 
 import pytest
 import yaml
@@ -912,3 +913,36 @@ def test_gunicorn_s_own_refusals_are_in_the_contract(h, path, method):
                                  "status": answer.status,
                                  "detail": answer.json()["detail"]}
         check(path, method.lower(), answer.status, answer.content_type, answer.json())
+
+
+# --- a client that stops sending (slowloris) ---------------------------------------------------
+
+STALLED = {
+    "in-the-headers": b"POST /v1/guidance HTTP/1.1\r\nHost: x\r\nContent-Ty",
+    "in-the-body": (b"POST /v1/guidance HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 100\r\n\r\n{\"situa"),
+}
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bug: a client that stops sending in the middle of its headers or body holds a worker "
+    "thread with no time limit (gunicorn's gthread reads them with a blocking socket; its "
+    "worker timeout does not apply): as many such clients as threads (2 x 4 by default) "
+    "make the service answer nobody. Expected: such a request is refused (a 400 or 408 "
+    "problem) within a few seconds, and the others are answered meanwhile"))
+@pytest.mark.parametrize("where", STALLED)
+def test_a_client_that_stops_sending_does_not_hold_a_worker(where):
+    srv = Server(workers=1, threads=1).start()
+    stalled = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    try:
+        stalled.sendall(STALLED[where])
+        time.sleep(0.2)
+        answer = post(srv.port, GUIDANCE, dumps(NORMAL), timeout=10)
+        assert answer.status == 200
+        refused = http.client.HTTPResponse(stalled)
+        refused.begin()
+        assert refused.status in (400, 408)
+        assert refused.getheader("Content-Type") == PROBLEM
+    finally:
+        stalled.close()
+        srv.stop()
