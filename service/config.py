@@ -77,6 +77,9 @@ SETTINGS = (
     Setting("THREADS", 4, _positive_int, "Threads per worker."),
     Setting("TIMEOUT", 30, _positive_int,
             "Seconds a request may take before gunicorn restarts its worker."),
+    Setting("READ_TIMEOUT", 5, _positive_int,
+            "Seconds a client may pause while sending a request's headers or body; then it is "
+            "answered with a 408 (headers) or 400 (body) problem and the connection closed."),
     Setting("RULES_DIR", "", _text,
             "Folder of the rule files; empty means the bundled `rules/` folder."),
     Setting("MAX_BODY_BYTES", 1048576, _positive_int,

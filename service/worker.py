@@ -1,18 +1,28 @@
-"""gunicorn's threaded worker, with problem+json for the requests gunicorn refuses itself.
+"""gunicorn's threaded worker, with problem+json for the requests gunicorn refuses itself,
+and a time limit on clients that stop sending.
 
 A malformed request line or header, a header block or a path over gunicorn's limits, a
 broken chunked encoding: gunicorn answers these before the app sees the request, with an
 HTML page. Here they get the same RFC 9457 body as every other error. gunicorn.conf.py
 names this worker class; importing it (in the master, before the workers are forked)
 swaps gunicorn's error writer, which its workers call by module attribute.
+
+gthread reads a request's headers and body with a blocking socket and no time limit, so
+a client that stops sending half-way (slowloris) holds a worker thread for ever: as many
+of them as threads and the service answers nobody. Here every read of a request waits at
+most DISPUTE_GUIDE_READ_TIMEOUT seconds: a stall in the headers is answered with a 408
+problem, a stall in the body with the app's 400 problem, and the thread is free again.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 
 from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
+
+from service.config import from_env
 
 MAX_DETAIL = 300
 
@@ -33,5 +43,45 @@ def write_problem(sock, status_int: int, reason: str, mesg: str) -> None:
 util.write_error = write_problem
 
 
+class _HeadersWithDeadline:
+    """gunicorn's request parser, answering a client that stalls in its headers with a 408."""
+
+    def __init__(self, parser, sock):
+        self._parser, self._sock = parser, sock
+
+    def __iter__(self):
+        return self
+
+    def __getattr__(self, name):  # finish_body and the rest: the parser's own
+        return getattr(self._parser, name)
+
+    def __next__(self):
+        try:
+            return next(self._parser)
+        except (socket.timeout, TimeoutError):
+            try:
+                write_problem(self._sock, 408, "Request Timeout",
+                              "The request's headers stopped arriving; the connection is closed.")
+            except OSError:
+                pass
+            raise StopIteration from None  # gthread closes the connection
+
+
 class ProblemThreadWorker(ThreadWorker):
     """The gthread worker; see the module's docstring."""
+
+    def init_process(self):
+        self.read_timeout = from_env()["READ_TIMEOUT"]
+        super().init_process()
+
+    def handle(self, conn):
+        initialize = conn.init
+
+        def init_with_deadline():
+            initialize()
+            conn.sock.settimeout(self.read_timeout)  # every read of this request, bounded
+            if not isinstance(conn.parser, _HeadersWithDeadline):
+                conn.parser = _HeadersWithDeadline(conn.parser, conn.sock)
+
+        conn.init = init_with_deadline
+        return super().handle(conn)
