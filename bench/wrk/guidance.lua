@@ -21,6 +21,7 @@ function init(args)
   quota = math.floor(total / count)
   if id <= total % count then quota = quota + 1 end
   answers, non_200 = 0, 0
+  statuses, first_bad = {}, ""
   prepared = {}
   local headers = {["Content-Type"] = "application/json"}
   for line in io.lines(args[1]) do
@@ -47,7 +48,11 @@ end
 
 function response(status, headers, body)
   answers = answers + 1
-  if status ~= 200 then non_200 = non_200 + 1 end
+  if status ~= 200 then
+    non_200 = non_200 + 1
+    statuses[status] = (statuses[status] or 0) + 1
+    if first_bad == "" then first_bad = string.sub(body, 1, 300) end
+  end
   if answers == quota then
     local stopped = now_ns()
     local file = io.open(marker, "w")
@@ -58,17 +63,27 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local answered, bad = 0, 0
+  local answered, bad, by_status, sample = 0, 0, {}, ""
   for _, thread in ipairs(threads) do
     answered = answered + thread:get("answers")
     bad = bad + thread:get("non_200")
+    for code, count in pairs(thread:get("statuses")) do
+      by_status[code] = (by_status[code] or 0) + count
+    end
+    if sample == "" then sample = thread:get("first_bad") end
+  end
+  local parts = {}
+  for code, count in pairs(by_status) do
+    table.insert(parts, string.format('"%d":%d', code, count))
   end
   local e = summary.errors
   io.write(string.format(
-    '{"answers":%d,"non_200":%d,"requests":%d,"duration_us":%d,"bytes":%d,' ..
+    '{"answers":%d,"non_200":%d,"statuses":{%s},"first_bad":%q,' ..
+    '"requests":%d,"duration_us":%d,"bytes":%d,' ..
     '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
     '"latency_us":{"p50":%d,"p90":%d,"p99":%d,"p999":%d,"max":%d,"mean":%.1f}}\n',
-    answered, bad, summary.requests, summary.duration, summary.bytes,
+    answered, bad, table.concat(parts, ","), sample,
+    summary.requests, summary.duration, summary.bytes,
     e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99),
     latency:percentile(99.9), latency.max, latency.mean))
