@@ -376,7 +376,10 @@ def print_row(r: dict, args) -> None:
     print(f"{r['name']:8} {r['answers']:>6} answers  failed {r['failed']}  "
           f"{r['throughput']:8.0f} req/s  cpu {r['cpu_ms_per_request']:.3f} ms/req  p50 {latency['p50'] / 1000:6.2f} ms  "
           f"p99 {latency['p99'] / 1000:6.2f} ms  RSS {workers}"
-          f"{'  WORKERS REPLACED' if r['replaced_workers'] else ''}", flush=True)
+          f"{'  WORKERS REPLACED' if r['replaced_workers'] else ''}"
+          f"{'  non-200: ' + json.dumps(r['statuses']) if r.get('statuses') else ''}", flush=True)
+    if r.get("first_bad"):
+        print(f"         first non-200 answer: {r['first_bad'][:200]}")
 
 
 if __name__ == "__main__":
