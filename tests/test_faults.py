@@ -313,9 +313,9 @@ def test_the_loaded_rules_keep_serving_when_their_folder_goes_away(expected):
     shutil.copytree(ROOT / "rules", rules)
     for path in [rules, *rules.iterdir()]:
         path.chmod(0o755 if path.is_dir() else 0o644)
-    srv = UnprivilegedServer(workers=2, threads=4,
-                             env={"DISPUTE_GUIDE_RULES_DIR": str(rules)}).start()
+    srv = UnprivilegedServer(workers=2, threads=4, env={"DISPUTE_GUIDE_RULES_DIR": str(rules)})
     try:
+        srv.start()
         master = srv.proc.pid
         version = get(srv.port, "/readyz")[1]["ruleset_version"]
         catalogue = {path: get(srv.port, path)[1] for path in ("/v1/rules", "/v1/steps")}
