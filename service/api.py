@@ -6,7 +6,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
 from service import jsonio
 from service.engine import Guidance
@@ -15,6 +15,7 @@ from service.errors import (BadParameter, UnreadableBody, UnsupportedMediaType, 
 from service.rulebook import Rulebook
 from service.state import Loaded, loaded
 
+CLOSE_CONNECTION = "dispute_guide.close_connection"  # read by service/worker.py
 LANGS = ("en", "ru")
 DEFAULT_LANG = "en"
 
@@ -70,15 +71,23 @@ def read_body() -> bytes:
                 raise RequestEntityTooLarge()
             return data
         data = request.get_data(cache=False)
+    except ClientDisconnected:  # Werkzeug's word for a body that stopped arriving
+        unreadable("The request body stopped arriving before its end.")
     except HTTPException:
         raise
     except Exception as error:  # the server's reader: a broken chunked encoding, a client gone
-        raise UnreadableBody(f"The request body could not be read: "
-                             f"{type(error).__name__}.") from None
+        unreadable(f"The request body could not be read: {type(error).__name__}.")
     if expected is not None and len(data) < expected:
-        raise UnreadableBody(f"The body ended after {len(data)} of the {expected} bytes its "
-                             "Content-Length announced.")
+        unreadable(f"The body ended after {len(data)} of the {expected} bytes its "
+                   "Content-Length announced.")
     return data
+
+
+def unreadable(detail: str) -> None:
+    """Refuse a body that cannot be read, and close the connection after the answer:
+    whatever the client sends next on it cannot be told from the rest of this body."""
+    request.environ[CLOSE_CONNECTION] = True
+    raise UnreadableBody(detail)
 
 
 def validate_case(state: Loaded, data: Any) -> dict:

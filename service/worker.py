@@ -22,6 +22,7 @@ import socket
 from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
 
+from service.api import CLOSE_CONNECTION
 from service.config import from_env
 
 MAX_DETAIL = 300
@@ -67,6 +68,25 @@ class _HeadersWithDeadline:
             raise StopIteration from None  # gthread closes the connection
 
 
+
+
+def _closing(app):
+    """The app, able to ask for `Connection: close` (WSGI forbids it the header itself).
+
+    The app sets environ[CLOSE_CONNECTION] when the rest of the connection cannot be
+    trusted (a body that stopped arriving); gunicorn's response object is what
+    start_response is bound to.
+    """
+    def wsgi(environ, start_response):
+        def start(status, headers, exc_info=None):
+            response = getattr(start_response, "__self__", None)
+            if environ.get(CLOSE_CONNECTION) and response is not None:
+                response.must_close = True
+            return start_response(status, headers, exc_info)
+        return app(environ, start)
+    return wsgi
+
+
 class ProblemThreadWorker(ThreadWorker):
     """The gthread worker; see the module's docstring."""
 
@@ -74,14 +94,20 @@ class ProblemThreadWorker(ThreadWorker):
         self.read_timeout = from_env()["READ_TIMEOUT"]
         super().init_process()
 
+    def load_wsgi(self):
+        super().load_wsgi()
+        self.wsgi = _closing(self.wsgi)
+
     def handle(self, conn):
-        initialize = conn.init
+        if "init" not in vars(conn):  # once per connection: keep-alive comes back here
+            initialize = conn.init
+            timeout = self.read_timeout
 
-        def init_with_deadline():
-            initialize()
-            conn.sock.settimeout(self.read_timeout)  # every read of this request, bounded
-            if not isinstance(conn.parser, _HeadersWithDeadline):
-                conn.parser = _HeadersWithDeadline(conn.parser, conn.sock)
+            def init_with_deadline():
+                initialize()
+                conn.sock.settimeout(timeout)  # every read of this request, bounded
+                if not isinstance(conn.parser, _HeadersWithDeadline):
+                    conn.parser = _HeadersWithDeadline(conn.parser, conn.sock)
 
-        conn.init = init_with_deadline
+            conn.init = init_with_deadline
         return super().handle(conn)

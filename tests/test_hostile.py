@@ -945,12 +945,6 @@ def test_a_client_that_stalls_in_its_headers_gets_a_408_and_frees_the_thread():
         srv.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a client that stalls in its body is answered with Werkzeug's generic 400 (type "
-    "about:blank, detail 'The browser (or proxy) sent a request that this server could not "
-    "understand.') and the connection is kept alive, so the rest of the body, if it comes, "
-    "is read as the next request. Expected: the Unreadable body problem saying the body "
-    "stopped arriving, and Connection: close"))
 def test_a_client_that_stalls_in_its_body_gets_a_400_and_frees_the_thread():
     srv = Server(workers=1, threads=1, env={"DISPUTE_GUIDE_READ_TIMEOUT": "2"}).start()
     stalled = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
@@ -970,11 +964,6 @@ def test_a_client_that_stalls_in_its_body_gets_a_400_and_frees_the_thread():
         srv.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: service/worker.py wraps conn.init once more on every request of a keep-alive "
-    "connection; the wrappers nest, and the 993rd request on one connection fails with "
-    "RecursionError (a 500 from gunicorn, the connection closed), memory growing meanwhile "
-    "(found by bench/load.py: 50,000 requests over 32 connections)"))
 def test_a_long_keep_alive_connection_is_served_to_the_end(h):
     conn = http.client.HTTPConnection("127.0.0.1", h.port, timeout=30)
     statuses = []
