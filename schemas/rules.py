@@ -90,7 +90,7 @@ class FactSchema(ma.Schema):
                 raise ma.ValidationError("needs a non-empty list of distinct values", "values")
             allowed = set(values)
         elif "values" in data:
-            raise ma.ValidationError(f"only enum and list facts have values", "values")
+            raise ma.ValidationError("only enum and list facts have values", "values")
         else:
             allowed = set(BOOLEAN_LABELS) if kind == "boolean" else set()
         if kind == "integer":

@@ -106,9 +106,6 @@ class Rulebook:
             if self.facts[name].type == "integer"
         }
 
-    def resolve(self, rules) -> dict[str, list[Rule]]:
-        return resolve(rules)
-
 
 def load_rulebook(directory: str | Path | None = None) -> Rulebook:
     """Load and validate a rules folder; raise RulesError naming every problem found."""
@@ -225,17 +222,13 @@ def _fact(data: dict) -> Fact:
                 data.get("question"), data.get("labels") or {})
 
 
-def resolve(rules) -> dict[str, list[Rule]]:
-    """The steps that fired rules lead to, each with the rules that added it.
+def tally(rules) -> tuple[dict[str, list[Rule]], dict[str, list[Rule]], dict[str, int]]:
+    """What fired rules lead to: (the steps given, each with the rules that added it;
+    every added step with its adders; how many rules remove each step).
 
     A step that any fired rule removes is left out, whoever added it: removal is how
     a rule makes other advice give way (fraud signals silence the persuading steps).
     """
-    return tally(rules)[0]
-
-
-def tally(rules) -> tuple[dict[str, list[Rule]], dict[str, list[Rule]], dict[str, int]]:
-    """(steps given, with the rules adding each; all adders by step; removers by step)."""
     adders: dict[str, list[Rule]] = {}
     removers: dict[str, int] = {}
     for rule in rules:

@@ -8,9 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from cases import RULEBOOK, cases, nest
+from cases import cases, nest
 from service.engine import Engine, flatten
 
 CASES = [nest(c) for c in [
