@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import subprocess
@@ -32,6 +33,19 @@ def state(app):
 @pytest.fixture(scope="session")
 def engine(state):
     return state.engine
+
+
+@pytest.fixture(scope="module")
+def no_cyclic_gc():
+    """Keep the cyclic collector out of the way of a module that parses huge answers.
+
+    Millions of small JSON objects make it rescan the heap again and again (about half
+    of the parsing time); nothing there makes cycles worth collecting before the end.
+    """
+    gc.disable()
+    yield
+    gc.enable()
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ the smaller ones keep them.
 
 from __future__ import annotations
 
-import gc
 import http.client
 import json
 import socket
@@ -33,17 +32,7 @@ NDJSON = "application/x-ndjson"
 COUNT = 10_000
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _no_cyclic_gc():
-    """Keep the cyclic collector out of the way of the 10,000 parsed answers.
-
-    Millions of small JSON objects make it rescan the heap again and again (about half
-    of the parsing time); nothing here makes cycles worth collecting before the end.
-    """
-    gc.disable()
-    yield
-    gc.enable()
-    gc.collect()
+pytestmark = pytest.mark.usefixtures("no_cyclic_gc")
 
 
 def _absolute(schema):

@@ -8,7 +8,6 @@ of the time, and the 1,000-case runs check them in full."""
 from __future__ import annotations
 
 import csv
-import gc
 import json
 import os
 import pty
@@ -33,17 +32,7 @@ COUNT = 10_000
 COLUMNS = ("case_id", *RULEBOOK.facts)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _no_cyclic_gc():
-    """Keep the cyclic collector out of the way of the 10,000 parsed answers.
-
-    Millions of small JSON objects make it rescan the heap again and again (about half
-    of the parsing time); nothing here makes cycles worth collecting before the end.
-    """
-    gc.disable()
-    yield
-    gc.enable()
-    gc.collect()
+pytestmark = pytest.mark.usefixtures("no_cyclic_gc")
 
 
 # --- generated cases (deterministic; also used by test_batch_api and bench/batch.py) -----
