@@ -53,9 +53,14 @@ loglevel = _config["LOG_LEVEL"]
 
 def on_reload(server):
     """SIGHUP: load the rules again in the master, before the new workers are forked."""
-    from service.state import reload
+    from service.state import EXTENSION, reload
 
-    reload(server.app.wsgi())
+    app = server.app.wsgi()
+    replaced = app.extensions[EXTENSION]
+    if reload(app):
+        # The master serves no request, and the workers forked before hold their own
+        # copies: free the replaced ruleset here, or each reload would leak one.
+        replaced.engine.close()
 
 
 def child_exit(server, worker):

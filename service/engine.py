@@ -100,10 +100,6 @@ class Engine:
         self.observer = None  # called with each Guidance (the app counts them in /metrics)
         _engines.add(self)
 
-    @property
-    def version(self) -> str:
-        return self.rulebook.version
-
     def fire(self, flat: Mapping[str, Any]) -> list[str]:
         """Assert one flattened case in a fresh session; return the ids of the rules that fired."""
         fact = dict(flat)
@@ -161,7 +157,11 @@ class Engine:
         return guidance
 
     def close(self) -> None:
-        """Free the compiled ruleset (after a reload, once no request uses it)."""
+        """Free the compiled ruleset; evaluating afterwards is an error.
+
+        gunicorn's master closes the rules a SIGHUP replaced (it serves no request; the
+        workers forked before have their own copies).
+        """
         with self._lock:
             if self._handle is not None:
                 _dre.delete_ruleset(self._handle)
