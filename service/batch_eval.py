@@ -1,0 +1,190 @@
+"""Evaluating a batch's records, in a worker process or in-process: exactly as the API does.
+
+The same `Evaluator` serves `--jobs` worker processes, `--jobs 1`, and the Dask workers of
+a cluster run, so every way of running a batch gives the same answers, byte for byte.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from service import jsonio
+from service.api import render_guidance, validate_case
+from service.batch import dumps_line
+from service.batch_input import LineProblem, Unusable
+from service.errors import ApiError, MalformedJson
+
+LIST_SEPARATOR = ";"
+OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
+
+
+class Outcome(NamedTuple):
+    line: int
+    text: Any  # the output: a line of text (JSONL, CSV) or a row (Parquet); None if skipped
+    steps: tuple = ()
+    situations: tuple = ()
+    problems: tuple = ()  # LineProblem
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a worker needs to evaluate chunks (picklable: workers build their own state)."""
+
+    rules: str | None
+    input_format: str
+    columns: tuple | None  # CSV: the header's names, None for an ignored column
+    output_format: str
+    lang: str
+    questions: bool
+
+
+def load_state(rules: str | None):
+    """The rules compiled (service.state.Loaded); an unusable folder is `Unusable`."""
+    from pathlib import Path
+
+    from service.rulebook import RulesError
+    from service.state import load
+
+    if rules and not Path(rules).is_dir():
+        raise Unusable(f"--rules {rules}: not a folder")
+    try:
+        return load(rules or None)
+    except RulesError as error:
+        raise Unusable(f"the rules cannot be loaded:\n{error}") from None
+
+
+class CellError(ValueError):
+    pass
+
+
+_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
+# A JSONL record is one line: the parser's own line number (always 1) would only confuse.
+_JSON_POSITION = re.compile(r"\bat line 1, column (\d+)")
+
+
+def _converter(fact) -> Callable[[str], Any]:
+    """A CSV cell (not empty, stripped) to the fact's JSON type; the schema checks the rest."""
+    if fact.type == "boolean":
+        def boolean(cell: str) -> bool:
+            value = cell.lower()
+            if value not in ("true", "false"):
+                raise CellError("Not a valid boolean: expected true or false.")
+            return value == "true"
+        return boolean
+    if fact.type == "integer":
+        def integer(cell: str) -> int:
+            if not _INTEGER.fullmatch(cell):
+                raise CellError("Not a valid integer.")
+            return int(cell)
+        return integer
+    if fact.type == "list":
+        return lambda cell: [item.strip() for item in cell.split(LIST_SEPARATOR) if item.strip()]
+    return str
+
+
+def nest(flat: dict) -> dict:
+    """Dotted fact names back into the request's nested objects."""
+    case: dict = {}
+    for name, value in flat.items():
+        group, dot, key = name.partition(".")
+        if dot:
+            case.setdefault(group, {})[key] = value
+        else:
+            case[name] = value
+    return case
+
+
+def without_nulls(row: dict) -> dict:
+    """A Parquet row without its nulls (a null is an unknown fact, as in JSON), nested too."""
+    case = {}
+    for name, value in row.items():
+        if isinstance(value, dict):
+            value = {k: v for k, v in value.items() if v is not None}
+        if value is not None:
+            case[name] = value
+    return case
+
+
+class Evaluator:
+    """Turns raw records into output, exactly as the API renders each case."""
+
+    def __init__(self, job: Job, state=None):
+        self.job = job
+        self.state = state or load_state(job.rules)
+        if job.columns is not None:
+            facts = self.state.rulebook.facts
+            self.converters = [None if name is None else
+                               str if name == "case_id" else _converter(facts[name])
+                               for name in job.columns]
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\n")
+
+    def __call__(self, chunk: list) -> list[Outcome]:
+        return [self.one(number, raw) for number, raw in chunk]
+
+    def one(self, number: int, raw: Any) -> Outcome:
+        if isinstance(raw, LineProblem):
+            return Outcome(number, None, problems=(raw,))
+        try:
+            problems: list[LineProblem] = []
+            try:
+                case = validate_case(self.state, self.parse(raw, problems))
+            except ApiError as error:  # not JSON, or not a valid case
+                if isinstance(error, MalformedJson):
+                    error.detail = _JSON_POSITION.sub(r"at column \1", error.detail)
+                problems += [LineProblem(field, message)
+                             for field, messages in (error.errors or {"$": [error.detail]}).items()
+                             for message in messages]
+            if problems:
+                return Outcome(number, None, problems=tuple(problems))
+            return self.render(number, case)
+        except Exception as error:  # a bug: this line is reported, the run goes on
+            return Outcome(number, None, problems=(
+                LineProblem("$", f"internal error: {type(error).__name__}: {error}"),))
+
+    def parse(self, raw: Any, problems: list) -> Any:
+        """The case as JSON would give it; a cell that cannot be converted adds a problem."""
+        if self.job.input_format == "jsonl":
+            return jsonio.loads(raw)
+        if self.job.input_format == "parquet":
+            return without_nulls(raw)
+        columns = self.job.columns
+        if len(raw) != len(columns):
+            raise ApiError(f"{len(raw)} cells where the header has {len(columns)}")
+        flat = {}
+        for name, convert, cell in zip(columns, self.converters, raw):
+            cell = cell.strip()
+            if name is None or not cell:
+                continue
+            try:
+                flat[name] = convert(cell)
+            except CellError as error:
+                problems.append(LineProblem(name, str(error)))
+        return nest(flat)
+
+    def render(self, number: int, case: dict) -> Outcome:
+        guidance = self.state.engine.evaluate(case, self.job.questions)
+        steps = tuple(advice.step.id for advice in guidance.steps)
+        situations = tuple(case["situations"])
+        if self.job.output_format == "jsonl":
+            return Outcome(number, dumps_line(render_guidance(guidance, self.job.lang)),
+                           steps, situations)
+        questions = None if guidance.questions is None else [
+            q.fact.name for q in guidance.questions]
+        if self.job.output_format == "parquet":  # questions are null when not asked for
+            row = (number, guidance.case_id, list(steps), questions, guidance.ruleset_version)
+            return Outcome(number, row, steps, situations)
+        text = self.csv_line([number, guidance.case_id or "", LIST_SEPARATOR.join(steps),
+                              LIST_SEPARATOR.join(questions or ()), guidance.ruleset_version])
+        return Outcome(number, text, steps, situations)
+
+    def csv_line(self, row: list) -> str:
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        self._writer.writerow(row)
+        return self._buffer.getvalue()
