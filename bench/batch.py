@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from test_batch_cli import COLUMNS, csv_row, generated_cases
+from batch_cases import COLUMNS, csv_row, generated_cases
 
 CLI = Path(sys.executable).with_name("dispute-guide")
 PAGE = os.sysconf("SC_PAGE_SIZE")

@@ -110,6 +110,10 @@ def without_nulls(row: dict) -> dict:
     return case
 
 
+def _internal(error: Exception) -> LineProblem:
+    return LineProblem("$", f"internal error: {type(error).__name__}: {error}")
+
+
 class Evaluator:
     """Turns raw records into output, exactly as the API renders each case."""
 
@@ -128,8 +132,18 @@ class Evaluator:
         return [self.one(number, raw) for number, raw in chunk]
 
     def one(self, number: int, raw: Any) -> Outcome:
+        problems, case, guidance = self.judge(raw)
+        if problems:
+            return Outcome(number, None, problems=problems)
+        try:
+            return self.render(number, case, guidance)
+        except Exception as error:  # a bug: this line is reported, the run goes on
+            return Outcome(number, None, problems=(_internal(error),))
+
+    def judge(self, raw: Any) -> tuple[tuple, dict | None, Any]:
+        """(problems, the validated case, its Guidance): problems, or the other two."""
         if isinstance(raw, LineProblem):
-            return Outcome(number, None, problems=(raw,))
+            return (raw,), None, None
         try:
             problems: list[LineProblem] = []
             try:
@@ -141,11 +155,10 @@ class Evaluator:
                              for field, messages in (error.errors or {"$": [error.detail]}).items()
                              for message in messages]
             if problems:
-                return Outcome(number, None, problems=tuple(problems))
-            return self.render(number, case)
+                return tuple(problems), None, None
+            return (), case, self.state.engine.evaluate(case, self.job.questions)
         except Exception as error:  # a bug: this line is reported, the run goes on
-            return Outcome(number, None, problems=(
-                LineProblem("$", f"internal error: {type(error).__name__}: {error}"),))
+            return (_internal(error),), None, None
 
     def parse(self, raw: Any, problems: list) -> Any:
         """The case as JSON would give it; a cell that cannot be converted adds a problem."""
@@ -157,7 +170,7 @@ class Evaluator:
         if len(raw) != len(columns):
             raise ApiError(f"{len(raw)} cells where the header has {len(columns)}")
         flat = {}
-        for name, convert, cell in zip(columns, self.converters, raw):
+        for name, convert, cell in zip(columns, self.converters, raw, strict=True):
             cell = cell.strip()
             if name is None or not cell:
                 continue
@@ -167,8 +180,7 @@ class Evaluator:
                 problems.append(LineProblem(name, str(error)))
         return nest(flat)
 
-    def render(self, number: int, case: dict) -> Outcome:
-        guidance = self.state.engine.evaluate(case, self.job.questions)
+    def render(self, number: int, case: dict, guidance) -> Outcome:
         steps = tuple(advice.step.id for advice in guidance.steps)
         situations = tuple(case["situations"])
         if self.job.output_format == "jsonl":

@@ -45,7 +45,7 @@ def chart(tally: Tally, rulebook, lang: str):
     axes = figure.subplots(len(panels), 1, squeeze=False, gridspec_kw={
         "height_ratios": [max(len(bars), 1) for _, bars in panels]})[:, 0]
     labels = rulebook.facts["situations"].labels
-    for ax, (situation, bars) in zip(axes, panels):
+    for ax, (situation, bars) in zip(axes, panels, strict=True):
         cases = tally.situations[situation]
         names = [step for step, _ in bars][::-1]
         shares = [100 * count / cases for _, count in bars][::-1]

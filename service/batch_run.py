@@ -143,7 +143,7 @@ def parquet_table(rows: list, source: str):
     schema = pa.schema([("file", pa.string()), ("line", pa.int64()), ("case_id", pa.string()),
                         ("steps", pa.list_(pa.string())), ("questions", pa.list_(pa.string())),
                         ("ruleset_version", pa.string())])
-    data = list(zip(*rows)) if rows else [()] * 5
+    data = list(zip(*rows, strict=True)) if rows else [()] * 5
     return pa.table([[source] * len(rows), *data], schema=schema)
 
 

@@ -22,7 +22,7 @@ from cases import cases
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_schema_validator import OAS30Validator
-from test_batch_cli import as_json, assert_same, expected_answers, generated_cases
+from batch_cases import as_json, assert_same, expected_answers, generated_cases
 
 from service import create_app
 from service.batch import MAX_LINE_BYTES

@@ -1,0 +1,351 @@
+"""Evaluating cases on a Dask cluster: the rules shipped to the workers, a part of the input
+evaluated by a task, and the library entry points for notebooks and pipelines.
+
+The rules travel with the work (`Rules`: the rule files' texts and their version, a few
+kilobytes), and each worker process compiles them once, into a cache keyed by the version.
+A worker whose compiled ruleset version, or whose dispute-guide version, differs from the
+client's refuses the work with `RulesMismatch`. The engine evaluates one case at a time per
+process, so workers are best run as processes with one thread each (`--nthreads 1`).
+
+Needs the `cluster` extra (dask, distributed, pyarrow).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass
+from functools import partial
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from service.api import render_guidance
+from service.batch import Tally
+from service.batch_eval import Evaluator, Job, Outcome, load_state
+from service.batch_input import (csv_records, csv_rows, jsonl_records,
+                                 open_parquet, parquet_records)
+
+try:
+    from distributed.diagnostics.plugin import WorkerPlugin
+except ImportError:  # the extra is missing: the command line names it before coming here
+    WorkerPlugin = object  # type: ignore[assignment,misc]
+
+
+class RulesMismatch(Exception):
+    """A worker compiled other rules, or runs another dispute-guide, than the client."""
+
+
+def code_version() -> str:
+    try:
+        return metadata.version("dispute-guide")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+_CODE = code_version()
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The rule files (name: text) and the version the client compiled them to."""
+
+    files: tuple
+    version: str
+    code: str
+
+    @classmethod
+    def of(cls, state) -> Rules:
+        folder = Path(state.rulebook.directory)
+        files = tuple((p.name, p.read_text(encoding="utf-8"))
+                      for p in sorted(folder.glob("*.yaml")))
+        return cls(files, state.version, _CODE)
+
+
+_compiled: dict[str, Any] = {}  # ruleset version: service.state.Loaded, in this process
+_compiling = threading.Lock()
+
+
+def compiled(rules: Rules):
+    """The rules compiled in this process: once per process, checked against the client's."""
+    if rules.code != _CODE:
+        raise RulesMismatch(f"this worker runs dispute-guide {_CODE}, the client "
+                            f"{rules.code}: run the same version on both")
+    state = _compiled.get(rules.version)
+    if state is not None:
+        return state
+    with _compiling:
+        if rules.version in _compiled:
+            return _compiled[rules.version]
+        with tempfile.TemporaryDirectory(prefix="dispute-guide-rules-") as folder:
+            for name, text in rules.files:
+                (Path(folder) / name).write_text(text, encoding="utf-8")
+            state = load_state(folder)
+        if state.version != rules.version:
+            raise RulesMismatch(f"this worker compiled the client's rules to ruleset "
+                                f"{state.version}, the client to {rules.version}: run the "
+                                "same dispute-guide version on both")
+        _compiled[rules.version] = state
+        return state
+
+
+class RulesPlugin(WorkerPlugin):
+    """Compiles the rules on every worker as it joins, so that a worker that differs is
+    refused before any work is given (registering the plugin raises RulesMismatch)."""
+
+    name = "dispute-guide-rules"
+
+    def __init__(self, rules: Rules):
+        self.rules = rules
+
+    def setup(self, worker) -> None:
+        compiled(self.rules)
+
+
+# --- a part of the input, evaluated by one task --------------------------------------------
+
+@dataclass(frozen=True)
+class Part:
+    """A slice of one input file: JSONL bytes, a whole CSV file, or a Parquet row group."""
+
+    index: int
+    url: str
+    format: str
+    offset: int = 0  # JSONL: the block's bytes; Parquet: the row group
+    length: int | None = None
+    first: int = 1  # the number of the part's first line (JSONL) or row (Parquet)
+    columns: tuple | None = None  # CSV: the header's names
+
+
+@dataclass
+class PartResult:
+    """What a task gives back: its counts and bad lines, never the answers (those are
+    written to the output by the worker)."""
+
+    tally: Tally
+    problems: list  # (url, line, field, message)
+    lines: int = 0  # JSONL: the line breaks in the block
+
+
+def count_lines(url: str, offset: int, length: int) -> int:
+    """The line breaks in a JSONL block (the first pass: where each block's lines start)."""
+    return _read_block(url, offset, length).count(b"\n")
+
+
+def _read_block(url: str, offset: int, length: int | None) -> bytes:
+    import fsspec
+    from fsspec.utils import read_block
+
+    with fsspec.open(url, "rb") as f:
+        return read_block(f, offset, length, b"\n")
+
+
+def _records(part: Part, state):
+    import fsspec
+
+    if part.format == "jsonl":
+        return jsonl_records(io.BytesIO(_read_block(part.url, part.offset, part.length)),
+                             part.first)
+    opened = fsspec.open(part.url, "rb").open()
+    if part.format == "parquet":
+        parquet = open_parquet(opened, state.rulebook, part.url)
+        return parquet_records(parquet, [part.offset], part.first)
+    rows = csv_records(csv_rows(opened))
+    next(rows, None)  # the header, checked by the client
+    return rows
+
+
+def evaluate_part(part: Part, job: Job, rules: Rules, out: str | None) -> PartResult:
+    """Evaluate a part; write its answers to `out`/part-NNNNN.<format>, under a temporary
+    name renamed into place, so that a task run again (its worker died) replaces it."""
+    state = compiled(rules)
+    job = Job(None, part.format, part.columns, job.output_format, job.lang, job.questions)
+    evaluator = Evaluator(job, state)
+    result = PartResult(Tally(), [])
+    kept: list = []
+    for number, raw in _records(part, state):
+        outcome: Outcome = evaluator.one(number, raw)
+        if outcome.problems:
+            result.tally.add_error()
+            result.problems += [(part.url, number, p.field, p.message) for p in outcome.problems]
+        else:
+            result.tally.add(outcome.situations, outcome.steps)
+            kept.append(outcome.text)
+    if out is not None:
+        _write_part(out, part, job.output_format, kept)
+    return result
+
+
+def part_name(index: int, output_format: str) -> str:
+    return f"part-{index:05d}.{output_format}"
+
+
+def _write_part(out: str, part: Part, output_format: str, kept: list) -> None:
+    from fsspec.core import url_to_fs
+
+    fs, folder = url_to_fs(out)
+    final = f"{folder.rstrip('/')}/{part_name(part.index, output_format)}"
+    temp = f"{folder.rstrip('/')}/.{uuid.uuid4().hex}.partial"
+    if output_format == "parquet":
+        import pyarrow.parquet as pq
+
+        from service.batch_run import parquet_table
+
+        with fs.open(temp, "wb") as f:
+            pq.write_table(parquet_table(kept, part.url), f)
+    else:
+        with fs.open(temp, "wb") as f:
+            f.write("".join(kept).encode("utf-8"))
+    fs.mv(temp, final)
+
+
+def merge(*results: PartResult) -> PartResult:
+    """Several parts' results as one: the summary is reduced on the cluster this way."""
+    total = PartResult(Tally(), [])
+    for result in results:
+        total.tally.cases += result.tally.cases
+        total.tally.errors += result.tally.errors
+        total.tally.steps.update(result.tally.steps)
+        total.tally.situations.update(result.tally.situations)
+        for situation, counts in result.tally.steps_by_situation.items():
+            total.tally.steps_by_situation[situation].update(counts)
+        total.problems += result.problems
+    return total
+
+
+# --- the library entry points ----------------------------------------------------------------
+
+def _rules_for(rules: str | None) -> Rules:
+    return Rules.of(load_state(rules))
+
+
+def evaluate_items(items, rules: Rules, lang: str, questions: bool) -> list[dict]:
+    """Cases (dicts, JSON texts, or (key, case) pairs) to their results, in order."""
+    state = compiled(rules)
+    evaluators = {kind: Evaluator(Job(None, kind, None, "jsonl", lang, questions), state)
+                  for kind in ("jsonl", "parquet")}
+    results = []
+    for item in items:
+        key, case = item if isinstance(item, tuple) else (None, item)
+        if isinstance(case, str):
+            case = case.encode("utf-8")
+        parsed = isinstance(case, bytes | bytearray)
+        problems, valid, guidance = evaluators["jsonl" if parsed else "parquet"].judge(case)
+        result: dict = {"key": key} if key is not None else {}
+        if problems:
+            case_id = case.get("case_id") if isinstance(case, dict) else None
+            messages: dict = {}
+            for problem in problems:
+                messages.setdefault(problem.field, []).append(problem.message)
+            result.update(case_id=case_id if isinstance(case_id, str) else None,
+                          problems=messages)
+        else:
+            result.update(case_id=guidance.case_id, situations=list(valid["situations"]),
+                          guidance=render_guidance(guidance, lang))
+        results.append(result)
+    return results
+
+
+def evaluate_bag(cases, rules: str | None = None, lang: str = "en", questions: bool = True):
+    """A Dask bag of cases to a bag of results, in the same order and partitions.
+
+    A case is a dict (as POST /v1/guidance takes it), a JSON text (str or bytes), or a
+    `(key, case)` pair whose key is echoed as `key`. A result is `{"case_id", "situations",
+    "guidance"}`, where `guidance` is exactly what POST /v1/guidance answers, or
+    `{"case_id", "problems": {field: [message, ...]}}` for a case that cannot be evaluated.
+    """
+    shipped = _rules_for(rules)
+    return cases.map_partitions(evaluate_items, shipped, lang, questions)
+
+
+def _partial_tally(results) -> Tally:
+    tally = Tally()
+    for result in results:
+        if "guidance" in result:
+            tally.add(result["situations"], (s["id"] for s in result["guidance"]["steps"]))
+        else:
+            tally.add_error()
+    return tally
+
+
+def _merge_tallies(tallies) -> Tally:
+    return merge(*(PartResult(t, []) for t in tallies)).tally
+
+
+def _summary(tally: Tally, rules: Rules) -> dict:
+    return tally.summary(compiled(rules).rulebook)
+
+
+def summarize(results, rules: str | None = None):
+    """The summary of a bag of results (as the batch endpoint's), reduced on the cluster:
+    a Dask delayed value; `.compute()` it."""
+    shipped = _rules_for(rules)
+    return results.reduction(_partial_tally, _merge_tallies).apply(partial(_summary, rules=shipped))
+
+
+def _plain(value):
+    """A pandas cell as JSON would give it: numpy arrays as lists, NaN and NA as None, and
+    integral floats as integers (pandas turns an integer column with nulls into floats)."""
+    import pandas as pd
+
+    if hasattr(value, "tolist"):  # a numpy array or scalar
+        value = value.tolist()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if pd.isna(value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _frame_cases(frame) -> list:
+    """The rows of a pandas frame as cases: dotted columns nested, nulls left out."""
+    from service.batch_eval import nest, without_nulls
+
+    return [without_nulls(nest({name: _plain(value) for name, value in row.items()}))
+            for row in frame.to_dict("records")]
+
+
+FRAME_COLUMNS = ("case_id", "steps", "questions", "ruleset_version", "problems")
+
+
+def _evaluate_partition(frame, rules: Rules, lang: str, questions: bool):
+    import pandas as pd
+
+    rows = []
+    for result in evaluate_items(_frame_cases(frame), rules, lang, questions):
+        guidance = result.get("guidance")
+        if guidance is None:
+            rows.append((result["case_id"], None, None, None, json.dumps(result["problems"])))
+        else:
+            asked = guidance.get("questions")
+            rows.append((guidance["case_id"], [s["id"] for s in guidance["steps"]],
+                         None if asked is None else [q["field"] for q in asked],
+                         guidance["ruleset_version"], None))
+    return pd.DataFrame(rows, columns=list(FRAME_COLUMNS), index=frame.index, dtype=object)
+
+
+def evaluate_frame(frame, rules: str | None = None, lang: str = "en", questions: bool = True):
+    """A Dask dataframe of cases (columns `case_id` and the facts, dotted or as struct
+    columns) to a dataframe of results with the same index: `case_id`, `steps`,
+    `questions`, `ruleset_version`, and `problems` (JSON, for a row that cannot be
+    evaluated; the others are then null)."""
+    import pandas as pd
+
+    shipped = _rules_for(rules)
+    meta = pd.DataFrame({name: pd.Series(dtype=object) for name in FRAME_COLUMNS})
+    return frame.map_partitions(_evaluate_partition, shipped, lang, questions, meta=meta)
+
+
+def problem_lines(problems: list) -> list[str]:
+    """The report lines of bad lines, in file and line order."""
+    return [f"{url.removeprefix('file://')}: line {line}: {field}: {message}"
+            for url, line, field, message in sorted(problems, key=lambda p: (p[0], p[1]))]
+
+
