@@ -243,10 +243,14 @@ class Run:
         # pool executor breaks at once when a worker dies, where Pool.get() waits for ever.
         context = multiprocessing.get_context("fork")
         pool = ProcessPoolExecutor(self.jobs, context, _start_worker, (self.job, os.getpid()))
+        processes: list = []
+        broken = False
         try:
             pending: deque = deque()
             for chunk, position in self._chunks(records):
                 pending.append((pool.submit(_run_chunk, chunk), position))
+                if not processes:  # started by the first submit; kept to tell how one died
+                    processes = list((getattr(pool, "_processes", None) or {}).values())
                 if len(pending) >= self.jobs * WINDOW:
                     future, at = pending.popleft()
                     yield future.result(), at
@@ -254,15 +258,17 @@ class Run:
                 future, at = pending.popleft()
                 yield future.result(), at
         except BrokenProcessPool:
-            raise RunFailed(f"a worker process died ({_how_workers_died(pool)}); the run is "
-                            "stopped, and no output file was written") from None
+            broken = True
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+        if broken:  # told once the pool has reaped its processes
+            raise RunFailed(f"a worker process died ({_how_died(processes)}); the run is "
+                            "stopped, and no output file was written")
 
 
-def _how_workers_died(pool: ProcessPoolExecutor) -> str:
-    """`killed by signal 9 (SIGKILL)`, as far as the pool tells (it keeps its processes)."""
-    for process in (getattr(pool, "_processes", None) or {}).values():
+def _how_died(processes: list) -> str:
+    """`killed by signal 9 (SIGKILL)`, as far as the worker processes tell."""
+    for process in processes:
         code = process.exitcode
         if code is not None and code < 0 and -code != signal.SIGTERM:  # the pool sends TERM
             return f"killed by signal {-code} ({signal.Signals(-code).name})"

@@ -107,3 +107,21 @@ def assert_same(got: list, expected: list) -> None:
     assert len(got) == len(expected)
     for index, (answer, wanted) in enumerate(zip(got, expected, strict=True)):
         assert answer == wanted, f"answer {index} differs"
+
+
+def arrow_schema(rulebook):
+    """The Arrow schema of cases: a struct column for each group of nested facts."""
+    import pyarrow as pa
+
+    types = {"boolean": pa.bool_(), "integer": pa.int64(), "enum": pa.string(),
+             "list": pa.list_(pa.string())}
+    fields: dict = {"case_id": pa.string()}
+    groups: dict = {}
+    for name, fact in rulebook.facts.items():
+        if fact.group:
+            groups.setdefault(fact.group, []).append(pa.field(fact.key, types[fact.type]))
+            fields.setdefault(fact.group, None)
+        else:
+            fields[name] = types[fact.type]
+    return pa.schema([(name, pa.struct(groups[name]) if kind is None else kind)
+                      for name, kind in fields.items()])
