@@ -28,10 +28,8 @@ import sys
 from pathlib import Path
 
 from service.batch_eval import Job, load_state
-from service.batch_input import (FORMATS, Unusable, format_of, open_input, records,
-                                 same_file)
-from service.batch_run import (Run, RunFailed, open_sink, print_summary, started_at,
-                               summary_rows)
+from service.batch_input import FORMATS, Unusable, format_of, open_input, records, same_file
+from service.batch_run import Run, RunFailed, open_sink, print_summary, started_at, summary_rows
 from service.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 

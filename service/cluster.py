@@ -26,8 +26,7 @@ from typing import Any
 from service.api import render_guidance
 from service.batch import Tally
 from service.batch_eval import Evaluator, Job, Outcome, load_state
-from service.batch_input import (csv_records, csv_rows, jsonl_records,
-                                 open_parquet, parquet_records)
+from service.batch_input import csv_records, csv_rows, jsonl_records, open_parquet, parquet_records
 
 try:
     from distributed.diagnostics.plugin import WorkerPlugin

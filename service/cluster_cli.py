@@ -23,8 +23,16 @@ import time
 from pathlib import PurePosixPath
 
 from service.batch_eval import Job, load_state
-from service.batch_input import (EXTENSIONS, LineProblem, Unusable, columns, csv_records,
-                                 csv_rows, missing_extra, open_parquet)
+from service.batch_input import (
+    EXTENSIONS,
+    LineProblem,
+    Unusable,
+    columns,
+    csv_records,
+    csv_rows,
+    missing_extra,
+    open_parquet,
+)
 from service.batch_run import RunFailed, print_summary, summary_rows
 from service.cli import EXIT_FAILED, EXIT_OK
 
@@ -160,7 +168,7 @@ def run_on_cluster(args: argparse.Namespace, rules: str | None, started: float) 
     _need_dask()
     from distributed import progress
 
-    from service.cluster import RulesPlugin, Rules, evaluate_part, merge, problem_lines
+    from service.cluster import Rules, RulesPlugin, evaluate_part, merge, problem_lines
 
     if args.output == "-":
         raise Unusable("with --cluster, -o names the folder the workers write the parts to")

@@ -19,8 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from batch_cases import (COLUMNS, assert_same, csv_row, expected_answers,
-                         expected_lines, generated_cases, json_lines, jsonl_answers_from)
+from batch_cases import (
+    COLUMNS,
+    assert_same,
+    csv_row,
+    expected_answers,
+    expected_lines,
+    generated_cases,
+    json_lines,
+    jsonl_answers_from,
+)
 
 from service.batch import MAX_LINE_BYTES
 
