@@ -84,7 +84,7 @@ def main() -> int:
         try:
             for size in (n, 1):
                 local = LocalCluster(n_workers=size, threads_per_worker=1, processes=True,
-                                     dashboard_address=None)
+                                     dashboard_address=":0")
                 clusters[size] = (local, Client(local))
             for _ in range(options.rounds):
                 for size in (n, 1):

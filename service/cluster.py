@@ -146,15 +146,17 @@ def _records(part: Part, state):
     import fsspec
 
     if part.format == "jsonl":
-        return jsonl_records(io.BytesIO(_read_block(part.url, part.offset, part.length)),
-                             part.first)
-    opened = fsspec.open(part.url, "rb").open()
-    if part.format == "parquet":
-        parquet = open_parquet(opened, state.rulebook, part.url)
-        return parquet_records(parquet, [part.offset], part.first)
-    rows = csv_records(csv_rows(opened))
-    next(rows, None)  # the header, checked by the client
-    return rows
+        yield from jsonl_records(io.BytesIO(_read_block(part.url, part.offset, part.length)),
+                                 part.first)
+        return
+    with fsspec.open(part.url, "rb") as opened:
+        if part.format == "parquet":
+            parquet = open_parquet(opened, state.rulebook, part.url)
+            yield from parquet_records(parquet, [part.offset], part.first)
+            return
+        rows = csv_records(csv_rows(opened))
+        next(rows, None)  # the header, checked by the client
+        yield from rows
 
 
 def evaluate_part(part: Part, job: Job, rules: Rules, out: str | None) -> PartResult:

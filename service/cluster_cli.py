@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from service.batch_eval import Job, load_state
 from service.batch_input import (
@@ -217,7 +217,13 @@ def run_on_cluster(args: argparse.Namespace, rules: str | None, started: float) 
         print(line, file=sys.stderr)
     seconds = time.monotonic() - started
     rows = summary_rows(total.tally, seconds, ("workers", str(workers)))
-    print_summary(total.tally, state.rulebook, rows + [("tasks", f"{len(parts):,}")])
+    rows.append(("tasks", f"{len(parts):,}"))
+    print_summary(total.tally, state.rulebook, rows)
+    if args.report:
+        from service.batch_report import write_report
+
+        write_report(Path(args.report), total.tally, state.rulebook, args.lang, rows, args.input)
+        print(f"report: {args.report}", file=sys.stderr)
     return EXIT_FAILED if total.tally.errors else EXIT_OK
 
 

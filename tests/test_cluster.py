@@ -83,7 +83,7 @@ def corpus(tmp_path_factory, state) -> Corpus:
 def cluster():
     """A LocalCluster of 2 worker processes, one thread each, started by the test."""
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as local, Client(local) as client:
+                      dashboard_address=":0") as local, Client(local) as client:
         yield local, client
 
 
@@ -322,3 +322,24 @@ def test_local_n_starts_a_cluster_for_the_run(tmp_path):
     assert b"workers              1" in there.stderr
     found = parts(tmp_path / "parts", "jsonl")
     assert b"".join(p.read_bytes() for p in found) == (tmp_path / "here.jsonl").read_bytes()
+
+
+def test_a_folder_of_csv_and_jsonl_files_on_the_cluster(cluster, tmp_path):
+    local_cluster, _ = cluster
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.csv").write_bytes(b"case_id,situations,stage\n"
+                                   b'"two\nlines",conflict,\n'
+                                   b"bad,conflict,later\n"
+                                   b"ok,non_payment,delivered\n")
+    (folder / "b.jsonl").write_bytes(b'{"situations": ["conflict"]}\nnot json\n')
+    (folder / "_SUCCESS").write_bytes(b"")  # not an input
+    proc = batch(str(folder), "-o", str(tmp_path / "parts"), "--cluster",
+                 local_cluster.scheduler_address, "--report", str(tmp_path / "report.html"))
+    assert proc.returncode == 1, proc.stderr.decode()[-3000:]
+    assert "<th>cases</th><td class=n>5</td>" in (tmp_path / "report.html").read_text()
+    assert f"{folder}/a.csv: line 4: stage: Must be one of".encode() in proc.stderr
+    assert f"{folder}/b.jsonl: line 2: $: Malformed JSON at column 1".encode() in proc.stderr
+    found = parts(tmp_path / "parts", "jsonl")
+    answers = [json.loads(line) for p in found for line in json_lines(p.read_bytes())]
+    assert [a["case_id"] for a in answers] == ["two\nlines", "ok", None]
