@@ -27,6 +27,7 @@ import os
 import sys
 from pathlib import Path
 
+from service.api import DEFAULT_QUESTIONS
 from service.batch_eval import Job, load_state
 from service.batch_input import FORMATS, Unusable, format_of, open_input, records, same_file
 from service.batch_run import Run, RunFailed, open_sink, print_summary, started_at, summary_rows
@@ -62,6 +63,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="worker processes (default: the number of cores, %(default)s here)")
     s.add_argument("--lang", choices=("en", "ru"), default="en")
     s.add_argument("--no-questions", action="store_true", help="skip the follow-up questions")
+    s.add_argument("--all-questions", action="store_true",
+                   help="list every follow-up question, not only the best few")
     s.add_argument("--rules", help="rules folder (default: the bundled one)")
     s.add_argument("--report", metavar="HTML",
                    help="also write a self-contained HTML report with a chart (needs the "
@@ -104,7 +107,8 @@ def _run_here(args: argparse.Namespace, rules: str | None, started: float) -> in
         state = load_state(rules)
         cases, columns = records(source, input_format, state.rulebook, args.input)
         sink = open_sink(args.output, output_format, args.input)
-        job = Job(rules, input_format, columns, output_format, args.lang, not args.no_questions)
+        job = Job(rules, input_format, columns, output_format, args.lang, not args.no_questions,
+                  None if args.all_questions else DEFAULT_QUESTIONS)
         run = Run(state, job, args.jobs, sink, source, started)
         run.execute(cases)
     rows = summary_rows(run.tally, run.seconds, ("jobs", str(args.jobs)))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from service import jsonio
-from service.api import render_guidance, validate_case
+from service.api import DEFAULT_QUESTIONS, render_guidance, validate_case
 from service.batch import dumps_line
 from service.batch_input import LineProblem, Unusable
 from service.errors import ApiError, MalformedJson
@@ -41,6 +41,7 @@ class Job:
     output_format: str
     lang: str
     questions: bool
+    most: int | None = DEFAULT_QUESTIONS  # the questions listed (None: all), as the API does
 
 
 def load_state(rules: str | None):
@@ -184,10 +185,11 @@ class Evaluator:
         steps = tuple(advice.step.id for advice in guidance.steps)
         situations = tuple(case["situations"])
         if self.job.output_format == "jsonl":
-            return Outcome(number, dumps_line(render_guidance(guidance, self.job.lang)),
+            return Outcome(number, dumps_line(render_guidance(guidance, self.job.lang,
+                                                              self.job.most)),
                            steps, situations)
         questions = None if guidance.questions is None else [
-            q.fact.name for q in guidance.questions]
+            q.fact.name for q in guidance.questions[:self.job.most]]
         if self.job.output_format == "parquet":  # questions are null when not asked for
             row = (number, guidance.case_id, list(steps), questions, guidance.ruleset_version)
             return Outcome(number, row, steps, situations)

@@ -23,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from service.api import render_guidance
+from service.api import DEFAULT_QUESTIONS, render_guidance
 from service.batch import Tally
 from service.batch_eval import Evaluator, Job, Outcome, load_state
 from service.batch_input import csv_records, csv_rows, jsonl_records, open_parquet, parquet_records
@@ -163,7 +163,8 @@ def evaluate_part(part: Part, job: Job, rules: Rules, out: str | None) -> PartRe
     """Evaluate a part; write its answers to `out`/part-NNNNN.<format>, under a temporary
     name renamed into place, so that a task run again (its worker died) replaces it."""
     state = compiled(rules)
-    job = Job(None, part.format, part.columns, job.output_format, job.lang, job.questions)
+    job = Job(None, part.format, part.columns, job.output_format, job.lang, job.questions,
+              job.most)
     evaluator = Evaluator(job, state)
     result = PartResult(Tally(), [])
     kept: list = []
@@ -223,10 +224,11 @@ def _rules_for(rules: str | None) -> Rules:
     return Rules.of(load_state(rules))
 
 
-def evaluate_items(items, rules: Rules, lang: str, questions: bool) -> list[dict]:
+def evaluate_items(items, rules: Rules, lang: str, questions: bool,
+                   most: int | None = DEFAULT_QUESTIONS) -> list[dict]:
     """Cases (dicts, JSON texts, or (key, case) pairs) to their results, in order."""
     state = compiled(rules)
-    evaluators = {kind: Evaluator(Job(None, kind, None, "jsonl", lang, questions), state)
+    evaluators = {kind: Evaluator(Job(None, kind, None, "jsonl", lang, questions, most), state)
                   for kind in ("jsonl", "parquet")}
     results = []
     for item in items:
@@ -245,21 +247,24 @@ def evaluate_items(items, rules: Rules, lang: str, questions: bool) -> list[dict
                           problems=messages)
         else:
             result.update(case_id=guidance.case_id, situations=list(valid["situations"]),
-                          guidance=render_guidance(guidance, lang))
+                          guidance=render_guidance(guidance, lang, most))
         results.append(result)
     return results
 
 
-def evaluate_bag(cases, rules: str | None = None, lang: str = "en", questions: bool = True):
+def evaluate_bag(cases, rules: str | None = None, lang: str = "en", questions: bool = True,
+                 all_questions: bool = False):
     """A Dask bag of cases to a bag of results, in the same order and partitions.
 
     A case is a dict (as POST /v1/guidance takes it), a JSON text (str or bytes), or a
     `(key, case)` pair whose key is echoed as `key`. A result is `{"case_id", "situations",
     "guidance"}`, where `guidance` is exactly what POST /v1/guidance answers, or
     `{"case_id", "problems": {field: [message, ...]}}` for a case that cannot be evaluated.
+    The answers list the best few questions, as the API does (`all_questions`: every one).
     """
     shipped = _rules_for(rules)
-    return cases.map_partitions(evaluate_items, shipped, lang, questions)
+    most = None if all_questions else DEFAULT_QUESTIONS
+    return cases.map_partitions(evaluate_items, shipped, lang, questions, most)
 
 
 def _partial_tally(results) -> Tally:
@@ -316,11 +321,11 @@ def _frame_cases(frame) -> list:
 FRAME_COLUMNS = ("case_id", "steps", "questions", "ruleset_version", "problems")
 
 
-def _evaluate_partition(frame, rules: Rules, lang: str, questions: bool):
+def _evaluate_partition(frame, rules: Rules, lang: str, questions: bool, most: int | None):
     import pandas as pd
 
     rows = []
-    for result in evaluate_items(_frame_cases(frame), rules, lang, questions):
+    for result in evaluate_items(_frame_cases(frame), rules, lang, questions, most):
         guidance = result.get("guidance")
         if guidance is None:
             rows.append((result["case_id"], None, None, None, json.dumps(result["problems"])))
@@ -332,7 +337,8 @@ def _evaluate_partition(frame, rules: Rules, lang: str, questions: bool):
     return pd.DataFrame(rows, columns=list(FRAME_COLUMNS), index=frame.index, dtype=object)
 
 
-def evaluate_frame(frame, rules: str | None = None, lang: str = "en", questions: bool = True):
+def evaluate_frame(frame, rules: str | None = None, lang: str = "en", questions: bool = True,
+                   all_questions: bool = False):
     """A Dask dataframe of cases (columns `case_id` and the facts, dotted or as struct
     columns) to a dataframe of results with the same index: `case_id`, `steps`,
     `questions`, `ruleset_version`, and `problems` (JSON, for a row that cannot be
@@ -341,7 +347,8 @@ def evaluate_frame(frame, rules: str | None = None, lang: str = "en", questions:
 
     shipped = _rules_for(rules)
     meta = pd.DataFrame({name: pd.Series(dtype=object) for name in FRAME_COLUMNS})
-    return frame.map_partitions(_evaluate_partition, shipped, lang, questions, meta=meta)
+    most = None if all_questions else DEFAULT_QUESTIONS
+    return frame.map_partitions(_evaluate_partition, shipped, lang, questions, most, meta=meta)
 
 
 def problem_lines(problems: list) -> list[str]:

@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path, PurePosixPath
 
+from service.api import DEFAULT_QUESTIONS
 from service.batch_eval import Job, load_state
 from service.batch_input import (
     EXTENSIONS,
@@ -190,7 +191,8 @@ def run_on_cluster(args: argparse.Namespace, rules: str | None, started: float) 
             raise RunFailed(f"a worker refused the rules: {error}") from None
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
         parts = plan(client, files, state.rulebook, args.block_size)
-        job = Job(None, "jsonl", None, output_format, args.lang, not args.no_questions)
+        job = Job(None, "jsonl", None, output_format, args.lang, not args.no_questions,
+                  None if args.all_questions else DEFAULT_QUESTIONS)
         futures = client.map(evaluate_part, parts, job=job, rules=shipped,
                              out=fs.unstrip_protocol(out), pure=False)
         level = futures

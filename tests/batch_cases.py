@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import random
 
-from cases import RULEBOOK, nest
+from cases import RULEBOOK, consistent, nest
 
 from service.api import render_guidance
 
@@ -34,7 +34,7 @@ def generated_cases(count: int, seed: int = 4) -> list[dict]:
     for i in range(count):
         flat = {fact.name: _value(rng, fact) for fact in RULEBOOK.facts.values()
                 if fact.required or rng.random() < 0.5}
-        case = nest(flat)
+        case = nest(consistent(flat))
         if i % 50:
             case = {"case_id": f"case-{i:05d}", **case}
         cases.append(case)
