@@ -6,7 +6,7 @@ For each --jobs value it runs the real command on a JSONL file of generated case
 tests' generator, seeded) and prints cases per second and the peak memory: the resident
 size of the whole process tree (the command and its workers, proportional set sizes summed
 so that shared pages count once, sampled from /proc every 20 ms) and the resident size of
-the main process alone. A last row runs the issue's acceptance command
+the main process alone. A last row runs the README's example command
 (CSV in, JSONL out, an HTML report), and one row on a fifth of the cases shows that memory
 does not grow with the input.
 """
