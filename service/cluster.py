@@ -26,7 +26,14 @@ from typing import Any
 from service.api import DEFAULT_QUESTIONS, render_guidance
 from service.batch import Tally
 from service.batch_eval import Evaluator, Job, Outcome, load_state
-from service.batch_input import csv_records, csv_rows, jsonl_records, open_parquet, parquet_records
+from service.batch_input import (
+    Unusable,
+    csv_records,
+    csv_rows,
+    jsonl_records,
+    open_parquet,
+    parquet_records,
+)
 
 try:
     from distributed.diagnostics.plugin import WorkerPlugin
@@ -82,7 +89,11 @@ def compiled(rules: Rules):
         with tempfile.TemporaryDirectory(prefix="dispute-guide-rules-") as folder:
             for name, text in rules.files:
                 (Path(folder) / name).write_text(text, encoding="utf-8")
-            state = load_state(folder)
+            try:
+                state = load_state(folder)
+            except Unusable as error:
+                raise RulesMismatch(f"this worker cannot load the client's rules (is it another "
+                                    f"dispute-guide version?): {error}") from None
         if state.version != rules.version:
             raise RulesMismatch(f"this worker compiled the client's rules to ruleset "
                                 f"{state.version}, the client to {rules.version}: run the "

@@ -157,12 +157,13 @@ def connect(address: str):
 
 
 def _prepare_output(out: str):
+    """The output folder's file system, its path, and whether it exists (it must be empty)."""
     fs, path = _filesystem(out)
-    if fs.exists(path) and (not fs.isdir(path) or fs.ls(path, detail=False)):
+    existed = fs.exists(path)
+    if existed and (not fs.isdir(path) or fs.ls(path, detail=False)):
         raise Unusable(f"{out}: exists and is not an empty folder; the parts go into a new "
                        "or empty folder")
-    fs.makedirs(path, exist_ok=True)
-    return fs, path
+    return fs, path, existed
 
 
 def run_on_cluster(args: argparse.Namespace, rules: str | None, started: float) -> int:
@@ -179,10 +180,11 @@ def run_on_cluster(args: argparse.Namespace, rules: str | None, started: float) 
         raise Unusable("with --cluster, the output is JSONL or Parquet parts, not CSV")
     state = load_state(rules)
     files = input_files(args.input, args.format)
-    fs, out = _prepare_output(args.output)
+    fs, out, existed = _prepare_output(args.output)
     client, cluster = connect(args.cluster)
     succeeded = False
     try:
+        fs.makedirs(out, exist_ok=True)
         print(f"dashboard: {client.dashboard_link}", file=sys.stderr)
         shipped = Rules.of(state)
         try:  # every worker compiles the rules now, and one that differs is refused
@@ -211,7 +213,7 @@ def run_on_cluster(args: argparse.Namespace, rules: str | None, started: float) 
         succeeded = True
     finally:
         if not succeeded:
-            _remove_parts(fs, out)
+            _remove_parts(fs, out, existed)
         client.close()
         if cluster is not None:
             cluster.close()
@@ -229,11 +231,14 @@ def run_on_cluster(args: argparse.Namespace, rules: str | None, started: float) 
     return EXIT_FAILED if total.tally.errors else EXIT_OK
 
 
-def _remove_parts(fs, out: str) -> None:
+def _remove_parts(fs, out: str, existed: bool) -> None:
+    """After a failed run: the parts written, and the folder if the run made it."""
     try:
         for path in fs.ls(out, detail=False):
             name = PurePosixPath(path).name
             if name.startswith(("part-", ".")):
                 fs.rm(path)
+        if not existed and not fs.ls(out, detail=False):
+            fs.rmdir(out)
     except OSError:
         pass
