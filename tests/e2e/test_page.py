@@ -225,7 +225,12 @@ def test_every_fact_of_the_service_has_a_matching_control(page, server):
             assert radios[2].is_selected(), "unknown is the default"
         elif kind == "enum":
             options = field.find_elements("css selector", "select option")
-            assert [o.get_attribute("value") for o in options] == ["", *fact["values"]]
+            # One "don't know" per control: an enumeration's own `unknown` value is the
+            # select's empty choice, in the fact's words.
+            values = [v for v in fact["values"] if v != "unknown"]
+            assert [o.get_attribute("value") for o in options] == ["", *values]
+            if "unknown" in fact["values"]:
+                assert options[0].text == fact["labels"]["unknown"]
         elif kind == "integer":
             box = field.find_element("css selector", "input[type=number]")
             assert box.get_attribute("min") == str(fact["min"])
@@ -253,7 +258,11 @@ def test_every_control_has_a_label_and_the_result_is_a_live_region(page):
     assert unlabeled == []
     live = page.find("#result-status")
     assert live.get_attribute("role") == "status" and live.get_attribute("aria-live") == "polite"
-    for group in page.find_all("ul.options"):
+    # Each question's answers: a list (so no role on the <ul>) inside a named group.
+    assert page.find_all("ul.options")
+    for answers in page.find_all("ul.options"):
+        assert answers.get_attribute("role") is None
+        group = answers.find_element("xpath", "..")
         assert group.get_attribute("role") == "group"
         labelled_by = group.get_attribute("aria-labelledby")
         assert page.find(f"#{labelled_by}").text
