@@ -71,7 +71,7 @@ def test_the_page_and_every_asset_come_from_the_service(client):
     html = response.get_data(as_text=True)
     # The curl command shown for integrators names the service itself; it is text, not a load.
     curl = re.search(r'<textarea id="case-curl"[^>]*>([^<]*)</textarea>', html)
-    assert curl and "'http://localhost/v1/guidance?lang=en'" in curl[1]
+    assert curl and "&#39;http://localhost/v1/guidance?lang=en&#39;" in curl[1]
     html = html.replace(curl[1], "")
     assert not EXTERNAL.search(html), EXTERNAL.search(html)
     assets = parse(html).urls
