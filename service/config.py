@@ -55,7 +55,7 @@ _ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})
 
 def _frame_origins(text: str) -> tuple:
     """Origins as `scheme://host[:port]`, `self` (this service), or `none` alone."""
-    items = [item.strip("'").lower() for item in _csv(text)]
+    items = [item.strip("'").lower().rstrip("/") for item in _csv(text)]
     if "none" in items:
         if len(items) > 1:
             raise ValueError("must be `none` alone, or a list of origins")
@@ -64,7 +64,7 @@ def _frame_origins(text: str) -> tuple:
         if item != "self" and not _ORIGIN.fullmatch(item):
             raise ValueError(f"must be origins like https://crm.example.com (no path, no `*`), "
                              f"`self` or `none`; {item!r} is not one")
-    return tuple(dict.fromkeys(i.rstrip("/") for i in items))
+    return tuple(dict.fromkeys(items))
 
 
 def _bool(text: str) -> bool:
@@ -122,6 +122,9 @@ SETTINGS = (
             "Comma-separated origins allowed to show the page (`GET /`) in a frame, sent as CSP "
             "`frame-ancestors`; `self` is this service, `none` forbids framing. Empty means "
             "`self` and the origins of CORS_ORIGINS (not `*`)."),
+    Setting("COMPRESS_API", False, _bool,
+            "gzip the answers to POST /v1/* (evaluations) for clients that accept it; the "
+            "page, its assets and the GET documents are always offered gzipped."),
     Setting("REQUEST_TIMEOUT", 20, _positive_int,
             "Seconds a batch may run before it is answered with a 503 problem (keep it below "
             "TIMEOUT, when gunicorn kills the worker)."),
