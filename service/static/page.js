@@ -48,6 +48,7 @@
     booted: false, // the step catalogue has been loaded once
     langSeq: 0, // the latest language switch; older ones are dropped
     fromAddress: false, // the case came in the address (#case=...)
+    caseId: null, // the case_id that came in the address, sent with every request
   };
 
   function readKey() {
@@ -309,7 +310,9 @@
 
   function buildCase() {
     // The nested request body, in the order of the facts; unknown facts are left out.
+    // A case id given in the address (a CRM's record) goes with every request.
     var body = {};
+    if (state.caseId) body.case_id = state.caseId;
     meta().facts.forEach(function (fact) {
       if (!Object.prototype.hasOwnProperty.call(state.values, fact.name)) return;
       var path = fact.name.split(".");
@@ -326,6 +329,7 @@
   function valuesFromCase(body) {
     // The other way round, for a case passed in the address (#case=...).
     var values = {};
+    if (typeof body.case_id === "string" && body.case_id) state.caseId = body.case_id;
     meta().facts.forEach(function (fact) {
       var node = body;
       var path = fact.name.split(".");
