@@ -13,8 +13,14 @@ LIGHTHOUSE_VERSION=12.8.2   # the last line that runs on Node 18/20 (13.x needs 
 dir="${DISPUTE_GUIDE_E2E_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/dispute-guide-e2e}"
 
 if ! command -v npm >/dev/null; then
-  echo "install-tools: npm not found; install Node.js (Debian: apt-get install nodejs npm)" >&2
-  exit 1
+  if command -v apt-get >/dev/null && [[ $(id -u) -eq 0 ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+             --no-install-recommends nodejs npm; }
+  else
+    echo "install-tools: npm not found; install Node.js 18+ (Debian: apt-get install nodejs npm)" >&2
+    exit 1
+  fi
 fi
 
 have() {  # have PACKAGE VERSION

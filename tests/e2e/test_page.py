@@ -470,3 +470,37 @@ def test_a_service_with_api_keys_asks_for_one_and_never_copies_it(page):
             assert [s["id"] for s in json.loads(out.stdout)["steps"]] == page.step_ids()
     finally:
         other.stop()
+
+
+PHASE_TITLES = {
+    "en": {"now": "Now", "fallback": "If that does not work", "next_time": "Next time"},
+    "ru": {"now": "Сейчас", "fallback": "Если это не помогло", "next_time": "В следующий раз"},
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_the_plan_is_shown_by_phase_with_reason_sentences(page, server, lang):
+    expected = api(server, SILENT_CASE, lang)
+    if not all("phase" in s for s in expected["steps"]):
+        pytest.skip("the service's answers do not give each step a phase yet")
+    page.open(f"/?lang={lang}")
+    fill_silent_case(page)
+    # One heading per phase, in the answer's order, with that phase's steps under it.
+    phases = list(dict.fromkeys(s["phase"] for s in expected["steps"]))
+    assert len(phases) > 1
+    sections = page.find_all("section.phase")
+    assert [s.get_attribute("data-phase") for s in sections] == phases
+    for section, phase in zip(sections, phases):
+        assert section.find_element("css selector", ".phase__title").text.lower() \
+            == PHASE_TITLES[lang][phase].lower()
+        assert [li.get_attribute("data-step-id")
+                for li in section.find_elements("css selector", "li.step")] \
+            == [s["id"] for s in expected["steps"] if s["phase"] == phase]
+    # Each reason is the answer's sentence; the rule id stays in the markup only.
+    for step, shown in zip(expected["steps"], page.steps()):
+        assert shown["rules"] == [b["rule"] for b in step["because"]]
+        sentences = [li.text for li in page.find_all(
+            f'li.step[data-step-id="{step["id"]}"] .because > li')]
+        assert sentences == [b["reason"] for b in step["because"]]
+        for b in step["because"]:
+            assert b["rule"] not in shown["because"]
