@@ -114,3 +114,62 @@ def test_both_languages_of_the_page_have_the_same_words(client):
 
 def test_the_page_does_not_answer_other_methods(client):
     assert client.post("/").status_code == 405
+
+
+class Visible(HTMLParser):
+    """The text a person sees before any script runs (no <script> data, no <noscript>)."""
+
+    def __init__(self):
+        super().__init__()
+        self.skip = 0
+        self.title = ""
+        self.in_title = False
+        self.text: list[str] = []
+        self.description = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "noscript", "textarea"):
+            self.skip += 1
+        self.in_title = tag == "title"
+        attrs = dict(attrs)
+        if tag == "meta" and attrs.get("name") == "description":
+            self.description = attrs.get("content")
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "noscript", "textarea"):
+            self.skip -= 1
+        self.in_title = False
+
+    def handle_data(self, data):
+        if self.in_title:
+            self.title += data
+        elif not self.skip and data.strip():
+            self.text.append(data.strip())
+
+
+@pytest.mark.parametrize("query, headers", [("?lang=ru", {}),
+                                            ("", {"Accept-Language": "ru-RU,ru;q=0.9"})])
+def test_russian_is_served_in_russian_before_any_script_runs(client, query, headers):
+    html = client.get("/" + query, headers=headers).get_data(as_text=True)
+    words = json.loads((ROOT / "service" / "templates" / "i18n.json").read_text("utf-8"))
+    seen = Visible()
+    seen.feed(html)
+    assert seen.title == words["ru"]["page_title"]
+    assert seen.description == words["ru"]["meta_description"]
+    text = " | ".join(seen.text)
+    for key in ("heading", "form_heading", "evaluate", "result_heading", "result_empty"):
+        assert words["ru"][key] in text
+    assert "Была ли предоплата?" in text and "Клиент пропал" in text  # the form, from the rules
+    for english in ("Get advice", "Your case", "Don't know", "What is happening", "Yes", "No"):
+        assert english not in seen.text and english not in text, english
+    english = client.get("/?lang=en").get_data(as_text=True)
+    assert "<title data-i18n=\"page_title\">" + words["en"]["page_title"] in english
+
+
+def test_the_form_is_in_the_page_with_every_fact(client):
+    html = client.get("/?lang=en").get_data(as_text=True)
+    facts = client.get("/v1/rules?lang=en").get_json()["facts"]
+    for fact in facts:
+        if fact["name"] != "case_id":
+            assert f'data-fact="{fact["name"]}"' in html, fact["name"]
+    assert "Loading the form" not in html
