@@ -34,8 +34,9 @@ LANG_PARAM = {
 }
 QUESTIONS_PARAM = {
     "name": "questions", "in": "query", "required": False,
-    "description": "false skips the follow-up questions (a little faster).",
-    "schema": {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]},
+    "description": "true (the default) lists the 5 best follow-up questions, all lists every "
+                   "one, false skips them (a little faster).",
+    "schema": {"type": "string", "enum": ["true", "false", "all", "1", "0", "yes", "no"]},
 }
 CONTENT_LANGUAGE = {"Content-Language": {"description": "The language of the texts.",
                                          "schema": {"type": "string"}}}
