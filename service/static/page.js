@@ -569,6 +569,7 @@
     });
     return el("div", { className: "step__because" }, [
       el("span", { className: "step__because-label", text: t("because") }),
+      " ",
       el("ul", { className: "because" }, items),
     ]);
   }

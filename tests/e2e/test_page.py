@@ -58,8 +58,9 @@ def test_silent_client_with_prepayment_in_english(page, server, artifacts):
         assert step["because"].startswith("Why:")
     refund = next(s for s in steps if s["id"] == "prepayment-not-refundable")
     assert refund["rules"] == ["silent-keep-prepayment"]
-    assert "prepayment = A partial prepayment" in refund["because"]
-    assert "fault = not given" in refund["because"]
+    reason = next(s for s in expected["steps"] if s["id"] == "prepayment-not-refundable")
+    assert refund["because"] == "Why: " + reason["because"][0]["reason"]
+    assert "silent-keep-prepayment" not in refund["because"]  # the id is for integrators
     # The live region sums the advice up.
     assert page.find("#result-status").get_attribute("aria-live") == "polite"
     assert page.status().startswith(f"{len(steps)} steps")
@@ -92,7 +93,16 @@ def test_a_follow_up_answer_fills_the_fact_and_changes_the_steps(page):
     # Focus stays in the result, on the questions, for the next answer.
     assert page.driver.switch_to.active_element.get_attribute("id") == "questions-heading"
 
-    # A number question: the answer's value is put into the number box as given.
+    # A number question: the answer's value is put into the number box as given. At most
+    # five questions are listed: answer "no" to the yes/no ones before it until it is asked.
+    for _ in range(6):
+        questions = page.questions()
+        if "client.contact_attempts" in questions:
+            break
+        field = next(f for f, values in questions.items() if False in values)
+        revision = page.revision
+        page.answer(field, False)
+        page.wait_for_result(revision)
     revision = page.revision
     options = page.questions()["client.contact_attempts"]
     page.answer("client.contact_attempts", options[-1])
@@ -147,7 +157,8 @@ def test_silent_client_with_prepayment_in_russian_from_the_start(page, server, a
     refund = next(s for s in page.steps() if s["id"] == "prepayment-not-refundable")
     assert refund["title"] == next(
         s["title"] for s in expected["steps"] if s["id"] == "prepayment-not-refundable")
-    assert "prepayment = Частичная предоплата" in refund["because"]
+    reason = next(s for s in expected["steps"] if s["id"] == "prepayment-not-refundable")
+    assert refund["because"] == "Почему: " + reason["because"][0]["reason"]
 
 
 def test_do_and_avoid_steps_look_different(page):
@@ -481,8 +492,6 @@ PHASE_TITLES = {
 @pytest.mark.parametrize("lang", ["en", "ru"])
 def test_the_plan_is_shown_by_phase_with_reason_sentences(page, server, lang):
     expected = api(server, SILENT_CASE, lang)
-    if not all("phase" in s for s in expected["steps"]):
-        pytest.skip("the service's answers do not give each step a phase yet")
     page.open(f"/?lang={lang}")
     fill_silent_case(page)
     # One heading per phase, in the answer's order, with that phase's steps under it.
