@@ -260,6 +260,7 @@ class Page:
             "return Math.ceil(document.documentElement.scrollHeight)")
         phone(self.driver, width, height)
         try:
+            self.driver.execute_script("window.scrollTo(0, 0)")
             self.driver.save_screenshot(str(path))
         finally:
             phone(self.driver, width)
