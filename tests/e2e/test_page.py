@@ -1,6 +1,6 @@
 """The page in a real browser (headless Chromium) against the real server (gunicorn).
 
-The "done when" of issue 7: a person who has never seen the API reaches the advice for
+What the page is for: a person who has never seen the API reaches the advice for
 "the client has been silent for two weeks and I took a prepayment" in either language.
 """
 
