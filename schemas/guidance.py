@@ -3,7 +3,7 @@ these describe them in openapi.yaml, and the tests validate every answer against
 
 import marshmallow as ma
 
-from schemas.rules import PHASES
+from schemas.rules import PHASES, SOURCES
 
 LANG = ma.fields.String(required=True, validate=ma.validate.OneOf(("en", "ru")),
                         metadata={"description": "The language of the texts."})
@@ -15,6 +15,13 @@ PHASE = ma.fields.String(required=True, validate=ma.validate.OneOf(PHASES), meta
     "description": "When the step applies: `now`; `fallback`, if that does not work "
                    "(escalation, declining as the last resort); `next_time`, a lesson for "
                    "future clients. Steps are ordered by phase first."})
+
+
+SOURCE = ma.fields.String(required=True, validate=ma.validate.OneOf(SOURCES), metadata={
+    "description": "Where the advice comes from: `article` (the article the guidance is built "
+                   "on, its `section`) or `practice` (common practice beyond the article)."})
+SOURCE_LABEL = ma.fields.String(required=True, metadata={
+    "description": "The same, for people, in the answer's language."})
 
 
 class BecauseSchema(ma.Schema):
@@ -35,6 +42,8 @@ class StepAdviceSchema(ma.Schema):
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(("do", "avoid")))
     category = ma.fields.String(required=True)
     phase = PHASE
+    source = SOURCE
+    source_label = SOURCE_LABEL
     title = ma.fields.String(required=True)
     detail = ma.fields.String(required=True)
     because = ma.fields.List(ma.fields.Nested(BecauseSchema), required=True, metadata={
@@ -79,6 +88,8 @@ class CatalogueStepSchema(ma.Schema):
     category = ma.fields.String(required=True)
     order = ma.fields.Integer(required=True)
     section = ma.fields.String(required=True)
+    source = SOURCE
+    source_label = SOURCE_LABEL
     phase = PHASE
     title = ma.fields.String(required=True)
     detail = ma.fields.String(required=True)

@@ -17,7 +17,8 @@ KINDS = ("do", "avoid")
 # When a step applies: now; if that does not work (escalation, declining as the fallback);
 # next time (lessons for future clients). Answers are ordered by phase first.
 PHASES = ("now", "fallback", "next_time")
-SECTIONS = ("conflict", "silent", "nonpay", "noinfo", "unhappy", "rules")
+SECTIONS = ("conflict", "silent", "nonpay", "noinfo", "unhappy", "rules", "practice")
+SOURCES = ("article", "practice")  # the article (one of its sections), or common practice
 FACT_TYPES = ("boolean", "enum", "integer", "list")
 BOOLEAN_LABELS = ("yes", "no")
 
@@ -54,13 +55,22 @@ class StepSchema(ma.Schema):
     category = ma.fields.String(required=True)
     order = StrictInteger(required=True, validate=ma.validate.Range(0, 65535))
     section = ma.fields.String(required=True, validate=ma.validate.OneOf(SECTIONS))
+    source = ma.fields.String(required=True, validate=ma.validate.OneOf(SOURCES))
     phase = ma.fields.String(required=True, validate=ma.validate.OneOf(PHASES))
     en = ma.fields.Nested(StepTextSchema, required=True)
     ru = ma.fields.Nested(StepTextSchema, required=True)
 
 
+class SourceLabelsSchema(ma.Schema):
+    article = ma.fields.Nested(Localized, required=True)  # with {section}
+    practice = ma.fields.Nested(Localized, required=True)
+
+
 class StepCatalogueSchema(ma.Schema):
     categories = ma.fields.List(ma.fields.String(validate=ma.validate.Regexp(KEBAB)), required=True)
+    sections = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.OneOf(SECTIONS)),
+                              values=ma.fields.Nested(Localized), required=True)
+    source_labels = ma.fields.Nested(SourceLabelsSchema, required=True)
     steps = ma.fields.List(ma.fields.Nested(StepSchema), required=True)
 
     @ma.validates_schema
@@ -70,6 +80,9 @@ class StepCatalogueSchema(ma.Schema):
             if step["id"] in seen:
                 raise ma.ValidationError({"steps": {i: {"id": [f"duplicate step id {step['id']!r}"]}}})
             seen.add(step["id"])
+            if step["section"] not in data["sections"]:
+                raise ma.ValidationError({"steps": {i: {"section": [
+                    f"{step['section']!r} has no title under `sections`"]}}})
             if step["category"] not in data["categories"]:
                 raise ma.ValidationError({"steps": {i: {"category": [
                     f"{step['category']!r} is not one of the categories {data['categories']}"]}}})

@@ -143,6 +143,7 @@ def render_guidance(guidance: Guidance, lang: str,
                     max_questions: int | None = DEFAULT_QUESTIONS) -> dict:
     """The answer's body; `max_questions` None lists every question."""
     facts = guidance.facts
+    source_labels = guidance.source_labels
     body: dict[str, Any] = {
         "case_id": guidance.case_id,
         "ruleset_version": guidance.ruleset_version,
@@ -153,6 +154,8 @@ def render_guidance(guidance: Guidance, lang: str,
                 "kind": planned.step.kind,
                 "category": planned.step.category,
                 "phase": planned.phase,
+                "source": planned.step.source,
+                "source_label": source_labels[planned.step.id][lang],
                 "title": planned.step.texts[lang]["title"],
                 "detail": planned.step.texts[lang]["detail"],
                 "because": [because(rule, facts, lang) for rule in planned.because],
@@ -219,7 +222,9 @@ def steps():
         "categories": list(rulebook.categories),
         "phases": list(PHASES),
         "steps": [{"id": s.id, "kind": s.kind, "category": s.category, "order": s.order,
-                   "section": s.section, "phase": s.phase, **s.texts[lang]}
+                   "section": s.section, "source": s.source,
+                   "source_label": rulebook.source_labels[s.id][lang], "phase": s.phase,
+                   **s.texts[lang]}
                   for s in sorted(rulebook.steps.values(), key=lambda s: s.rank)],
     }
     return localized(jsonify(body), lang)

@@ -57,6 +57,7 @@ class Guidance(NamedTuple):
     steps: tuple  # service.plan.PlannedStep, ordered by phase, category and order
     rules_fired: tuple  # Rule, in rulebook order
     questions: tuple | None  # Question, best first; None when not asked for
+    source_labels: dict  # step id -> lang -> where the advice comes from
 
 
 def flatten(case: Mapping[str, Any]) -> dict:
@@ -174,7 +175,7 @@ class Engine:
         if questions:
             asked = tuple(self.asker.ask(flat, frozenset(fired), {p.step.id for p in steps}))
         guidance = Guidance(case.get("case_id"), self.rulebook.version, flat, steps,
-                            tuple(rules), asked)
+                            tuple(rules), asked, self.rulebook.source_labels)
         if self.observer is not None:
             self.observer(guidance)
         return guidance

@@ -64,6 +64,7 @@ class Step:
     category: str
     order: int
     section: str
+    source: str  # article | practice
     phase: str  # now | fallback | next_time, unless a phase shift of plan.yaml moves it
     texts: dict  # lang -> {"title", "detail"}
     rank: tuple  # (category position, order): the sort key of an answer's steps
@@ -135,6 +136,7 @@ class Rulebook:
     conflicts: tuple = ()  # Conflict, declared and implied by supersession
     superseded_by: dict = field(default_factory=dict)  # step -> the steps that supersede it
     phase_shifts: tuple = ()  # PhaseShift, first match wins
+    source_labels: dict = field(default_factory=dict)  # step id -> lang -> where it comes from
     rules_reading: dict[str, tuple] = field(init=False)
     cuts: dict[str, tuple] = field(init=False)
 
@@ -176,7 +178,8 @@ def load_rulebook(directory: str | Path | None = None) -> Rulebook:
     steps_doc = _validate(directory / STEPS_FILE, StepCatalogueSchema(), documents.pop(STEPS_FILE))
     categories = tuple(steps_doc["categories"])
     steps = {
-        s["id"]: Step(s["id"], s["kind"], s["category"], s["order"], s["section"], s["phase"],
+        s["id"]: Step(s["id"], s["kind"], s["category"], s["order"], s["section"], s["source"],
+                      s["phase"],
                       {lang: s[lang] for lang in LANGS},
                       (categories.index(s["category"]), s["order"], s["id"]))
         for s in steps_doc["steps"]
@@ -220,13 +223,21 @@ def load_rulebook(directory: str | Path | None = None) -> Rulebook:
                    for p in plan_doc["phases"])
     rulebook = Rulebook(directory, facts, categories, steps, rules, tests,
                         facts_doc["range_labels"], digest.hexdigest()[:16], implications,
-                        conflicts, superseded_by, shifts)
+                        conflicts, superseded_by, shifts,
+                        _source_labels(steps, steps_doc))
     # The proof that no declared conflict can be given: complete for the condition
     # language (a SAT search over every fact's value classes), so also at every reload.
     found = find_conflicts(rulebook)
     if found:
         raise RulesError("\n".join(w.message() for w in found))
     return rulebook
+
+
+def _source_labels(steps: dict, doc: dict) -> dict:
+    labels = doc["source_labels"]
+    return {step.id: {lang: labels[step.source][lang].replace(
+                "{section}", doc["sections"][step.section][lang]) for lang in LANGS}
+            for step in steps.values()}
 
 
 def _implications(path: Path, entries: list, facts: dict, fact_types: dict) -> tuple:

@@ -111,6 +111,8 @@ def test_unknown_contract_makes_contract_the_first_question(state, case):
     case.pop("contract", None)
     if (case.get("platform") or {}).get("escrow"):
         del case["platform"]  # an escrow platform's terms are the contract: it would be known
+    for term in ("acceptance_period", "rights_on_full_payment"):  # contract terms: the same
+        case.pop(term, None)
     if "non_payment" not in case["situations"]:
         case["situations"].append("non_payment")
     guidance = state.engine.evaluate(state.schema.load(case))
