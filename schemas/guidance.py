@@ -66,6 +66,23 @@ class QuestionSchema(ma.Schema):
     options = ma.fields.List(ma.fields.Nested(OptionSchema), required=True)
 
 
+class MessageSchema(ma.Schema):
+    id = ma.fields.String(required=True, metadata={
+        "description": "The kind of letter (client-now, client-fallback, platform-now, "
+                       "platform-fallback; a letter too long to send goes on as -2, -3)."})
+    purpose = ma.fields.String(required=True)
+    to = ma.fields.String(required=True, validate=ma.validate.OneOf(("client", "platform")),
+                          metadata={"description": "The client, or the platform's (or the "
+                                                   "payment provider's) support."})
+    phase = PHASE
+    lang = LANG
+    subject = ma.fields.String(required=True)
+    text = ma.fields.String(required=True, metadata={
+        "description": "Plain text, ready to send; the context's values are inserted as text."})
+    covers = ma.fields.List(ma.fields.String(), required=True, metadata={
+        "description": "The steps whose action it carries out, in plan order."})
+
+
 class GuidanceSchema(ma.Schema):
     case_id = ma.fields.String(required=True, allow_none=True)
     ruleset_version = VERSION
@@ -76,6 +93,10 @@ class GuidanceSchema(ma.Schema):
                                                     "communication first within a phase."})
     rules_fired = ma.fields.List(ma.fields.String(), required=True, metadata={
         "description": "The rules that fired, each once, in rulebook order."})
+    messages = ma.fields.List(ma.fields.Nested(MessageSchema), metadata={
+        "description": "Ready-to-send messages composed from the plan's steps: those of the "
+                       "`now` phase, with ?messages=all the escalation letters too (absent with "
+                       "?messages=false). The case's `context` fills names, sums and dates."})
     questions = ma.fields.List(ma.fields.Nested(QuestionSchema), metadata={
         "description": "Follow-up questions on unknown facts, best first: at most 5, or all "
                        "with ?questions=all (absent with ?questions=false). Facts implied by "

@@ -58,13 +58,19 @@ class Guidance(NamedTuple):
     rules_fired: tuple  # Rule, in rulebook order
     questions: tuple | None  # Question, best first; None when not asked for
     source_labels: dict  # step id -> lang -> where the advice comes from
+    context: dict | None = None  # what fills the messages' placeholders (never a fact)
+    templates: Any = None  # the rulebook's message templates (service.messages.Templates)
+
+
+NOT_FACTS = ("case_id", "context")  # fields of a case that are no facts
 
 
 def flatten(case: Mapping[str, Any]) -> dict:
-    """Known facts of a validated case as dotted names; None and case_id are left out."""
+    """Known facts of a validated case as dotted names; None, case_id and context are
+    left out."""
     flat = {}
     for key, value in case.items():
-        if value is None or key == "case_id":
+        if value is None or key in NOT_FACTS:
             continue
         if type(value) is dict:
             for sub, subvalue in value.items():
@@ -175,7 +181,8 @@ class Engine:
         if questions:
             asked = tuple(self.asker.ask(flat, frozenset(fired), {p.step.id for p in steps}))
         guidance = Guidance(case.get("case_id"), self.rulebook.version, flat, steps,
-                            tuple(rules), asked, self.rulebook.source_labels)
+                            tuple(rules), asked, self.rulebook.source_labels,
+                            case.get("context"), self.rulebook.messages)
         if self.observer is not None:
             self.observer(guidance)
         return guidance
