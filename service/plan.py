@@ -134,6 +134,24 @@ def complete(rulebook: Rulebook, flat: Mapping[str, Any]) -> dict:
     return facts
 
 
+def settle(rulebook: Rulebook, flat: Mapping[str, Any]) -> tuple[dict, bool]:
+    """The facts with what they imply, and whether a given fact contradicts it (the
+    questions try this for every answer; `contradictions` says which, for an error)."""
+    facts = complete(rulebook, flat)
+    if len(facts) > len(flat):  # something is implied: is any of it contradicted?
+        for implication in rulebook.implications:
+            if implication.test(facts):
+                for name, value in implication.then.items():
+                    if flat.get(name, value) != value:
+                        return facts, True
+    elif rulebook.implications:
+        for implication in rulebook.implications:
+            if any(flat.get(n, v) != v for n, v in implication.then.items()) \
+                    and implication.test(facts):
+                return facts, True
+    return facts, False
+
+
 def contradictions(rulebook: Rulebook, flat: Mapping[str, Any]) -> dict[str, list[str]]:
     """Field errors for given facts that contradict what other given facts imply."""
     errors: dict[str, list[str]] = {}

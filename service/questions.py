@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any, Mapping, NamedTuple
 
 from service.conditions import Any_, Source, to_python
-from service.plan import Planner, complete, contradictions
+from service.plan import Planner, settle
 from service.rulebook import Fact, Rule, Rulebook, Step
 
 CATEGORY_WEIGHT = {"escalate": 5, "disengage": 3, "prevent": 1}
@@ -242,10 +242,10 @@ class Asker:
         for k, answer in enumerate(self.answers[name]):
             trial = dict(flat)
             trial[name] = answer.value
-            if contradictions(self.rulebook, trial):
+            trial, contradicted = settle(self.rulebook, trial)
+            if contradicted:
                 impossible.append(k)
                 continue
-            trial = complete(self.rulebook, trial)
             now = holding
             for fact in trial.keys() - flat.keys():
                 if fact in reading:
