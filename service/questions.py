@@ -187,6 +187,7 @@ class Asker:
         """
         holding = self._parts(flat)
         questions = []
+        tried: dict[frozenset, set] = {}
         for name, probes in self._probes.items():
             if name in flat:
                 continue
@@ -220,8 +221,11 @@ class Asker:
                 continue
             changes = {}
             for k, flipped in flips.items():
-                now = fired.symmetric_difference(rule.id for rule in flipped)
-                changes[k] = self._steps_of(now)
+                key = frozenset(rule.id for rule in flipped)
+                steps = tried.get(key)
+                if steps is None:  # other facts' answers often flip the very same rules
+                    steps = tried[key] = self._steps_of(fired.symmetric_difference(key))
+                changes[k] = steps
             question = self._question(name, changes, given, ())
             if question:
                 questions.append(question)
