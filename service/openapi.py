@@ -38,6 +38,12 @@ QUESTIONS_PARAM = {
                    "one, false skips them (a little faster).",
     "schema": {"type": "string", "enum": ["true", "false", "all", "1", "0", "yes", "no"]},
 }
+MESSAGES_PARAM = {
+    "name": "messages", "in": "query", "required": False,
+    "description": "true (the default) composes the ready-to-send messages of the plan's `now` "
+                   "phase, all adds the escalation letters (`fallback`), false none.",
+    "schema": {"type": "string", "enum": ["true", "false", "all", "1", "0", "yes", "no"]},
+}
 CONTENT_LANGUAGE = {"Content-Language": {"description": "The language of the texts.",
                                          "schema": {"type": "string"}}}
 
@@ -55,7 +61,7 @@ def _paths() -> dict:
         "/v1/guidance": {"post": {
             "operationId": "getGuidance",
             "summary": "One case in, one guidance out.",
-            "parameters": [LANG_PARAM, QUESTIONS_PARAM],
+            "parameters": [LANG_PARAM, QUESTIONS_PARAM, MESSAGES_PARAM],
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/Case"}}}},
             "responses": {
