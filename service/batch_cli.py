@@ -27,11 +27,17 @@ import os
 import sys
 from pathlib import Path
 
-from service.api import DEFAULT_QUESTIONS
+from service.api import ALL_MESSAGES, DEFAULT_MESSAGES, DEFAULT_QUESTIONS
 from service.batch_eval import Job, load_state
 from service.batch_input import FORMATS, Unusable, format_of, open_input, records, same_file
 from service.batch_run import Run, RunFailed, open_sink, print_summary, started_at, summary_rows
 from service.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+
+MESSAGES = {"now": DEFAULT_MESSAGES, "all": ALL_MESSAGES, "none": ()}
+
+
+def messages_option(args: argparse.Namespace) -> tuple | None:
+    return None if args.messages is None else MESSAGES[args.messages]
 
 
 def _positive(text: str) -> int:
@@ -65,6 +71,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--no-questions", action="store_true", help="skip the follow-up questions")
     s.add_argument("--all-questions", action="store_true",
                    help="list every follow-up question, not only the best few")
+    s.add_argument("--messages", choices=tuple(MESSAGES),
+                   help="the ready-to-send messages: now (what to send now), all (the "
+                        "escalation letters too) or none; default: as the API in JSONL, "
+                        "none in CSV and Parquet (given, a `messages` column of JSON)")
     s.add_argument("--rules", help="rules folder (default: the bundled one)")
     s.add_argument("--report", metavar="HTML",
                    help="also write a self-contained HTML report with a chart (needs the "
@@ -106,9 +116,9 @@ def _run_here(args: argparse.Namespace, rules: str | None, started: float) -> in
             raise Unusable(f"{args.output}: the output would overwrite the input")
         state = load_state(rules)
         cases, columns = records(source, input_format, state.rulebook, args.input)
-        sink = open_sink(args.output, output_format, args.input)
         job = Job(rules, input_format, columns, output_format, args.lang, not args.no_questions,
-                  None if args.all_questions else DEFAULT_QUESTIONS)
+                  None if args.all_questions else DEFAULT_QUESTIONS, messages_option(args))
+        sink = open_sink(args.output, job, args.input)
         run = Run(state, job, args.jobs, sink, source, started)
         run.execute(cases)
     rows = summary_rows(run.tally, run.seconds, ("jobs", str(args.jobs)))

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from service import jsonio
-from service.api import DEFAULT_QUESTIONS, render_guidance, validate_case
+from service.api import DEFAULT_MESSAGES, DEFAULT_QUESTIONS, render_guidance, validate_case
 from service.batch import dumps_line
 from service.batch_input import LineProblem, Unusable
 from service.errors import ApiError, MalformedJson
@@ -42,6 +43,13 @@ class Job:
     lang: str
     questions: bool
     most: int | None = DEFAULT_QUESTIONS  # the questions listed (None: all), as the API does
+    # The phases whose messages are composed; None: as the API by default in JSONL, and no
+    # messages column in CSV and Parquet.
+    messages: tuple | None = None
+
+    @property
+    def message_column(self) -> bool:
+        return self.output_format != "jsonl" and bool(self.messages)
 
 
 def load_state(rules: str | None):
@@ -184,18 +192,23 @@ class Evaluator:
     def render(self, number: int, case: dict, guidance) -> Outcome:
         steps = tuple(advice.step.id for advice in guidance.steps)
         situations = tuple(case["situations"])
-        if self.job.output_format == "jsonl":
-            return Outcome(number, dumps_line(render_guidance(guidance, self.job.lang,
-                                                              self.job.most)),
+        job = self.job
+        if job.output_format == "jsonl":
+            messages = DEFAULT_MESSAGES if job.messages is None else job.messages
+            return Outcome(number, dumps_line(render_guidance(guidance, job.lang, job.most,
+                                                              messages)),
                            steps, situations)
         questions = None if guidance.questions is None else [
-            q.fact.name for q in guidance.questions[:self.job.most]]
-        if self.job.output_format == "parquet":  # questions are null when not asked for
-            row = (number, guidance.case_id, list(steps), questions, guidance.ruleset_version)
-            return Outcome(number, row, steps, situations)
-        text = self.csv_line([number, guidance.case_id or "", LIST_SEPARATOR.join(steps),
-                              LIST_SEPARATOR.join(questions or ()), guidance.ruleset_version])
-        return Outcome(number, text, steps, situations)
+            q.fact.name for q in guidance.questions[:job.most]]
+        row = [number, guidance.case_id, list(steps), questions, guidance.ruleset_version]
+        if job.message_column:  # the messages as the API's JSON list, in one cell
+            body = render_guidance(guidance, job.lang, 0, job.messages)
+            row.append(json.dumps(body.get("messages", []), ensure_ascii=False))
+        if job.output_format == "parquet":  # questions are null when not asked for
+            return Outcome(number, tuple(row), steps, situations)
+        row[1:4] = [guidance.case_id or "", LIST_SEPARATOR.join(steps),
+                    LIST_SEPARATOR.join(questions or ())]
+        return Outcome(number, self.csv_line(row), steps, situations)
 
     def csv_line(self, row: list) -> str:
         self._buffer.seek(0)

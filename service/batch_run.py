@@ -101,14 +101,16 @@ class Sink:
 
 
 class ParquetSink(Sink):
-    """One row per case (PARQUET_OUTPUT_COLUMNS), in row groups of PARQUET_ROW_GROUP."""
+    """One row per case (PARQUET_OUTPUT_COLUMNS, and `messages` when asked for), in row
+    groups of PARQUET_ROW_GROUP."""
 
-    def __init__(self, path: str, source: str):
+    def __init__(self, path: str, source: str, messages: bool = False):
         if path == "-":
             raise Unusable("Parquet output goes to a file, not to stdout")
         need_pyarrow()
         super().__init__(path)
         self.source = source
+        self.messages = messages
         self.rows: list = []
         self.writer = None
 
@@ -123,7 +125,7 @@ class ParquetSink(Sink):
     def _flush_rows(self) -> None:
         import pyarrow.parquet as pq
 
-        table = parquet_table(self.rows, self.source)
+        table = parquet_table(self.rows, self.source, self.messages)
         if self.writer is None:
             self.writer = pq.ParquetWriter(self.stream, table.schema)
         self.writer.write_table(table)
@@ -136,19 +138,25 @@ class ParquetSink(Sink):
         super().finish()
 
 
-def parquet_table(rows: list, source: str):
-    """Evaluator rows (line, case_id, steps, questions, ruleset_version) as an Arrow table."""
+def parquet_table(rows: list, source: str, messages: bool = False):
+    """Evaluator rows (line, case_id, steps, questions, ruleset_version[, messages as JSON])
+    as an Arrow table."""
     import pyarrow as pa
 
-    schema = pa.schema([("file", pa.string()), ("line", pa.int64()), ("case_id", pa.string()),
-                        ("steps", pa.list_(pa.string())), ("questions", pa.list_(pa.string())),
-                        ("ruleset_version", pa.string())])
-    data = list(zip(*rows, strict=True)) if rows else [()] * 5
+    fields = [("file", pa.string()), ("line", pa.int64()), ("case_id", pa.string()),
+              ("steps", pa.list_(pa.string())), ("questions", pa.list_(pa.string())),
+              ("ruleset_version", pa.string())]
+    if messages:
+        fields.append(("messages", pa.string()))
+    schema = pa.schema(fields)
+    data = list(zip(*rows, strict=True)) if rows else [()] * (len(fields) - 1)
     return pa.table([[source] * len(rows), *data], schema=schema)
 
 
-def open_sink(path: str, output_format: str, source: str) -> Sink:
-    return ParquetSink(path, source) if output_format == "parquet" else Sink(path)
+def open_sink(path: str, job: Job, source: str) -> Sink:
+    if job.output_format == "parquet":
+        return ParquetSink(path, source, job.message_column)
+    return Sink(path)
 
 
 # --- the worker processes -------------------------------------------------------------------
@@ -193,7 +201,7 @@ class Run:
         """Evaluate every record; the output is committed only if all went through."""
         try:
             if self.job.output_format == "csv":
-                self.sink.header(CSV_OUTPUT_COLUMNS)
+                self.sink.header(CSV_OUTPUT_COLUMNS + ("messages",) * self.job.message_column)
             for outcomes, position in self._outcomes(records):
                 for outcome in outcomes:
                     self._take(outcome)

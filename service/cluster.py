@@ -175,7 +175,7 @@ def evaluate_part(part: Part, job: Job, rules: Rules, out: str | None) -> PartRe
     name renamed into place, so that a task run again (its worker died) replaces it."""
     state = compiled(rules)
     job = Job(None, part.format, part.columns, job.output_format, job.lang, job.questions,
-              job.most)
+              job.most, job.messages)
     evaluator = Evaluator(job, state)
     result = PartResult(Tally(), [])
     kept: list = []
@@ -188,7 +188,7 @@ def evaluate_part(part: Part, job: Job, rules: Rules, out: str | None) -> PartRe
             result.tally.add(outcome.situations, outcome.steps)
             kept.append(outcome.text)
     if out is not None:
-        _write_part(out, part, job.output_format, kept)
+        _write_part(out, part, job, kept)
     return result
 
 
@@ -196,7 +196,8 @@ def part_name(index: int, output_format: str) -> str:
     return f"part-{index:05d}.{output_format}"
 
 
-def _write_part(out: str, part: Part, output_format: str, kept: list) -> None:
+def _write_part(out: str, part: Part, job: Job, kept: list) -> None:
+    output_format = job.output_format
     from fsspec.core import url_to_fs
 
     fs, folder = url_to_fs(out)
@@ -208,7 +209,7 @@ def _write_part(out: str, part: Part, output_format: str, kept: list) -> None:
         from service.batch_run import parquet_table
 
         with fs.open(temp, "wb") as f:
-            pq.write_table(parquet_table(kept, part.url), f)
+            pq.write_table(parquet_table(kept, part.url, job.message_column), f)
     else:
         with fs.open(temp, "wb") as f:
             f.write("".join(kept).encode("utf-8"))

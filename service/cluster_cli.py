@@ -170,6 +170,7 @@ def run_on_cluster(args: argparse.Namespace, rules: str | None, started: float) 
     _need_dask()
     from distributed import progress
 
+    from service.batch_cli import messages_option
     from service.cluster import Rules, RulesPlugin, evaluate_part, merge, problem_lines
 
     if args.output == "-":
@@ -194,7 +195,7 @@ def run_on_cluster(args: argparse.Namespace, rules: str | None, started: float) 
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
         parts = plan(client, files, state.rulebook, args.block_size)
         job = Job(None, "jsonl", None, output_format, args.lang, not args.no_questions,
-                  None if args.all_questions else DEFAULT_QUESTIONS)
+                  None if args.all_questions else DEFAULT_QUESTIONS, messages_option(args))
         futures = client.map(evaluate_part, parts, job=job, rules=shipped,
                              out=fs.unstrip_protocol(out), pure=False)
         level = futures

@@ -223,3 +223,29 @@ def test_unusable_parquet_exits_2(tmp_path, args, message):
                           capture_output=True, cwd=ROOT, timeout=60, input=b"")
     assert proc.returncode == 2, proc.stderr.decode()
     assert message in proc.stderr.decode()
+
+
+def test_messages_go_into_a_column_of_csv_and_parquet_when_asked_for(state, tmp_path):
+    pa, pq = need_pyarrow()
+    from service.api import ALL_MESSAGES, render_guidance
+
+    cases = generated_cases(50, seed=9)
+    source = tmp_path / "cases.jsonl"
+    source.write_bytes(b"".join(json.dumps(c).encode() + b"\n" for c in cases))
+    expected = [render_guidance(state.engine.evaluate(state.schema.load(c)), "en", 0,
+                                ALL_MESSAGES)["messages"] for c in cases]
+    for name in ("out.parquet", "out.csv"):
+        proc = subprocess.run([*CLI, "batch", str(source), "-o", str(tmp_path / name),
+                               "--messages", "all", "--jobs", "1"],
+                              capture_output=True, cwd=ROOT, timeout=60)
+        assert proc.returncode == 0, proc.stderr.decode()
+    rows = pq.read_table(tmp_path / "out.parquet").to_pylist()
+    assert [json.loads(row["messages"]) for row in rows] == expected
+    import csv
+
+    with (tmp_path / "out.csv").open(encoding="utf-8", newline="") as f:
+        assert [json.loads(row["messages"]) for row in csv.DictReader(f)] == expected
+    plain = subprocess.run([*CLI, "batch", str(source), "-o", str(tmp_path / "plain.parquet")],
+                           capture_output=True, cwd=ROOT, timeout=60)
+    assert plain.returncode == 0
+    assert "messages" not in pq.read_table(tmp_path / "plain.parquet").column_names
