@@ -232,6 +232,13 @@ def merge(*results: PartResult) -> PartResult:
 
 # --- the library entry points ----------------------------------------------------------------
 
+def _once(rules: Rules):
+    """The rules as one node of the graph, not copied into every partition's task."""
+    import dask
+
+    return dask.delayed(rules, pure=True)
+
+
 def _rules_for(rules: str | None) -> Rules:
     return Rules.of(load_state(rules))
 
@@ -276,7 +283,7 @@ def evaluate_bag(cases, rules: str | None = None, lang: str = "en", questions: b
     """
     shipped = _rules_for(rules)
     most = None if all_questions else DEFAULT_QUESTIONS
-    return cases.map_partitions(evaluate_items, shipped, lang, questions, most)
+    return cases.map_partitions(evaluate_items, _once(shipped), lang, questions, most)
 
 
 def _partial_tally(results) -> Tally:
@@ -360,7 +367,8 @@ def evaluate_frame(frame, rules: str | None = None, lang: str = "en", questions:
     shipped = _rules_for(rules)
     meta = pd.DataFrame({name: pd.Series(dtype=object) for name in FRAME_COLUMNS})
     most = None if all_questions else DEFAULT_QUESTIONS
-    return frame.map_partitions(_evaluate_partition, shipped, lang, questions, most, meta=meta)
+    return frame.map_partitions(_evaluate_partition, _once(shipped), lang, questions, most,
+                                meta=meta)
 
 
 def problem_lines(problems: list) -> list[str]:

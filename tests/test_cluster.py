@@ -178,6 +178,7 @@ def test_a_cluster_run_with_parquet_in_and_out_gives_the_same(corpus, cluster, l
     assert summary_table(proc.stderr) == summary_table(local[0].stderr)
 
 
+@pytest.mark.filterwarnings("ignore:Sending large graph")  # the test's 20,000 lines, in the graph
 def test_the_library_function_on_a_bag_gives_the_same(corpus, cluster, local, state):
     from service.cluster import evaluate_bag, summarize
 
