@@ -2,7 +2,7 @@
 
 It drives durable_rules' C module directly instead of its Python `Host`, because the
 Host starts timer threads that take other requests' actions (segfaults under threads),
-copies state on every action and costs ~1 ms per case (see ../shared/DURABLE_RULES.md).
+copies state on every action and costs ~1 ms per case (docs/engine.md has the figures).
 Here one evaluation is: a fresh session id, one flattened fact asserted, the fired
 rules read off the action queue by name, the session deleted in `finally`.
 
