@@ -21,7 +21,13 @@ LANGS = ("en", "ru")
 
 
 def axe(page, source: str) -> list[dict]:
-    """axe-core's violations on the page as it is now (its default rules)."""
+    """axe-core's violations on the page as it is now (its default rules).
+
+    An answer fades in (opacity 0.6 to 1 over 0.15 s): colours are measured once it is
+    fully shown, not half-way through, which would blend them with the background."""
+    page.wait_for(lambda d: d.execute_script(
+        "return getComputedStyle(document.querySelector('#result-body')).opacity") == "1",
+                  "the answer to be fully shown")
     if not page.driver.execute_script("return !!window.axe"):
         page.driver.execute_script(source)
     result = page.driver.execute_async_script("""
