@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any, Mapping, NamedTuple
 
 from service.conditions import Any_, Source, to_python
-from service.plan import Planner, complete, contradictions
+from service.plan import Planner, settle
 from service.rulebook import Fact, Rule, Rulebook, Step
 
 CATEGORY_WEIGHT = {"escalate": 5, "disengage": 3, "prevent": 1}
@@ -187,6 +187,7 @@ class Asker:
         """
         holding = self._parts(flat)
         questions = []
+        tried: dict[frozenset, set] = {}
         for name, probes in self._probes.items():
             if name in flat:
                 continue
@@ -220,8 +221,11 @@ class Asker:
                 continue
             changes = {}
             for k, flipped in flips.items():
-                now = fired.symmetric_difference(rule.id for rule in flipped)
-                changes[k] = self._steps_of(now)
+                key = frozenset(rule.id for rule in flipped)
+                steps = tried.get(key)
+                if steps is None:  # other facts' answers often flip the very same rules
+                    steps = tried[key] = self._steps_of(fired.symmetric_difference(key))
+                changes[k] = steps
             question = self._question(name, changes, given, ())
             if question:
                 questions.append(question)
@@ -242,10 +246,10 @@ class Asker:
         for k, answer in enumerate(self.answers[name]):
             trial = dict(flat)
             trial[name] = answer.value
-            if contradictions(self.rulebook, trial):
+            trial, contradicted = settle(self.rulebook, trial)
+            if contradicted:
                 impossible.append(k)
                 continue
-            trial = complete(self.rulebook, trial)
             now = holding
             for fact in trial.keys() - flat.keys():
                 if fact in reading:
