@@ -16,10 +16,11 @@ import yaml
 
 from schemas.rules import FactsFileSchema, RuleFileSchema, StepCatalogueSchema
 from service.conditions import All, FactType, Predicate, thresholds, to_python
+from service.resources import bundled
 
 FACTS_FILE = "facts.yaml"
 STEPS_FILE = "steps.yaml"
-DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+DEFAULT_RULES_DIR = bundled("rules")
 MAX_RULE_FILE_BYTES = 1 << 20
 
 
