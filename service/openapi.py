@@ -25,7 +25,8 @@ TAGS = [
     {"name": "catalogue", "description": "What the rules can say: the steps, the rules, the facts."},
     {"name": "operations", "description": "Probes, metrics and this contract, for operators."},
 ]
-SHARED_ENUMS = {"Lang": ("en", "ru"), "StepKind": ("do", "avoid")}
+SHARED_ENUMS = {"Lang": ("en", "ru"), "StepKind": ("do", "avoid"),
+                "QuestionsFlag": ("true", "false", "1", "0", "yes", "no")}
 # `null` and nothing else (a nullable reference: "this schema, or null").
 NULL = {"type": "object", "nullable": True, "enum": [None]}
 
@@ -48,7 +49,7 @@ LANG_PARAM = {
 QUESTIONS_PARAM = {
     "name": "questions", "in": "query", "required": False,
     "description": "false skips the follow-up questions (a little faster).",
-    "schema": {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no"]},
+    "schema": {"$ref": "#/components/schemas/QuestionsFlag"},
 }
 CONTENT_LANGUAGE = {"Content-Language": {"description": "The language of the texts.",
                                          "schema": {"type": "string"}}}
