@@ -88,6 +88,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from service import jsonio
     from service.api import render_guidance
     from service.errors import ApiError, flatten_messages
+    from service.messages import translate
 
     state = _load(args.rules)
     try:
@@ -98,12 +99,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     try:
         case = state.schema.load(jsonio.loads(data))
     except ApiError as error:
-        print(f"dispute-guide: {args.file}: {error.detail}", file=sys.stderr)
+        print(f"dispute-guide: {args.file}: {translate(error.detail, args.lang)}", file=sys.stderr)
         return EXIT_FAILED
     except ma.ValidationError as error:
         for path, messages in flatten_messages(error.messages).items():
             for message in messages:
-                print(f"dispute-guide: {args.file}: {path}: {message}", file=sys.stderr)
+                print(f"dispute-guide: {args.file}: {path}: {translate(message, args.lang)}",
+                      file=sys.stderr)
         return EXIT_FAILED
     guidance = state.engine.evaluate(case, questions=not args.no_questions)
     json.dump(render_guidance(guidance, args.lang), sys.stdout, ensure_ascii=False, indent=2)
