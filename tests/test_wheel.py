@@ -171,3 +171,21 @@ def test_serve_answers_from_another_folder(installed, elsewhere):
         proc.terminate()
         proc.wait(timeout=40)
     assert proc.returncode == 0, log.read_text()
+
+
+def test_the_container_build_context_makes_the_same_wheel(tmp_path):
+    """What deploy/Dockerfile's first stage does (`pip wheel .` on the files .dockerignore lets
+    through), without Docker: the wheel it makes carries the rules and the contract."""
+    import shutil
+
+    from test_deploy import dockerignore_context
+
+    context = tmp_path / "context"
+    for name in dockerignore_context():
+        (context / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / name, context / name)
+    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir",
+         tmp_path / "wheels", "."], cwd=context)
+    wheel = zipfile.ZipFile(next((tmp_path / "wheels").glob("dispute_guide-*.whl")))
+    assert {"service/bundled/rules/facts.yaml", "service/bundled/openapi.yaml",
+            "service/gunicorn_conf.py"} <= set(wheel.namelist())
