@@ -3,27 +3,42 @@ these describe them in openapi.yaml, and the tests validate every answer against
 
 import marshmallow as ma
 
+from schemas.rules import PHASES
+
 LANG = ma.fields.String(required=True, validate=ma.validate.OneOf(("en", "ru")),
                         metadata={"description": "The language of the texts."})
 VERSION = ma.fields.String(required=True, metadata={
     "description": "A content hash of the rule files and texts: changes whenever any of them does."})
 
 
+PHASE = ma.fields.String(required=True, validate=ma.validate.OneOf(PHASES), metadata={
+    "description": "When the step applies: `now`; `fallback`, if that does not work "
+                   "(escalation, declining as the last resort); `next_time`, a lesson for "
+                   "future clients. Steps are ordered by phase first."})
+
+
 class BecauseSchema(ma.Schema):
-    rule = ma.fields.String(required=True, metadata={"description": "The rule that added the step."})
-    facts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Raw(allow_none=True),
+    rule = ma.fields.String(required=True, metadata={
+        "description": "The id of the rule that added the step (stable, for integrators)."})
+    reason = ma.fields.String(required=True, metadata={
+        "description": "Why, as a sentence in the answer's language."})
+    facts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Raw(),
                            required=True, metadata={
-                               "description": "The facts the rule reads, with their values in "
-                                              "this case (null: unknown)."})
+                               "description": "The known facts the rule's condition reads, "
+                                              "with their values in this case (implied ones "
+                                              "included; for a list fact, only the items the "
+                                              "rule looks for). Unknown facts are left out."})
 
 
 class StepAdviceSchema(ma.Schema):
     id = ma.fields.String(required=True, metadata={"description": "The stable step id."})
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(("do", "avoid")))
     category = ma.fields.String(required=True)
+    phase = PHASE
     title = ma.fields.String(required=True)
     detail = ma.fields.String(required=True)
-    because = ma.fields.List(ma.fields.Nested(BecauseSchema), required=True)
+    because = ma.fields.List(ma.fields.Nested(BecauseSchema), required=True, metadata={
+        "description": "The rules that gave the step, each once."})
 
 
 class OptionSchema(ma.Schema):
@@ -47,12 +62,15 @@ class GuidanceSchema(ma.Schema):
     ruleset_version = VERSION
     lang = LANG
     steps = ma.fields.List(ma.fields.Nested(StepAdviceSchema), required=True,
-                           metadata={"description": "Ordered: urgent communication first, "
-                                                    "prevention for the future last."})
-    rules_fired = ma.fields.List(ma.fields.String(), required=True)
+                           metadata={"description": "One plan, in the order one acts: by phase "
+                                                    "(now, fallback, next_time), then urgent "
+                                                    "communication first within a phase."})
+    rules_fired = ma.fields.List(ma.fields.String(), required=True, metadata={
+        "description": "The rules that fired, each once, in rulebook order."})
     questions = ma.fields.List(ma.fields.Nested(QuestionSchema), metadata={
-        "description": "Follow-up questions on unknown facts, best first "
-                       "(absent with ?questions=false)."})
+        "description": "Follow-up questions on unknown facts, best first: at most 5, or all "
+                       "with ?questions=all (absent with ?questions=false). Facts implied by "
+                       "the known ones are never asked."})
 
 
 class CatalogueStepSchema(ma.Schema):
@@ -61,6 +79,7 @@ class CatalogueStepSchema(ma.Schema):
     category = ma.fields.String(required=True)
     order = ma.fields.Integer(required=True)
     section = ma.fields.String(required=True)
+    phase = PHASE
     title = ma.fields.String(required=True)
     detail = ma.fields.String(required=True)
 
@@ -69,6 +88,7 @@ class StepCatalogueSchema(ma.Schema):
     ruleset_version = VERSION
     lang = LANG
     categories = ma.fields.List(ma.fields.String(), required=True)
+    phases = ma.fields.List(ma.fields.String(), required=True)
     steps = ma.fields.List(ma.fields.Nested(CatalogueStepSchema), required=True)
 
 
@@ -77,6 +97,8 @@ class LoadedRuleSchema(ma.Schema):
     file = ma.fields.String(required=True)
     description = ma.fields.String(required=True)
     when = ma.fields.Dict(required=True, metadata={"description": "The conditions as written."})
+    reason = ma.fields.String(required=True, metadata={
+        "description": "The sentence answers show for this rule (placeholders unfilled)."})
     add = ma.fields.List(ma.fields.String(), required=True)
     remove = ma.fields.List(ma.fields.String(), required=True)
     reads = ma.fields.List(ma.fields.String(), required=True,
@@ -98,11 +120,41 @@ class FactDescriptionSchema(ma.Schema):
                              metadata={"description": "The rules that read this fact."})
 
 
+class ConflictDescriptionSchema(ma.Schema):
+    steps = ma.fields.List(ma.fields.String(), required=True)
+    why = ma.fields.String(required=True)
+    by_supersession = ma.fields.Boolean(required=True, metadata={
+        "description": "The first step supersedes the second: given, it leaves the other out."})
+
+
+class PhaseShiftDescriptionSchema(ma.Schema):
+    steps = ma.fields.List(ma.fields.String(), required=True)
+    phase = PHASE
+    when_given = ma.fields.List(ma.fields.String(), required=True)
+
+
+class PlanDescriptionSchema(ma.Schema):
+    conflicts = ma.fields.List(ma.fields.Nested(ConflictDescriptionSchema), required=True,
+                               metadata={"description": "Pairs never given together (proved "
+                                                        "for every case when the rules load)."})
+    phase_shifts = ma.fields.List(ma.fields.Nested(PhaseShiftDescriptionSchema), required=True)
+
+
+class ImplicationDescriptionSchema(ma.Schema):
+    when = ma.fields.Dict(required=True)
+    then = ma.fields.Dict(required=True)
+    why = ma.fields.String(required=True)
+
+
 class RulesSchema(ma.Schema):
     ruleset_version = VERSION
     lang = LANG
     rules = ma.fields.List(ma.fields.Nested(LoadedRuleSchema), required=True)
     facts = ma.fields.List(ma.fields.Nested(FactDescriptionSchema), required=True)
+    plan = ma.fields.Nested(PlanDescriptionSchema, required=True)
+    implications = ma.fields.List(ma.fields.Nested(ImplicationDescriptionSchema), required=True,
+                                  metadata={"description": "What known facts settle about "
+                                                           "others."})
 
 
 class HealthSchema(ma.Schema):

@@ -14,6 +14,9 @@ KEBAB = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 FACT_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$"
 LANGS = ("en", "ru")
 KINDS = ("do", "avoid")
+# When a step applies: now; if that does not work (escalation, declining as the fallback);
+# next time (lessons for future clients). Answers are ordered by phase first.
+PHASES = ("now", "fallback", "next_time")
 SECTIONS = ("conflict", "silent", "nonpay", "noinfo", "unhappy", "rules")
 FACT_TYPES = ("boolean", "enum", "integer", "list")
 BOOLEAN_LABELS = ("yes", "no")
@@ -37,6 +40,7 @@ def _localized(max_length: int) -> type[ma.Schema]:
 
 
 Localized = _localized(200)
+Sentence = _localized(300)
 
 
 class StepTextSchema(ma.Schema):
@@ -50,6 +54,7 @@ class StepSchema(ma.Schema):
     category = ma.fields.String(required=True)
     order = StrictInteger(required=True, validate=ma.validate.Range(0, 65535))
     section = ma.fields.String(required=True, validate=ma.validate.OneOf(SECTIONS))
+    phase = ma.fields.String(required=True, validate=ma.validate.OneOf(PHASES))
     en = ma.fields.Nested(StepTextSchema, required=True)
     ru = ma.fields.Nested(StepTextSchema, required=True)
 
@@ -77,6 +82,9 @@ class FactSchema(ma.Schema):
     min = StrictInteger()
     max = StrictInteger()
     required = ma.fields.Boolean(load_default=False)
+    priority = StrictInteger(load_default=0, validate=ma.validate.Range(0, 100), metadata={
+        "description": "Questions on facts of higher priority come first (then by what the "
+                       "answers change)."})
     description = ma.fields.String(required=True, validate=ma.validate.Length(1, 300))
     question = ma.fields.Nested(Localized)
     labels = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(Localized))
@@ -113,10 +121,18 @@ class RangeLabelsSchema(ma.Schema):
     from_ = ma.fields.Nested(Localized, required=True, data_key="from")
 
 
+class ImplicationSchema(ma.Schema):
+    when = ma.fields.Raw(required=True)  # parsed by the loader, which knows the facts
+    then = ma.fields.Dict(keys=ma.fields.String(), required=True,
+                          validate=ma.validate.Length(min=1))
+    why = ma.fields.String(required=True, validate=ma.validate.Length(1, 300))
+
+
 class FactsFileSchema(ma.Schema):
     facts = ma.fields.List(ma.fields.Nested(FactSchema), required=True,
                            validate=ma.validate.Length(min=1))
     range_labels = ma.fields.Nested(RangeLabelsSchema, required=True)
+    implications = ma.fields.List(ma.fields.Nested(ImplicationSchema), load_default=list)
 
     @ma.validates_schema
     def _unique(self, data, **kwargs):
@@ -135,6 +151,9 @@ class RuleSchema(ma.Schema):
         KEBAB, error="rule ids are kebab-case: lowercase letters, digits and single dashes"))
     description = ma.fields.String(required=True, validate=ma.validate.Length(1, 400))
     when = ma.fields.Raw(required=True)  # parsed by RuleFileSchema, which knows the facts
+    reason = ma.fields.Nested(Sentence, required=True, metadata={
+        "description": "Why the rule gives its steps, as a sentence for people; may name "
+                       "integer facts the rule needs known, as {client.silent_days}."})
     add = ma.fields.List(ma.fields.String(), load_default=list)
     remove = ma.fields.List(ma.fields.String(), load_default=list)
 
@@ -149,6 +168,9 @@ class RuleTestSchema(ma.Schema):
     case = ma.fields.Dict(required=True)
     expect = ma.fields.List(ma.fields.String(), load_default=list)
     forbid = ma.fields.List(ma.fields.String(), load_default=list)
+    phases = ma.fields.Dict(keys=ma.fields.String(),
+                            values=ma.fields.String(validate=ma.validate.OneOf(PHASES)),
+                            load_default=dict)
 
 
 class RuleFileSchema(ma.Schema):
@@ -181,12 +203,73 @@ class RuleFileSchema(ma.Schema):
                 if unknown:
                     problems[key] = [f"unknown step ids {unknown} (steps are in steps.yaml)"]
         for i, test in enumerate(data["tests"]):
-            for key in ("expect", "forbid"):
+            for key in ("expect", "forbid", "phases"):
                 unknown = [s for s in test[key] if s not in self.steps]
                 if unknown:
                     errors.setdefault("tests", {}).setdefault(i, {})[key] = [
                         f"unknown step ids {unknown}"]
         errors["rules"] = {i: p for i, p in errors.get("rules", {}).items() if p}
         errors = {k: v for k, v in errors.items() if v}
+        if errors:
+            raise ma.ValidationError(errors)
+
+
+class ConflictSchema(ma.Schema):
+    steps = ma.fields.List(ma.fields.String(), required=True,
+                           validate=ma.validate.Length(equal=2))
+    why = ma.fields.String(required=True, validate=ma.validate.Length(1, 300))
+
+
+class SupersedesSchema(ma.Schema):
+    step = ma.fields.String(required=True)
+    over = ma.fields.List(ma.fields.String(), required=True, validate=ma.validate.Length(min=1))
+    why = ma.fields.String(required=True, validate=ma.validate.Length(1, 300))
+
+
+class PhaseShiftSchema(ma.Schema):
+    steps = ma.fields.List(ma.fields.String(), required=True, validate=ma.validate.Length(min=1))
+    phase = ma.fields.String(required=True, validate=ma.validate.OneOf(PHASES))
+    when_given = ma.fields.List(ma.fields.String(), required=True,
+                                validate=ma.validate.Length(min=1))
+    why = ma.fields.String(required=True, validate=ma.validate.Length(1, 300))
+
+
+class PlanFileSchema(ma.Schema):
+    """plan.yaml: how the steps of one answer make one plan.
+
+    `conflicts`: pairs of steps that must never be given together (proved at load);
+    `supersedes`: when `step` is given, the steps `over` it are left out;
+    `phases`: when any of `when_given` is given, `steps` move to `phase`.
+    """
+
+    conflicts = ma.fields.List(ma.fields.Nested(ConflictSchema), load_default=list)
+    supersedes = ma.fields.List(ma.fields.Nested(SupersedesSchema), load_default=list)
+    phases = ma.fields.List(ma.fields.Nested(PhaseShiftSchema), load_default=list)
+
+    def __init__(self, *, steps: set[str], **kwargs):
+        super().__init__(**kwargs)
+        self.steps = steps
+
+    @ma.validates_schema
+    def _known_steps(self, data, **kwargs):
+        errors: dict = {}
+        for key, fields in (("conflicts", ("steps",)), ("supersedes", ("step", "over")),
+                            ("phases", ("steps", "when_given"))):
+            for i, entry in enumerate(data[key]):
+                for name in fields:
+                    value = entry[name]
+                    unknown = [s for s in ([value] if isinstance(value, str) else value)
+                               if s not in self.steps]
+                    if unknown:
+                        errors.setdefault(key, {}).setdefault(i, {})[name] = [
+                            f"unknown step ids {unknown} (steps are in steps.yaml)"]
+        for i, entry in enumerate(data["conflicts"]):
+            if len(set(entry["steps"])) != len(entry["steps"]):
+                errors.setdefault("conflicts", {}).setdefault(i, {})["steps"] = [
+                    "a step cannot conflict with itself"]
+        for i, entry in enumerate(data["supersedes"]):
+            if entry["step"] in entry["over"]:
+                errors.setdefault("supersedes", {}).setdefault(i, {})["over"] = [
+                    "a step cannot supersede itself"]
         if errors:
             raise ma.ValidationError(errors)

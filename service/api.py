@@ -9,15 +9,18 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
 from service import jsonio
-from service.engine import Guidance
+from service.engine import Guidance, flatten
+from schemas.rules import PHASES
+from service.plan import contradictions
 from service.errors import (BadParameter, UnreadableBody, UnsupportedMediaType, ValidationFailed,
                             flatten_messages)
-from service.rulebook import Rulebook
+from service.rulebook import PLACEHOLDER, Rulebook
 from service.state import Loaded, loaded
 
 CLOSE_CONNECTION = "dispute_guide.close_connection"  # read by service/worker.py
 LANGS = ("en", "ru")
 DEFAULT_LANG = "en"
+DEFAULT_QUESTIONS = 5  # the questions an answer lists unless ?questions=all
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 
@@ -90,12 +93,26 @@ def unreadable(detail: str) -> None:
     raise UnreadableBody(detail)
 
 
+def questions_param() -> int | None:
+    """?questions=true (the default: the best few), all, or false; the most to list."""
+    raw = request.args.get("questions")
+    if raw is not None and raw.strip().lower() == "all":
+        return None
+    return DEFAULT_QUESTIONS if flag("questions", True) else 0
+
+
 def validate_case(state: Loaded, data: Any) -> dict:
     try:
-        return state.schema.load(data)
+        case = state.schema.load(data)
     except ma.ValidationError as error:
         raise ValidationFailed("The case does not match the schema; see `errors`.",
                                flatten_messages(error.messages)) from None
+    if state.rulebook.implications:
+        errors = contradictions(state.rulebook, flatten(case))
+        if errors:
+            raise ValidationFailed("Facts of the case contradict each other; see `errors`.",
+                                   errors)
+    return case
 
 
 def localized(response: Response, lang: str) -> Response:
@@ -106,7 +123,25 @@ def localized(response: Response, lang: str) -> Response:
 
 # --- rendering ---------------------------------------------------------------
 
-def render_guidance(guidance: Guidance, lang: str) -> dict:
+def because(rule, facts: dict, lang: str) -> dict:
+    """Why a rule gave a step: its sentence, and the known facts it read (for a list fact,
+    only the items it looks for)."""
+    cited = {}
+    for name in rule.reads:
+        if name in facts:
+            value = facts[name]
+            if name in rule.cites:
+                value = [v for v in value if v in rule.cites[name]]
+            cited[name] = value
+    reason = rule.reason[lang]
+    if "{" in reason:
+        reason = PLACEHOLDER.sub(lambda m: str(facts[m.group(1)]), reason)
+    return {"rule": rule.id, "reason": reason, "facts": cited}
+
+
+def render_guidance(guidance: Guidance, lang: str,
+                    max_questions: int | None = DEFAULT_QUESTIONS) -> dict:
+    """The answer's body; `max_questions` None lists every question."""
     facts = guidance.facts
     body: dict[str, Any] = {
         "case_id": guidance.case_id,
@@ -114,19 +149,21 @@ def render_guidance(guidance: Guidance, lang: str) -> dict:
         "lang": lang,
         "steps": [
             {
-                "id": advice.step.id,
-                "kind": advice.step.kind,
-                "category": advice.step.category,
-                "title": advice.step.texts[lang]["title"],
-                "detail": advice.step.texts[lang]["detail"],
-                "because": [{"rule": rule.id, "facts": {n: facts.get(n) for n in rule.reads}}
-                            for rule in advice.because],
+                "id": planned.step.id,
+                "kind": planned.step.kind,
+                "category": planned.step.category,
+                "phase": planned.phase,
+                "title": planned.step.texts[lang]["title"],
+                "detail": planned.step.texts[lang]["detail"],
+                "because": [because(rule, facts, lang) for rule in planned.because],
             }
-            for advice in guidance.steps
+            for planned in guidance.steps
         ],
         "rules_fired": [rule.id for rule in guidance.rules_fired],
     }
     if guidance.questions is not None:
+        asked = guidance.questions if max_questions is None \
+            else guidance.questions[:max_questions]
         body["questions"] = [
             {
                 "field": q.fact.name,
@@ -134,7 +171,7 @@ def render_guidance(guidance: Guidance, lang: str) -> dict:
                 "options": [{"value": o.answer.value, "label": o.answer.labels[lang],
                              "add": list(o.add), "remove": list(o.remove)} for o in q.options],
             }
-            for q in guidance.questions
+            for q in asked
         ]
     return body
 
@@ -163,12 +200,12 @@ def describe_facts(rulebook: Rulebook, lang: str) -> list[dict]:
 def guidance():
     """One case in, one guidance out."""
     lang = negotiate_lang()
-    with_questions = flag("questions", True)
+    most = questions_param()
     state = loaded()
     case = validate_case(state, json_body())
     g.case_id = case.get("case_id")  # for the request's log line
-    return localized(jsonify(render_guidance(state.engine.evaluate(case, with_questions), lang)),
-                     lang)
+    guidance = state.engine.evaluate(case, most != 0)
+    return localized(jsonify(render_guidance(guidance, lang, most)), lang)
 
 
 @bp.get("/steps")
@@ -180,8 +217,9 @@ def steps():
         "ruleset_version": rulebook.version,
         "lang": lang,
         "categories": list(rulebook.categories),
+        "phases": list(PHASES),
         "steps": [{"id": s.id, "kind": s.kind, "category": s.category, "order": s.order,
-                   "section": s.section, **s.texts[lang]}
+                   "section": s.section, "phase": s.phase, **s.texts[lang]}
                   for s in sorted(rulebook.steps.values(), key=lambda s: s.rank)],
     }
     return localized(jsonify(body), lang)
@@ -196,8 +234,18 @@ def rules():
         "ruleset_version": rulebook.version,
         "lang": lang,
         "rules": [{"id": r.id, "file": r.file, "description": r.description, "when": r.source,
-                   "add": list(r.add), "remove": list(r.remove), "reads": list(r.reads)}
+                   "reason": r.reason[lang], "add": list(r.add), "remove": list(r.remove),
+                   "reads": list(r.reads)}
                   for r in rulebook.rules],
+        "plan": {
+            "conflicts": [{"steps": list(c.steps), "why": c.why,
+                           "by_supersession": c.by_supersession}
+                          for c in rulebook.conflicts],
+            "phase_shifts": [{"steps": list(p.steps), "phase": p.phase,
+                              "when_given": list(p.when_given)} for p in rulebook.phase_shifts],
+        },
+        "implications": [{"when": i.source, "then": i.then, "why": i.why}
+                         for i in rulebook.implications],
         "facts": describe_facts(rulebook, lang),
     }
     return localized(jsonify(body), lang)

@@ -30,7 +30,8 @@ from schemas.case import MAX_STRING
 from schemas.guidance import GuidanceSchema
 from schemas.problem import ProblemSchema
 from service import jsonio
-from service.api import flag, json_body, localized, negotiate_lang, render_guidance, validate_case
+from service.api import (json_body, localized, negotiate_lang, questions_param, render_guidance,
+                         validate_case)
 from service.engine import EngineError
 from service.errors import ApiError, UnsupportedMediaType, flatten_messages, problem
 from service.observability import metrics
@@ -169,13 +170,14 @@ def _failed(case_id: str | None, error: ApiError, tally: Tally) -> dict:
     return {"case_id": case_id, "status": error.status, "problem": problem_of(error)}
 
 
-def evaluate_entry(state: Loaded, data: Any, lang: str, questions: bool, tally: Tally) -> dict:
+def evaluate_entry(state: Loaded, data: Any, lang: str, questions: int | None,
+                   tally: Tally) -> dict:
     """The result for one case as sent: its guidance, or the problem the single endpoint gives."""
     case_id = echoed_case_id(data)
     try:
         case = validate_case(state, data)
-        guidance = state.engine.evaluate(case, questions)
-        body = render_guidance(guidance, lang)
+        guidance = state.engine.evaluate(case, questions != 0)
+        body = render_guidance(guidance, lang, questions)
     except ApiError as error:
         return _failed(case_id, error, tally)
     except Exception as error:
@@ -212,7 +214,7 @@ _batch_request = BatchRequestSchema()
 def guidance_batch():
     """Many cases in one request: JSON in and out, or NDJSON streamed line by line."""
     lang = negotiate_lang()
-    with_questions = flag("questions", True)
+    with_questions = questions_param()
     state = loaded()
     mimetype = request.mimetype
     if mimetype == NDJSON:
@@ -282,7 +284,7 @@ def _cut_off_line() -> str:
                        "problem": problem_of(failure)})
 
 
-def _stream(state: Loaded, lang: str, questions: bool) -> Iterator[str]:
+def _stream(state: Loaded, lang: str, questions: int | None) -> Iterator[str]:
     tally = Tally()
     body = _Body()
     lines = read_lines(body)

@@ -83,11 +83,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate one case from a file or stdin and print the guidance."""
-    import marshmallow as ma
-
     from service import jsonio
-    from service.api import render_guidance
-    from service.errors import ApiError, flatten_messages
+    from service.api import DEFAULT_QUESTIONS, render_guidance, validate_case
+    from service.errors import ApiError, ValidationFailed
     from service.messages import translate
 
     state = _load(args.rules)
@@ -97,43 +95,50 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"dispute-guide: {args.file}: {error.strerror}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        case = state.schema.load(jsonio.loads(data))
-    except ApiError as error:
-        print(f"dispute-guide: {args.file}: {translate(error.detail, args.lang)}", file=sys.stderr)
-        return EXIT_FAILED
-    except ma.ValidationError as error:
-        for path, messages in flatten_messages(error.messages).items():
+        case = validate_case(state, jsonio.loads(data))
+    except ValidationFailed as error:
+        for path, messages in error.errors.items():
             for message in messages:
                 print(f"dispute-guide: {args.file}: {path}: {translate(message, args.lang)}",
                       file=sys.stderr)
         return EXIT_FAILED
+    except ApiError as error:
+        print(f"dispute-guide: {args.file}: {translate(error.detail, args.lang)}", file=sys.stderr)
+        return EXIT_FAILED
     guidance = state.engine.evaluate(case, questions=not args.no_questions)
-    json.dump(render_guidance(guidance, args.lang), sys.stdout, ensure_ascii=False, indent=2)
+    most = None if args.all_questions else DEFAULT_QUESTIONS
+    json.dump(render_guidance(guidance, args.lang, most), sys.stdout, ensure_ascii=False,
+              indent=2)
     sys.stdout.write("\n")
     return EXIT_OK
 
 
 def run_rule_tests(state) -> list[str]:
     """Run every rule file's own test cases; return one line per failure."""
-    import marshmallow as ma
+    from service.api import validate_case
+    from service.errors import ValidationFailed
 
     failures = []
     produced: set[str] = set()
     for test in state.rulebook.tests:
         where = f"{test.file}: {test.name}"
         try:
-            case = state.schema.load(test.case)
-        except ma.ValidationError as error:
-            failures.append(f"{where}: the case is invalid: {error.messages}")
+            case = validate_case(state, test.case)
+        except ValidationFailed as error:
+            failures.append(f"{where}: the case is invalid: {error.errors}")
             continue
-        steps = {a.step.id for a in state.engine.evaluate(case, questions=False).steps}
+        phases = {p.step.id: p.phase for p in state.engine.evaluate(case, questions=False).steps}
+        steps = set(phases)
         produced |= steps
         missing = [s for s in test.expect if s not in steps]
         unwanted = [s for s in test.forbid if s in steps]
+        misplaced = {s: phases.get(s) for s, phase in test.phases.items() if phases.get(s) != phase}
         if missing:
             failures.append(f"{where}: expected {missing}, got {sorted(steps)}")
         if unwanted:
             failures.append(f"{where}: must not give {unwanted}")
+        if misplaced:
+            failures.append(f"{where}: phases expected {test.phases}, got {misplaced}")
     never = sorted(set(state.rulebook.steps) - produced)
     if never:
         failures.append(f"steps no test case produces: {never}")
@@ -142,9 +147,24 @@ def run_rule_tests(state) -> list[str]:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate the rules and run their test cases."""
-    state = _load(args.rules)
+    from service.coherence import never_given
+
+    state = _load(args.rules)  # loading proves the declared conflicts, or refuses the rules
     failures = run_rule_tests(state)
     tests = len(state.rulebook.tests)
+    conflicts = state.rulebook.conflicts
+    declared = [c for c in conflicts if not c.by_supersession]
+    print(f"{len(declared)} declared conflicts and {len(conflicts) - len(declared)} "
+          "superseded pairs, each proved impossible for every case (SAT, complete):")
+    for conflict in declared:
+        print(f"  never together: {' + '.join(conflict.steps)}")
+    for step, by in sorted(state.rulebook.superseded_by.items()):
+        print(f"  left out when given: {step} (by {', '.join(by)})")
+    steps, rules = never_given(state.rulebook)
+    for step in steps:
+        print(f"WARN step {step} can never be given")
+    for rule in rules:
+        print(f"WARN rule {rule} can never fire")
     for line in failures:
         print(f"FAIL {line}")
     print(f"{len(state.rulebook.rules)} rules, {len(state.rulebook.steps)} steps, "
@@ -193,6 +213,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("file", help="a JSON file, or - for stdin")
     s.add_argument("--lang", choices=("en", "ru"), default="en")
     s.add_argument("--no-questions", action="store_true", help="skip the follow-up questions")
+    s.add_argument("--all-questions", action="store_true",
+                   help="list every follow-up question (default: the best 5)")
     s.add_argument("--rules", help="rules folder (default: the bundled one)")
     s.set_defaults(func=cmd_evaluate)
 

@@ -304,3 +304,18 @@ def thresholds(node: Node, fact: str) -> set[int]:
             for v in value:
                 cuts.update((v, v + 1))
     return cuts
+
+
+def mentioned(node: Node, fact: str) -> set:
+    """The values of list `fact` that `includes` / `includes_any` tests look for."""
+    if isinstance(node, (All, Any_)):
+        return set().union(*(mentioned(p, fact) for p in node.parts))
+    if node.fact != fact:
+        return set()
+    found: set = set()
+    for op, value in node.ops:
+        if op == "includes":
+            found.add(value)
+        elif op == "includes_any":
+            found.update(value)
+    return found

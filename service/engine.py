@@ -28,8 +28,9 @@ from typing import Any, Mapping, NamedTuple
 import durable_rules_engine as _dre
 
 from service.conditions import to_durable
+from service.plan import Planner, complete
 from service.questions import Asker
-from service.rulebook import Rulebook, Step, tally
+from service.rulebook import Rulebook
 
 GUARD_FIELD = "_c"  # fact names start with a letter, so this never clashes
 _GUARD = {GUARD_FIELD: 1}
@@ -43,16 +44,11 @@ class EngineError(Exception):
     """The engine failed on a case (a bug, reported as a 500)."""
 
 
-class StepAdvice(NamedTuple):
-    step: Step
-    because: tuple  # the rules that added it
-
-
 class Guidance(NamedTuple):
     case_id: str | None
     ruleset_version: str
-    facts: dict  # the known facts, flattened (dotted names)
-    steps: tuple  # StepAdvice, ordered
+    facts: dict  # the known facts, flattened (dotted names), implied ones included
+    steps: tuple  # service.plan.PlannedStep, ordered by phase, category and order
     rules_fired: tuple  # Rule, in rulebook order
     questions: tuple | None  # Question, best first; None when not asked for
 
@@ -77,11 +73,10 @@ class Engine:
 
     def __init__(self, rulebook: Rulebook):
         self.rulebook = rulebook
-        self.asker = Asker(rulebook)
+        self.planner = Planner(rulebook)
+        self.asker = Asker(rulebook, self.planner)
         self._rules = {rule.id: rule for rule in rulebook.rules}
         self._order = {rule.id: i for i, rule in enumerate(rulebook.rules)}
-        self._steps = rulebook.steps
-        self._rank = {step.id: step.rank for step in rulebook.steps.values()}
         definition = {
             rule.id: {"all": [{"m": {"$and": [_GUARD, to_durable(rule.when)]}}], "pri": 1}
             for rule in rulebook.rules
@@ -133,23 +128,25 @@ class Engine:
         if not fired or fired[-1] != SENTINEL:
             raise EngineError("the sentinel rule did not fire last")
         fired.pop()
-        return fired
+        # A rule whose condition has an `any` fires once per alternative that holds.
+        return list(dict.fromkeys(fired)) if len(fired) > 1 else fired
 
     def evaluate(self, case: Mapping[str, Any], questions: bool = True) -> Guidance:
-        """Evaluate one validated case (nested, as the API receives it)."""
-        flat = flatten(case)
+        """Evaluate one validated case (nested, as the API receives it).
+
+        The case must not contradict the implications of facts.yaml (validation refuses
+        such a case); what its facts imply is added before the engine sees them.
+        """
+        flat = complete(self.rulebook, flatten(case))
         if not flat.get("situations"):
             raise ValueError("a case needs at least one situation")
         fired = self.fire(flat)
         fired.sort(key=self._order.__getitem__)
         rules = [self._rules[rule_id] for rule_id in fired]
-        added, adders, removers = tally(rules)
-        rank = self._rank
-        steps = tuple([StepAdvice(self._steps[s], tuple(by))
-                       for s, by in sorted(added.items(), key=lambda item: rank[item[0]])])
+        steps = self.planner.plan(rules)
         asked = None
         if questions:
-            asked = tuple(self.asker.ask(flat, frozenset(fired), added, adders, removers))
+            asked = tuple(self.asker.ask(flat, frozenset(fired), {p.step.id for p in steps}))
         guidance = Guidance(case.get("case_id"), self.rulebook.version, flat, steps,
                             tuple(rules), asked)
         if self.observer is not None:

@@ -100,6 +100,12 @@ _RU: list[tuple[str, str, dict]] = [
     # details
     (r"The case does not match the schema; see `errors`\.",
      "Случай не соответствует схеме; подробности в `errors`.", {}),
+    (r"Facts of the case contradict each other; see `errors`\.",
+     "Факты случая противоречат друг другу; подробности в `errors`.", {}),
+    (r"Contradicts (?P<said>.*), which implies (?P<name>[\w.]+): (?P<value>.*) \((?P<why>.*)\)\.",
+     "Противоречит {said}: отсюда следует {name}: {value} ({why}).", {}),
+    (r"Implies (?P<name>[\w.]+): (?P<value>.*), but the case says (?P<said>.*)\.",
+     "Отсюда следует {name}: {value}, а в случае указано {said}.", {}),
     (r'The body must be \{"cases": \[\.\.\.\]\}; see `errors`\.',
      'Тело должно иметь вид {{"cases": [...]}}; подробности в `errors`.', {}),
     (r"Query parameter (?P<name>'[^']*') must be true or false\.",

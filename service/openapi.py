@@ -26,7 +26,7 @@ TAGS = [
     {"name": "operations", "description": "Probes, metrics and this contract, for operators."},
 ]
 SHARED_ENUMS = {"Lang": ("en", "ru"), "StepKind": ("do", "avoid"),
-                "QuestionsFlag": ("true", "false", "1", "0", "yes", "no")}
+                "QuestionsFlag": ("true", "false", "all", "1", "0", "yes", "no")}
 # `null` and nothing else (a nullable reference: "this schema, or null").
 NULL = {"type": "object", "nullable": True, "enum": [None]}
 
@@ -48,7 +48,8 @@ LANG_PARAM = {
 }
 QUESTIONS_PARAM = {
     "name": "questions", "in": "query", "required": False,
-    "description": "false skips the follow-up questions (a little faster).",
+    "description": "true (the default) lists the 5 best follow-up questions, all lists every "
+                   "one, false skips them (a little faster).",
     "schema": {"$ref": "#/components/schemas/QuestionsFlag"},
 }
 CONTENT_LANGUAGE = {"Content-Language": {"description": "The language of the texts.",

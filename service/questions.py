@@ -13,7 +13,9 @@ fact keeps its outcome whatever the answer. Tests prove, against the real engine
 every listed option changes the steps exactly as it says and that unlisted facts
 change nothing.
 
-Ranking: the question whose answers can change the most serious step comes first
+Ranking: a fact's `priority` (facts.yaml) first: the contract, which decides whether a
+formal demand or only a warning against threats fits, is always asked first. Then the
+question whose answers can change the most serious step
 (escalation 5, a warning 4, disengagement 3, other actions 2, prevention 1), then the
 one whose answers change the greatest total weight of steps, then the order of the
 facts in facts.yaml.
@@ -24,6 +26,7 @@ from __future__ import annotations
 from typing import Any, Mapping, NamedTuple
 
 from service.conditions import Any_, Source, to_python
+from service.plan import Planner, complete, contradictions
 from service.rulebook import Fact, Rule, Rulebook, Step
 
 CATEGORY_WEIGHT = {"escalate": 5, "disengage": 3, "prevent": 1}
@@ -77,8 +80,11 @@ class Asker:
     rule fires anyway). Other shapes are tried on the case with each answer filled in.
     """
 
-    def __init__(self, rulebook: Rulebook):
+    def __init__(self, rulebook: Rulebook, planner: Planner):
         self.rulebook = rulebook
+        self.planner = planner
+        self._rules = {rule.id: rule for rule in rulebook.rules}
+        self._implying = frozenset().union(*(i.when.reads for i in rulebook.implications))
         self.answers = {
             name: answers for name, fact in rulebook.facts.items()
             if name in rulebook.rules_reading and (answers := self._answers(fact))
@@ -88,11 +94,6 @@ class Asker:
         self._position = {name: i for i, name in enumerate(rulebook.facts)}
         self._weight = {s.id: weight(s) for s in rulebook.steps.values()}
         self._rank = {s.id: s.rank for s in rulebook.steps.values()}
-        # Each rule's steps in answer order, so that filtering them keeps that order.
-        self._adds = {r.id: tuple(sorted(r.add, key=self._rank.__getitem__))
-                      for r in rulebook.rules}
-        self._removes = {r.id: tuple(sorted(r.remove, key=self._rank.__getitem__))
-                         for r in rulebook.rules}
         source = Source()
         self._bits: dict[str, int] = {}  # expression -> its bit in the mask of parts
         self._source = source
@@ -166,17 +167,21 @@ class Asker:
             answers.append(Answer(value, text))
         return tuple(answers)
 
-    def ask(self, flat: Mapping[str, Any], fired: frozenset, steps, adders: dict,
-            removers: dict) -> list[Question]:
+    def ask(self, flat: Mapping[str, Any], fired: frozenset, given: set) -> list[Question]:
         """The questions for the unknown facts of `flat`, best first.
 
-        What the engine found for `flat`: the `fired` rule ids, the `steps` given, the
-        fired rules adding each step (`adders`) and the number removing it (`removers`).
+        `flat` is the case with its implied facts; `fired` and `given` are what the engine
+        found for it: the ids of the rules that fired and of the steps given.
         """
         holding = self._parts(flat)
         questions = []
         for name, probes in self._probes.items():
             if name in flat:
+                continue
+            if name in self._implying:  # an answer may imply more facts: try it whole
+                question = self._tried(name, flat, given)
+                if question:
+                    questions.append(question)
                 continue
             flips: dict[int, list[Rule]] = {}
             for probe in probes:
@@ -201,32 +206,45 @@ class Asker:
                         flips[k] = [probe.rule]
             if not flips:
                 continue
-            question = self._question(name, flips, fired, steps, adders, removers)
+            changes = {}
+            for k, flipped in flips.items():
+                now = fired.symmetric_difference(rule.id for rule in flipped)
+                changes[k] = self._steps_of(now)
+            question = self._question(name, changes, given, ())
             if question:
                 questions.append(question)
         questions.sort(key=lambda q: q.rank)
         return questions
 
-    def _question(self, name: str, flips: dict, fired: frozenset, steps, adders: dict,
-                  removers: dict) -> Question | None:
+    def _steps_of(self, fired) -> set:
+        rules = self._rules
+        return set(self.planner.given(rules[rule_id] for rule_id in fired))
+
+    def _tried(self, name: str, flat: Mapping[str, Any], given: set) -> Question | None:
+        """Each answer filled in with what it implies, every rule tried on the result;
+        answers that contradict the known facts are not offered."""
+        changes = {}
+        impossible = []
+        for k, answer in enumerate(self.answers[name]):
+            trial = dict(flat)
+            trial[name] = answer.value
+            if contradictions(self.rulebook, trial):
+                impossible.append(k)
+                continue
+            trial = complete(self.rulebook, trial)
+            changes[k] = self._steps_of(r.id for r in self.rulebook.rules if r.test(trial))
+        return self._question(name, changes, given, tuple(impossible))
+
+    def _question(self, name: str, changes: dict, given: set,
+                  impossible: tuple) -> Question | None:
+        """The question on `name`, from the steps each answer `k` would give (`changes[k]`;
+        answers not in it change nothing), or None when no answer changes anything."""
         options = None
         changed: set[str] = set()
-        for k, flipped in flips.items():
-            if len(flipped) == 1:  # the common case, and the cheap one
-                rule_id = flipped[0].id
-                adds, removes = self._adds[rule_id], self._removes[rule_id]
-                if rule_id in fired:  # it stops firing: its steps lose an adder or a remover
-                    remove = [s for s in adds if s in steps and len(adders[s]) == 1]
-                    add = [s for s in removes
-                           if removers[s] == 1 and s in adders and s not in adds]
-                else:  # it starts firing
-                    add = [s for s in adds if s not in steps and s not in removers
-                           and s not in removes]
-                    remove = [s for s in removes if s in steps]
-            else:
-                add, remove = self._delta(flipped, fired, steps, adders, removers)
-                add.sort(key=self._rank.__getitem__)
-                remove.sort(key=self._rank.__getitem__)
+        rank = self._rank.__getitem__
+        for k, steps in changes.items():
+            add = sorted(steps - given, key=rank)
+            remove = sorted(given - steps, key=rank)
             if add or remove:
                 if options is None:
                     options = list(self._unchanged[name])
@@ -234,27 +252,10 @@ class Asker:
                 options[k] = Option(options[k].answer, tuple(add), tuple(remove))
         if options is None:
             return None
+        if impossible:
+            options = [o for k, o in enumerate(options) if k not in impossible]
         weight = self._weight.__getitem__
-        return Question(self.rulebook.facts[name], tuple(options),
-                        (-max(map(weight, changed)), -sum(map(weight, changed)),
+        fact = self.rulebook.facts[name]
+        return Question(fact, tuple(options),
+                        (-fact.priority, -max(map(weight, changed)), -sum(map(weight, changed)),
                          self._position[name]))
-
-    @staticmethod
-    def _delta(flipped: list, fired: frozenset, steps, adders: dict,
-               removers: dict) -> tuple[list, list]:
-        """The steps added and removed when several rules flip at once."""
-        add_delta: dict[str, int] = {}
-        remove_delta: dict[str, int] = {}
-        for rule in flipped:
-            sign = -1 if rule.id in fired else 1  # it stops firing, or starts
-            for s in rule.add:
-                add_delta[s] = add_delta.get(s, 0) + sign
-            for s in rule.remove:
-                remove_delta[s] = remove_delta.get(s, 0) + sign
-        add, remove = [], []
-        for s in add_delta.keys() | remove_delta.keys():
-            now = (len(adders.get(s, ())) + add_delta.get(s, 0) > 0
-                   and removers.get(s, 0) + remove_delta.get(s, 0) == 0)
-            if now is not (s in steps):
-                (add if now else remove).append(s)
-        return add, remove

@@ -7,6 +7,7 @@ that the engine compiles, the questions analyse and the API describes.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,12 +15,19 @@ from typing import Any
 import marshmallow as ma
 import yaml
 
-from schemas.rules import FactsFileSchema, RuleFileSchema, StepCatalogueSchema
-from service.conditions import All, FactType, Predicate, thresholds, to_python
+from schemas.rules import (FactsFileSchema, PlanFileSchema, RuleFileSchema,
+                           StepCatalogueSchema)
+from service.coherence import find_conflicts
+from service.conditions import (All, Check, ConditionError, FactType, Predicate, mentioned,
+                                parse, thresholds, to_python)
 from service.resources import bundled
 
 FACTS_FILE = "facts.yaml"
 STEPS_FILE = "steps.yaml"
+PLAN_FILE = "plan.yaml"
+SPECIAL_FILES = (FACTS_FILE, STEPS_FILE, PLAN_FILE)
+LANGS = ("en", "ru")
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 DEFAULT_RULES_DIR = bundled("rules")
 MAX_RULE_FILE_BYTES = 1 << 20
 
@@ -39,6 +47,7 @@ class Fact:
     required: bool = False
     question: dict | None = None
     labels: dict = field(default_factory=dict)
+    priority: int = 0  # questions on higher-priority facts come first
 
     @property
     def group(self) -> str | None:
@@ -56,6 +65,7 @@ class Step:
     category: str
     order: int
     section: str
+    phase: str  # now | fallback | next_time, unless a phase shift of plan.yaml moves it
     texts: dict  # lang -> {"title", "detail"}
     rank: tuple  # (category position, order): the sort key of an answer's steps
 
@@ -71,6 +81,34 @@ class Rule:
     remove: tuple
     reads: tuple
     test: Predicate
+    reason: dict  # lang -> a sentence, with {fact} placeholders for integer facts it needs
+    cites: dict  # list fact -> the values the condition looks for (an answer cites only those)
+
+
+@dataclass(frozen=True)
+class Implication:
+    """Known facts that settle another: `when` holds, so each fact of `then` has its value."""
+
+    index: int
+    when: All
+    source: Any  # the `when` as written, for GET /v1/rules
+    test: Predicate
+    then: dict  # fact -> value
+    why: str
+
+
+@dataclass(frozen=True)
+class Conflict:
+    steps: tuple  # two step ids that must never be given together
+    why: str
+    by_supersession: bool = False
+
+
+@dataclass(frozen=True)
+class PhaseShift:
+    steps: tuple
+    phase: str
+    when_given: tuple
 
 
 @dataclass(frozen=True)
@@ -80,6 +118,7 @@ class RuleTest:
     case: dict
     expect: tuple
     forbid: tuple
+    phases: dict  # step -> the phase it must be given in
 
 
 @dataclass
@@ -92,8 +131,15 @@ class Rulebook:
     tests: list[RuleTest]
     range_labels: dict
     version: str
+    implications: tuple = ()
+    conflicts: tuple = ()  # Conflict, declared and implied by supersession
+    superseded_by: dict = field(default_factory=dict)  # step -> the steps that supersede it
+    phase_shifts: tuple = ()  # PhaseShift, first match wins
     rules_reading: dict[str, tuple] = field(init=False)
     cuts: dict[str, tuple] = field(init=False)
+
+    def __repr__(self) -> str:  # the whole rulebook would be a page long (pytest, hypothesis)
+        return f"<Rulebook {self.directory} {self.version}: {len(self.rules)} rules>"
 
     def __post_init__(self):
         reading: dict[str, list] = {}
@@ -101,10 +147,11 @@ class Rulebook:
             for name in rule.reads:
                 reading.setdefault(name, []).append(rule)
         self.rules_reading = {name: tuple(rules) for name, rules in reading.items()}
+        conditions = [r.when for r in self.rules] + [i.when for i in self.implications]
         self.cuts = {
-            name: tuple(sorted(set().union(*(thresholds(r.when, name) for r in rules))))
-            for name, rules in self.rules_reading.items()
-            if self.facts[name].type == "integer"
+            name: tuple(sorted(set().union(*(thresholds(c, name) for c in conditions))))
+            for name, fact in self.facts.items()
+            if fact.type == "integer" and name in self.rules_reading
         }
 
 
@@ -120,7 +167,7 @@ def load_rulebook(directory: str | Path | None = None) -> Rulebook:
         text = _read(path)
         digest.update(path.name.encode() + b"\0" + text.encode() + b"\0")
         documents[path.name] = _parse_yaml(path, text)
-    for needed in (FACTS_FILE, STEPS_FILE):
+    for needed in (FACTS_FILE, STEPS_FILE):  # plan.yaml is optional
         if needed not in documents:
             raise RulesError(f"{directory / needed}: missing")
 
@@ -129,15 +176,20 @@ def load_rulebook(directory: str | Path | None = None) -> Rulebook:
     steps_doc = _validate(directory / STEPS_FILE, StepCatalogueSchema(), documents.pop(STEPS_FILE))
     categories = tuple(steps_doc["categories"])
     steps = {
-        s["id"]: Step(s["id"], s["kind"], s["category"], s["order"], s["section"],
-                      {lang: s[lang] for lang in ("en", "ru")},
+        s["id"]: Step(s["id"], s["kind"], s["category"], s["order"], s["section"], s["phase"],
+                      {lang: s[lang] for lang in LANGS},
                       (categories.index(s["category"]), s["order"], s["id"]))
         for s in steps_doc["steps"]
     }
+    plan_doc = _validate(directory / PLAN_FILE, PlanFileSchema(steps=set(steps)),
+                         documents.pop(PLAN_FILE, {}))
     if not documents:
-        raise RulesError(f"{directory}: no rule files (*.yaml besides {FACTS_FILE}, {STEPS_FILE})")
+        raise RulesError(f"{directory}: no rule files "
+                         f"(*.yaml besides {', '.join(SPECIAL_FILES)})")
 
     fact_types = {n: FactType(n, f.type, f.values) for n, f in facts.items()}
+    implications = _implications(directory / FACTS_FILE, facts_doc["implications"], facts,
+                                 fact_types)
     rules: list[Rule] = []
     tests: list[RuleTest] = []
     owner: dict[str, str] = {}
@@ -149,15 +201,104 @@ def load_rulebook(directory: str | Path | None = None) -> Rulebook:
                 raise RulesError(f"{directory / name}: rule {rule['id']!r}: duplicate rule id "
                                  f"{rule['id']!r} (also in {owner[rule['id']]})")
             owner[rule["id"]] = name
+            reason = _reason(directory / name, rule, facts)
             rules.append(Rule(rule["id"], name, rule["description"], rule["when"], raw["when"],
                               tuple(rule["add"]), tuple(rule["remove"]),
                               tuple(n for n in facts if n in rule["when"].reads),
-                              to_python(rule["when"])))
-        tests.extend(RuleTest(name, t["name"], t["case"], tuple(t["expect"]), tuple(t["forbid"]))
+                              to_python(rule["when"]), reason,
+                              {n: frozenset(mentioned(rule["when"], n))
+                               for n, f in facts.items() if f.type == "list"
+                               and n in rule["when"].reads}))
+        tests.extend(RuleTest(name, t["name"], t["case"], tuple(t["expect"]), tuple(t["forbid"]),
+                              t["phases"])
                      for t in loaded["tests"])
 
-    return Rulebook(directory, facts, categories, steps, rules, tests,
-                    facts_doc["range_labels"], digest.hexdigest()[:16])
+    superseded_by, conflicts = _supersession(directory / PLAN_FILE, plan_doc, steps)
+    conflicts = tuple(Conflict(tuple(c["steps"]), c["why"]) for c in plan_doc["conflicts"]) \
+        + conflicts
+    shifts = tuple(PhaseShift(tuple(p["steps"]), p["phase"], tuple(p["when_given"]))
+                   for p in plan_doc["phases"])
+    rulebook = Rulebook(directory, facts, categories, steps, rules, tests,
+                        facts_doc["range_labels"], digest.hexdigest()[:16], implications,
+                        conflicts, superseded_by, shifts)
+    # The proof that no declared conflict can be given: complete for the condition
+    # language (a SAT search over every fact's value classes), so also at every reload.
+    found = find_conflicts(rulebook)
+    if found:
+        raise RulesError("\n".join(w.message() for w in found))
+    return rulebook
+
+
+def _implications(path: Path, entries: list, facts: dict, fact_types: dict) -> tuple:
+    out = []
+    for i, entry in enumerate(entries):
+        where = f"{path}: implications[{i}]"
+        try:
+            when = parse(entry["when"], fact_types)
+        except ConditionError as error:
+            raise RulesError(f"{where}: {error}") from None
+        then = {}
+        for name, value in entry["then"].items():
+            fact = facts.get(name)
+            if fact is None:
+                raise RulesError(f"{where}: then.{name}: unknown fact {name!r}")
+            if fact.type == "list" or not _valid_value(fact, value):
+                raise RulesError(f"{where}: then.{name}: {value!r} is not a value of {name}")
+            if name in when.reads:
+                raise RulesError(f"{where}: then.{name}: a fact cannot imply itself")
+            then[name] = value
+        out.append(Implication(i, when, entry["when"], to_python(when), then, entry["why"]))
+    return tuple(out)
+
+
+def _valid_value(fact: Fact, value: Any) -> bool:
+    if fact.type == "boolean":
+        return type(value) is bool
+    if fact.type == "integer":
+        return type(value) is int and fact.min <= value <= fact.max
+    return value in fact.values
+
+
+def _reason(path: Path, rule: dict, facts: dict) -> dict:
+    """The rule's reason sentences; a placeholder must name an integer fact the rule needs."""
+    needed = {part.fact for part in rule["when"].parts if isinstance(part, Check)
+              and not part.if_unknown and ("known", False) not in part.ops}
+    for lang, text in rule["reason"].items():
+        for name in PLACEHOLDER.findall(text):
+            fact = facts.get(name)
+            if fact is None or fact.type != "integer" or name not in needed:
+                raise RulesError(
+                    f"{path}: rule {rule['id']!r}: reason.{lang}: {{{name}}} must name an "
+                    "integer fact that the rule's conditions need known")
+        if "{" in PLACEHOLDER.sub("", text) or "}" in PLACEHOLDER.sub("", text):
+            raise RulesError(f"{path}: rule {rule['id']!r}: reason.{lang}: unbalanced braces")
+    return dict(rule["reason"])
+
+
+def _supersession(path: Path, plan: dict, steps: dict) -> tuple[dict, tuple]:
+    """Who supersedes whom, checked to have no cycle; each pair is also a conflict."""
+    over: dict[str, list] = {}
+    conflicts = []
+    for entry in plan["supersedes"]:
+        for step in entry["over"]:
+            over.setdefault(step, []).append(entry["step"])
+            conflicts.append(Conflict((entry["step"], step), entry["why"], True))
+    state: dict[str, int] = {}
+
+    def visit(step: str, trail: list) -> None:
+        if state.get(step) == 2:
+            return
+        if state.get(step) == 1:
+            cycle = trail[trail.index(step):] + [step]
+            raise RulesError(f"{path}: supersedes: a cycle: {' <- '.join(cycle)}")
+        state[step] = 1
+        for by in over.get(step, ()):
+            visit(by, trail + [step])
+        state[step] = 2
+
+    for step in over:
+        visit(step, [])
+    return {s: tuple(by) for s, by in over.items()}, tuple(conflicts)
 
 
 def _read(path: Path) -> str:
@@ -220,27 +361,4 @@ def _flatten(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
 def _fact(data: dict) -> Fact:
     return Fact(data["name"], data["type"], data["description"], tuple(data.get("values") or ()),
                 data.get("min"), data.get("max"), data.get("required", False),
-                data.get("question"), data.get("labels") or {})
-
-
-def tally(rules) -> tuple[dict[str, list[Rule]], dict[str, list[Rule]], dict[str, int]]:
-    """What fired rules lead to: (the steps given, each with the rules that added it;
-    every added step with its adders; how many rules remove each step).
-
-    A step that any fired rule removes is left out, whoever added it: removal is how
-    a rule makes other advice give way (fraud signals silence the persuading steps).
-    """
-    adders: dict[str, list[Rule]] = {}
-    removers: dict[str, int] = {}
-    for rule in rules:
-        for step in rule.add:
-            if step in adders:
-                adders[step].append(rule)
-            else:
-                adders[step] = [rule]
-        for step in rule.remove:
-            removers[step] = removers.get(step, 0) + 1
-    if not removers:
-        return adders, adders, removers
-    given = {step: by for step, by in adders.items() if step not in removers}
-    return given, adders, removers
+                data.get("question"), data.get("labels") or {}, data.get("priority", 0))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
+from service.plan import complete
 from service.rulebook import Fact, load_rulebook
 
 RULEBOOK = load_rulebook()
@@ -36,14 +37,27 @@ def nest(flat: dict) -> dict:
     return case
 
 
+def consistent(flat: dict) -> dict:
+    """The facts without those that contradict what the others imply (facts.yaml
+    `implications`): a valid case, in which the dropped facts are implied instead."""
+    facts = complete(RULEBOOK, flat)
+    while True:
+        wrong = [name for i in RULEBOOK.implications if i.test(facts)
+                 for name, value in i.then.items() if flat.get(name, value) != value]
+        if not wrong:
+            return flat
+        flat = {n: v for n, v in flat.items() if n not in wrong}
+        facts = complete(RULEBOOK, flat)
+
+
 @st.composite
 def flat_cases(draw, known: float | None = None) -> dict:
-    """A case as dotted facts: situations always, every other fact known or not."""
+    """A valid case as dotted facts: situations always, every other fact known or not."""
     flat = {}
     for fact in RULEBOOK.facts.values():
         if fact.required or draw(st.booleans()):
             flat[fact.name] = draw(fact_values(fact))
-    return flat
+    return consistent(flat)
 
 
 def cases() -> st.SearchStrategy:

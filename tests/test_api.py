@@ -33,8 +33,12 @@ def test_unpaid_work_without_contract_gets_protection_and_a_warning_against_thre
                          "no-threats-without-contract"]
     warning = body["steps"][-1]
     assert warning["kind"] == "avoid" and warning["category"] == "escalate"
-    assert warning["because"] == [{"rule": "nonpay-no-empty-threats",
-                                   "facts": {"situations": ["non_payment"], "contract": False}}]
+    assert warning["phase"] == "fallback"
+    assert [s["phase"] for s in body["steps"][:-1]] == ["now"] * 4
+    assert warning["because"] == [{
+        "rule": "nonpay-no-empty-threats",
+        "reason": "You have no signed contract, so a threat has nothing behind it.",
+        "facts": {"situations": ["non_payment"], "contract": False}}]
     assert all(step["because"] and step["title"] and step["detail"] for step in body["steps"])
     assert "formal-demand-under-contract" not in ids(body)
 
@@ -236,3 +240,55 @@ def test_openapi_is_served(client, spec):
     import yaml
 
     assert yaml.safe_load(response.get_data(as_text=True)) == spec
+
+
+def test_a_case_that_contradicts_an_implication_is_refused_naming_both_fields(client):
+    response, body = post(client, {"situations": ["non_payment"], "stage": "delivered",
+                                   "deliverables": {"sent": False}}, path=GUIDANCE + "?lang=ru")
+    assert response.status_code == 422
+    assert set(body["errors"]) == {"deliverables.sent", "stage"}
+    assert "stage: delivered" in body["errors"]["deliverables.sent"][0]
+
+
+def test_implied_facts_are_known_cited_and_never_asked(client):
+    _, body = post(client, {"situations": ["non_payment"], "stage": "delivered"},
+                   path=GUIDANCE + "?questions=all")
+    asked = {q["field"] for q in body["questions"]}
+    assert "deliverables.sent" not in asked
+    # Delivered work was sent: previews only if it was protected, which is now the question.
+    assert "deliverables.protected" in asked
+    _, body = post(client, {"situations": ["new_client"]}, path=GUIDANCE + "?questions=all")
+    assert not {"fault", "stage", "deliverables.sent"} & {q["field"] for q in body["questions"]}
+
+
+def test_at_most_five_questions_unless_all_are_asked_for(client):
+    case = {"situations": ["conflict", "non_payment", "client_silent", "dissatisfaction"]}
+    _, default = post(client, case)
+    _, every = post(client, case, path=GUIDANCE + "?questions=all")
+    assert len(default["questions"]) == 5 < len(every["questions"])
+    assert default["questions"] == every["questions"][:5]
+    _, none = post(client, case, path=GUIDANCE + "?questions=false")
+    assert "questions" not in none
+
+
+def test_a_rule_is_listed_once_even_when_several_of_its_alternatives_hold(client):
+    _, body = post(client, {"situations": ["conflict"],
+                            "evidence": {"written_agreements": False, "phone_only": True}})
+    assert body["rules_fired"].count("record-agreements") == 1
+    record = next(s for s in body["steps"] if s["id"] == "record-every-agreement")
+    assert [b["rule"] for b in record["because"]] == ["record-agreements"]
+    assert record["phase"] == "next_time"
+
+
+def test_reasons_cite_only_known_facts_and_the_situations_they_look_for(client):
+    _, body = post(client, {"situations": ["conflict", "client_silent"],
+                            "client": {"silent_days": 9}, "stage": "in_progress"},
+                   path=GUIDANCE + "?lang=ru")
+    for step in body["steps"]:
+        for because in step["because"]:
+            assert None not in because["facts"].values()
+            assert any("\u0400" <= ch <= "\u04ff" for ch in because["reason"])
+    suspend = next(s for s in body["steps"] if s["id"] == "warn-work-suspension")
+    assert suspend["because"][0]["facts"] == {"situations": ["client_silent"], "stage": "in_progress",
+                                              "client.silent_days": 9}
+    assert "9" in suspend["because"][0]["reason"]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from cases import RULEBOOK, nest
+from cases import RULEBOOK, consistent, nest
 
 from service.api import render_guidance
 from service.batch import MAX_LINE_BYTES
@@ -58,7 +58,7 @@ def generated_cases(count: int, seed: int = 4) -> list[dict]:
     for i in range(count):
         flat = {fact.name: _value(rng, fact) for fact in RULEBOOK.facts.values()
                 if fact.required or rng.random() < 0.5}
-        case = nest(flat)
+        case = nest(consistent(flat))
         if i % 50:
             case = {"case_id": f"case-{i:05d}", **case}
         cases.append(case)

@@ -23,11 +23,12 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from cases import RULEBOOK
+from cases import RULEBOOK, consistent, nest
 from conftest import Server
 from werkzeug.serving import make_server
 
 import service.engine
+from service.engine import flatten
 from service import create_app
 
 pytestmark = pytest.mark.server
@@ -62,7 +63,8 @@ def random_case(rng: random.Random, index: int) -> dict:
 
 def make_cases(count: int, seed: int) -> list[dict]:
     rng = random.Random(seed)
-    return [random_case(rng, i) for i in range(count)]
+    cases = [random_case(rng, i) for i in range(count)]
+    return [{"case_id": c["case_id"], **nest(consistent(flatten(c)))} for c in cases]
 
 
 def single_threaded_answers(app, cases: list[dict], query: str = "") -> list[dict]:

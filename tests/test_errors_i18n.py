@@ -46,6 +46,9 @@ BAD_REQUESTS = [
         "client": {"silent_days": 100000, "contact_attempts": -1, "toxic": "yes"},
         "evidence": [], "case_id": "x" * 200, "contarct": True, "budget": 1}),
      "application/json"),
+    ("facts contradicting each other", "POST", "/v1/guidance", body({
+        "situations": ["conflict"], "stage": "delivered", "deliverables": {"sent": False}}),
+     "application/json"),
     ("no situations", "POST", "/v1/guidance", body({"contract": True}), "application/json"),
     ("empty situations", "POST", "/v1/guidance", body({"situations": []}), "application/json"),
     ("a situations string", "POST", "/v1/guidance", body({"situations": "conflict"}),

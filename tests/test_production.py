@@ -297,7 +297,7 @@ def test_sighup_with_a_broken_rule_keeps_serving_the_last_good_rules(tmp_path):
             time.sleep(0.5)
             (rules / "broken.yaml").write_text(
                 "section: nonpay\nrules:\n  - id: broken\n    description: d\n"
-                "    when: {budget: 1}\n    add: [clarify-payment]\n", encoding="utf-8")
+                "    when: {budget: 1}\n    reason: {en: x, ru: x}\n    add: [clarify-payment]\n", encoding="utf-8")
             srv.proc.send_signal(signal.SIGHUP)
             deadline = time.monotonic() + 30
             while "reload_error" not in ready(srv) and time.monotonic() < deadline:

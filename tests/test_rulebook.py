@@ -17,6 +17,7 @@ GOOD_RULE = """\
     description: A rule added by a test.
     when:
 {when}
+    reason: {{en: A reason., ru: Причина.}}
     add: {add}
 """
 

@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 
 from cases import RULEBOOK, cases, flat_cases
 from service.cli import run_rule_tests
+from schemas.rules import PHASES
 from service.engine import flatten
 
 PROPERTY = settings(max_examples=400, deadline=None,
@@ -93,10 +94,12 @@ def test_rules_of_thumb_hold_for_every_case(state, case):
                               "offer-remedies-up-to-refund", "cool-down-then-talk",
                               "stay-diplomatic"}
     assert not {"offer-remedies-up-to-refund", "prepayment-not-refundable"} <= present
-    # Order: categories in their fixed sequence, prevention last.
+    # Order: by phase (now, fallback, next time), then categories in their fixed sequence.
     categories = state.rulebook.categories
-    ranks = [categories.index(state.rulebook.steps[s].category) for s in steps]
+    planned = state.engine.evaluate(state.schema.load(case), False).steps
+    ranks = [(PHASES.index(p.phase), categories.index(p.step.category)) for p in planned]
     assert ranks == sorted(ranks)
+    assert all(p.phase == "next_time" for p in planned if p.step.category == "prevent")
     assert len(steps) == len(present)
 
 

@@ -92,7 +92,7 @@ def test_service_refuses_to_start_on_broken_rules(tmp_path):
     shutil.copytree(ROOT / "rules", tmp_path, dirs_exist_ok=True)
     (tmp_path / "broken.yaml").write_text(
         "section: nonpay\nrules:\n  - id: broken\n    description: d\n"
-        "    when: {budget: 1}\n    add: [clarify-payment]\n", encoding="utf-8")
+        "    when: {budget: 1}\n    reason: {en: x, ru: x}\n    add: [clarify-payment]\n", encoding="utf-8")
     srv = Server(env={"DISPUTE_GUIDE_RULES_DIR": str(tmp_path)}, workers=1)
     with pytest.raises(RuntimeError, match="broken.yaml: rule 'broken': when.budget: unknown fact"):
         srv.start(timeout=30)

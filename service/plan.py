@@ -1,0 +1,141 @@
+"""From the rules that fired to one plan: which steps are given, in which phase, in what order.
+
+- A step is added by a fired rule, unless a fired rule removes it.
+- A step that another given step supersedes is left out (plan.yaml `supersedes`): walking
+  away from a scammer leaves out everything that keeps courting the client, and one
+  merged step replaces its near-duplicate.
+- Each step has a phase: `now`, `fallback` (if that does not work) or `next_time`
+  (lessons for future clients); plan.yaml `phases` move steps when others are given
+  (declining comes after the repair steps; the lessons of a walk-away are for next time).
+- The plan is ordered by phase, then by category and order in the catalogue.
+
+Implications (facts.yaml) complete a case before any of this: a delivered project has
+had work sent, so the engine sees it known and nobody asks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, NamedTuple
+
+from schemas.rules import PHASES
+from service.rulebook import Rule, Rulebook, Step
+
+PHASE_INDEX = {phase: i for i, phase in enumerate(PHASES)}
+
+
+class PlannedStep(NamedTuple):
+    step: Step
+    phase: str
+    because: tuple  # the fired rules that added it, in rulebook order
+
+
+class Planner:
+    """Per rulebook: the supersession order and phase shifts, applied to fired rules."""
+
+    def __init__(self, rulebook: Rulebook):
+        self.rulebook = rulebook
+        self._superseded_by = rulebook.superseded_by
+        # Superseding steps before the steps they supersede, so one pass settles them.
+        order: list[str] = []
+        seen: set[str] = set()
+
+        def visit(step: str) -> None:
+            if step in seen:
+                return
+            seen.add(step)
+            for by in self._superseded_by.get(step, ()):
+                visit(by)
+            order.append(step)
+
+        for step in self._superseded_by:
+            visit(step)
+        self._supersession_order = tuple(s for s in order if s in self._superseded_by)
+        self._shifts: dict[str, list] = {}
+        for shift in rulebook.phase_shifts:
+            for step in shift.steps:
+                self._shifts.setdefault(step, []).append(shift)
+
+    def given(self, rules: Iterable[Rule]) -> dict[str, list[Rule]]:
+        """The steps given by these fired rules, each with the rules that added it."""
+        adders: dict[str, list[Rule]] = {}
+        removed: set[str] = set()
+        for rule in rules:
+            for step in rule.add:
+                if step in adders:
+                    adders[step].append(rule)
+                else:
+                    adders[step] = [rule]
+            removed.update(rule.remove)
+        if removed:
+            for step in removed:
+                adders.pop(step, None)
+        superseded_by = self._superseded_by
+        for step in self._supersession_order:
+            if step in adders and any(by in adders for by in superseded_by[step]):
+                del adders[step]
+        return adders
+
+    def plan(self, rules: Iterable[Rule]) -> tuple[PlannedStep, ...]:
+        """The ordered plan for these fired rules (in rulebook order)."""
+        given = self.given(rules)
+        steps = self.rulebook.steps
+        planned = []
+        for step_id, by in given.items():
+            step = steps[step_id]
+            phase = step.phase
+            for shift in self._shifts.get(step_id, ()):
+                if any(other in given for other in shift.when_given):
+                    phase = shift.phase
+                    break
+            planned.append(PlannedStep(step, phase, tuple(by)))
+        planned.sort(key=lambda p: (PHASE_INDEX[p.phase], p.step.rank))
+        return tuple(planned)
+
+
+def complete(rulebook: Rulebook, flat: Mapping[str, Any]) -> dict:
+    """The facts with what the known ones imply added (a given fact is never overridden)."""
+    implications = rulebook.implications
+    if not implications:
+        return dict(flat)
+    facts = dict(flat)
+    for _ in range(len(implications)):  # chains settle within as many passes
+        changed = False
+        for implication in implications:
+            if implication.test(facts):
+                for name, value in implication.then.items():
+                    if name not in facts:
+                        facts[name] = value
+                        changed = True
+        if not changed:
+            break
+    return facts
+
+
+def contradictions(rulebook: Rulebook, flat: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Field errors for given facts that contradict what other given facts imply."""
+    errors: dict[str, list[str]] = {}
+    facts = complete(rulebook, flat)
+    for implication in rulebook.implications:
+        if not implication.test(facts):
+            continue
+        for name, value in implication.then.items():
+            if name in flat and flat[name] != value:
+                causes = sorted(n for n in implication.when.reads if n in facts)
+                said = ", ".join(f"{n}: {_show(facts[n])}" for n in causes)
+                errors.setdefault(name, []).append(
+                    f"Contradicts {said}, which implies {name}: {_show(value)} "
+                    f"({implication.why}).")
+                for cause in causes:
+                    if cause in flat:
+                        errors.setdefault(cause, []).append(
+                            f"Implies {name}: {_show(value)}, but the case says "
+                            f"{_show(flat[name])}.")
+    return errors
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(map(str, value)) + "]"
+    return str(value)
