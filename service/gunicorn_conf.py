@@ -50,6 +50,10 @@ max_requests_jitter = 2000
 accesslog = None
 errorlog = "-"
 loglevel = _config["LOG_LEVEL"]
+# gunicorn 25.1+ opens a control socket at one path per user ($HOME/.gunicorn/gunicorn.ctl)
+# that every instance on the machine shares: two services, or a test's servers, would take
+# it from each other (and a stopping master could hang on it). Signals do its work here.
+control_socket_disable = True
 
 
 def on_reload(server):
