@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import random
 import statistics
 import sys
@@ -32,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import durable_rules_engine as dre  # noqa: E402
 
-from service.engine import GUARD_FIELD, flatten  # noqa: E402
+from service.engine import flatten  # noqa: E402
+from service.plan import complete  # noqa: E402
 from service.state import load  # noqa: E402
 
 
@@ -61,18 +61,20 @@ def generate(rulebook, count: int, seed: int) -> list[dict]:
     return cases
 
 
-def bare_loop(handle, payloads: list[tuple[str, str]]) -> list[int]:
+def bare_loop(handles: list, payloads: list[tuple[str, str]]) -> list[int]:
+    """The same C calls as the adapter, on each of its rulesets in turn."""
     timings = []
     clock = time.perf_counter_ns
     for sid, payload in payloads:
         start = clock()
-        _, state = dre.assert_fact(handle, payload)
-        result = dre.start_action_for_state(handle, state)
-        while result:
-            message = result[1] if type(result) is tuple else result
-            message[2:message.index('"', 2)]
-            result = dre.complete_and_start_action(handle, state)
-        dre.delete_state(handle, sid)
+        for handle in handles:
+            _, state = dre.assert_fact(handle, payload)
+            result = dre.start_action_for_state(handle, state)
+            while result:
+                message = result[1] if type(result) is tuple else result
+                message[2:message.index('"', 2)]
+                result = dre.complete_and_start_action(handle, state)
+            dre.delete_state(handle, sid)
         timings.append(clock() - start)
     return timings
 
@@ -109,17 +111,15 @@ def main() -> int:
         payloads = []
         for case in cases:
             sid += 1
-            fact = flatten(case)
-            fact[GUARD_FIELD] = 1
-            fact["sid"] = fact["id"] = str(sid)
-            payloads.append((str(sid), json.dumps(fact)))
+            payloads.append((str(sid), engine.encode(complete(rulebook, flatten(case)), str(sid))))
         gc.collect()
-        results["bare"] += bare_loop(engine._handle, payloads)
+        results["bare"] += bare_loop(engine._handles, payloads)
         results["adapter"] += adapter_loop(engine, cases, False)
         results["adapter+questions"] += adapter_loop(engine, cases, True)
 
     figures = {name: summary(t) for name, t in results.items()}
-    print(f"{args.cases} generated cases x {args.rounds} rounds, {len(rulebook.rules)} rules, "
+    print(f"{args.cases} generated cases x {args.rounds} rounds, {len(rulebook.rules)} rules "
+          f"in {len(engine.shards)} engine rulesets, "
           f"Python {sys.version.split()[0]}")
     print(f"{'variant':<20}{'median µs':>12}{'p99 µs':>12}")
     for name, (median, p99) in figures.items():

@@ -156,6 +156,9 @@ class RuleSchema(ma.Schema):
                        "integer facts the rule needs known, as {client.silent_days}."})
     add = ma.fields.List(ma.fields.String(), load_default=list)
     remove = ma.fields.List(ma.fields.String(), load_default=list)
+    phase = ma.fields.String(validate=ma.validate.OneOf(PHASES), load_default=None, metadata={
+        "description": "The phase of the steps this rule adds, instead of the steps' own "
+                       "(e.g. next_time for a lesson drawn from a case that is past help)."})
 
     @ma.validates_schema
     def _adds_or_removes(self, data, **kwargs):

@@ -340,7 +340,7 @@ class Evaluator:
 
     def __init__(self, job: Job, state=None):
         from service import jsonio
-        from service.api import render_guidance, validate_case
+        from service.api import DEFAULT_QUESTIONS, render_guidance, validate_case
         from service.batch import dumps_line
         from service.errors import ApiError
 
@@ -348,6 +348,7 @@ class Evaluator:
         self.state = state or _load_state(job.rules)
         self._loads, self._render, self._validate = jsonio.loads, render_guidance, validate_case
         self._dumps, self._api_error = dumps_line, ApiError
+        self._most = DEFAULT_QUESTIONS  # the CSV column lists the questions the JSON does
         if job.columns is not None:
             facts = self.state.rulebook.facts
             self.converters = [None if name is None else
@@ -401,7 +402,7 @@ class Evaluator:
         if self.job.output_format == "jsonl":
             text = self._dumps(self._render(guidance, self.job.lang))
         else:
-            questions = (q.fact.name for q in guidance.questions or ())
+            questions = (q.fact.name for q in (guidance.questions or ())[:self._most])
             text = self.csv_line([number, guidance.case_id or "", LIST_SEPARATOR.join(steps),
                                   LIST_SEPARATOR.join(questions), guidance.ruleset_version])
         return Outcome(number, text, steps, tuple(case["situations"]))

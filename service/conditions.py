@@ -211,6 +211,52 @@ def _either(exprs: list) -> dict:
     return exprs[0] if len(exprs) == 1 else {"$or": exprs}
 
 
+MAX_TERMS = 256  # conjunctions one condition may expand to for the engine
+
+
+def durable_terms(node: Node, member: Callable[[str, Any], str] | None = None) -> list[tuple]:
+    """The condition in disjunctive normal form: conjunctions of atomic engine tests.
+
+    durable_rules compiles an `$or` into alternative paths that meet again in one node,
+    which it then visits once per path that holds: a rule with an `any` fires once per
+    alternative, and nested alternatives multiply the nodes pending in its matcher (a fixed
+    stack of 64). As conjunctions, each alternative is a rule of its own whose tests form
+    a plain chain: every node of the network has one parent and is visited at most once
+    per case, so the nodes of a ruleset bound what its matcher can hold pending.
+
+    `member(fact, value)`, when given, names a field that the engine's fact carries when
+    list `fact` holds `value`: "includes" is then a plain equality test, which the engine
+    shares between rules and finds by hash, instead of a scan of the array (`$iany`).
+    """
+    if isinstance(node, All):
+        terms: list[tuple] = [()]
+        for part in node.parts:
+            terms = [a + b for a in terms for b in durable_terms(part, member)]
+            if len(terms) > MAX_TERMS:
+                raise ConditionError("", f"expands to more than {MAX_TERMS} alternatives")
+        return terms
+    if isinstance(node, Any_):
+        terms = [t for part in node.parts for t in durable_terms(part, member)]
+        if len(terms) > MAX_TERMS:
+            raise ConditionError("", f"expands to more than {MAX_TERMS} alternatives")
+        return terms
+    terms = [()]
+    for op, value in node.ops:
+        if op == "in":
+            options = [({node.fact: v},) for v in value]
+        elif op in ("includes", "includes_any") and member is not None:
+            items = value if op == "includes_any" else (value,)
+            options = [({member(node.fact, v): 1},) for v in items]
+        elif op == "includes_any":
+            options = [({"$iany": {node.fact: {"$i": v}}},) for v in value]
+        else:
+            options = [(_durable_op(node.fact, op, value),)]
+        terms = [a + b for a in terms for b in options]
+    if node.if_unknown:
+        terms = [({"$nex": {node.fact: 1}},)] + terms
+    return terms
+
+
 # --- compiling to Python ------------------------------------------------------
 
 class Source:

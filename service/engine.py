@@ -27,14 +27,21 @@ from typing import Any, Mapping, NamedTuple
 
 import durable_rules_engine as _dre
 
-from service.conditions import to_durable
+from service.conditions import durable_terms
 from service.plan import Planner, complete
 from service.questions import Asker
 from service.rulebook import Rulebook
 
-GUARD_FIELD = "_c"  # fact names start with a letter, so this never clashes
+GUARD_FIELD = "_c"  # fact names start with a letter, so this and the `_l` markers never clash
 _GUARD = {GUARD_FIELD: 1}
 SENTINEL = "~sentinel"  # not kebab-case, so never a rule id
+ALTERNATIVE = "~"  # engine rule names are "<rule id>~<alternative>"
+# durable_rules' matcher walks a fact through the alpha network with a fixed stack of 64
+# pending nodes (MAX_STACK_SIZE in events.c, error 303 when full). In a network of plain
+# chains each node is pushed at most once per fact, so a ruleset of at most NODE_BUDGET
+# nodes (plus the guard at its root) can never fill it: the rulebook is split into as
+# many such rulesets as it needs, evaluated in turn (rules match one fact and never chain).
+NODE_BUDGET = 60
 _ruleset_names = itertools.count(1)
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 _engines: weakref.WeakSet = weakref.WeakSet()
@@ -77,17 +84,24 @@ class Engine:
         self.asker = Asker(rulebook, self.planner)
         self._rules = {rule.id: rule for rule in rulebook.rules}
         self._order = {rule.id: i for i, rule in enumerate(rulebook.rules)}
-        definition = {
-            rule.id: {"all": [{"m": {"$and": [_GUARD, to_durable(rule.when)]}}], "pri": 1}
-            for rule in rulebook.rules
-        }
-        # Lowest priority: fires last, once per session, whatever the facts.
-        definition[SENTINEL] = {"all": [{"m": _GUARD}], "pri": 65535}
-        name = f"dispute-guide-{os.getpid()}-{next(_ruleset_names)}"
-        try:
-            self._handle = _dre.create_ruleset(name, json.dumps(definition))
-        except Exception as error:  # the C module raises plain Exception subclasses
-            raise EngineError(f"durable_rules refused the ruleset: {error}") from error
+        # List facts reach the engine also as one marker field per item they hold.
+        self._members = {
+            fact.name: {value: f"_l{i}_{j}" for j, value in enumerate(fact.values)}
+            for i, fact in enumerate(rulebook.facts.values()) if fact.type == "list"}
+        self.shards = shard(rulebook, lambda fact, value: self._members[fact][value])
+        self._handles: list = []
+        for rules in self.shards:
+            definition = {name: {"all": [{"m": {"$and": [_GUARD, *term]}}], "pri": 1}
+                          for name, term in rules}
+            # Lowest priority: fires last, once per session, whatever the facts.
+            definition[SENTINEL] = {"all": [{"m": _GUARD}], "pri": 65535}
+            name = f"dispute-guide-{os.getpid()}-{next(_ruleset_names)}"
+            try:
+                self._handles.append(_dre.create_ruleset(name, json.dumps(definition)))
+            except Exception as error:  # the C module raises plain Exception subclasses
+                for handle in self._handles:
+                    _dre.delete_ruleset(handle)
+                raise EngineError(f"durable_rules refused the ruleset: {error}") from error
         self._lock = threading.Lock()
         self._sids = itertools.count(1)
         self.live_sessions = 0
@@ -96,40 +110,53 @@ class Engine:
         _engines.add(self)
 
     def fire(self, flat: Mapping[str, Any]) -> list[str]:
-        """Assert one flattened case in a fresh session; return the ids of the rules that fired."""
-        fact = dict(flat)
-        fact[GUARD_FIELD] = 1
-        handle = self._handle
+        """Assert one flattened case in a fresh session of each ruleset; return the ids of the
+        rules that fired, each once."""
         fired: list[str] = []
         with self._lock:
             sid = str(next(self._sids))
-            fact["sid"] = fact["id"] = sid
-            try:
-                code, state = _dre.assert_fact(handle, _encode(fact))
-            except Exception as error:
-                raise EngineError(f"assert_fact failed: {error}") from error
-            if code != 0:  # cannot happen: the sentinel matches every fact, sids are unique
-                raise EngineError(f"assert_fact returned code {code}")
-            self.live_sessions += 1
-            try:
-                result = _dre.start_action_for_state(handle, state)
-                while result:
-                    message = result[1] if type(result) is tuple else result
-                    # A message is '{"<rule name>":{...}}': slicing the name out avoids
-                    # parsing the echoed fact, which would double the cost.
-                    fired.append(message[2:message.index('"', 2)])
-                    result = _dre.complete_and_start_action(handle, state)
-            except Exception as error:
-                raise EngineError(f"running the actions failed: {error}") from error
-            finally:
-                _dre.delete_state(handle, sid)
-                self.live_sessions -= 1
-                self.evaluations += 1
-        if not fired or fired[-1] != SENTINEL:
+            encoded = self.encode(flat, sid)
+            for handle in self._handles:
+                self._fire_one(handle, sid, encoded, fired)
+            self.evaluations += 1
+        # A rule fires once per alternative of its condition that holds.
+        return list(dict.fromkeys(name.partition(ALTERNATIVE)[0] for name in fired))
+
+    def encode(self, flat: Mapping[str, Any], sid: str) -> str:
+        """The engine's fact for a case: its facts, the guard, and list items as markers."""
+        fact = dict(flat)
+        fact[GUARD_FIELD] = 1
+        for name, markers in self._members.items():
+            for value in flat.get(name, ()):
+                fact[markers[value]] = 1
+        fact["sid"] = fact["id"] = sid
+        return _encode(fact)
+
+    def _fire_one(self, handle, sid: str, encoded: str, fired: list) -> None:
+        try:
+            code, state = _dre.assert_fact(handle, encoded)
+        except Exception as error:
+            raise EngineError(f"assert_fact failed: {error}") from error
+        if code != 0:  # cannot happen: the sentinel matches every fact, sids are unique
+            raise EngineError(f"assert_fact returned code {code}")
+        self.live_sessions += 1
+        start = len(fired)
+        try:
+            result = _dre.start_action_for_state(handle, state)
+            while result:
+                message = result[1] if type(result) is tuple else result
+                # A message is '{"<rule name>":{...}}': slicing the name out avoids
+                # parsing the echoed fact, which would double the cost.
+                fired.append(message[2:message.index('"', 2)])
+                result = _dre.complete_and_start_action(handle, state)
+        except Exception as error:
+            raise EngineError(f"running the actions failed: {error}") from error
+        finally:
+            _dre.delete_state(handle, sid)
+            self.live_sessions -= 1
+        if len(fired) == start or fired[-1] != SENTINEL:
             raise EngineError("the sentinel rule did not fire last")
         fired.pop()
-        # A rule whose condition has an `any` fires once per alternative that holds.
-        return list(dict.fromkeys(fired)) if len(fired) > 1 else fired
 
     def evaluate(self, case: Mapping[str, Any], questions: bool = True) -> Guidance:
         """Evaluate one validated case (nested, as the API receives it).
@@ -160,9 +187,66 @@ class Engine:
         workers forked before have their own copies).
         """
         with self._lock:
-            if self._handle is not None:
-                _dre.delete_ruleset(self._handle)
-                self._handle = None
+            for handle in self._handles:
+                _dre.delete_ruleset(handle)
+            self._handles = []
+
+
+def shard(rulebook: Rulebook, member=None) -> list[list[tuple[str, tuple]]]:
+    """The rules' alternatives as engine rules, packed into rulesets whose alpha networks
+    have at most NODE_BUDGET nodes each.
+
+    The network of a ruleset is the trie of its rules' test chains: durable_rules shares a
+    node between chains that start alike (same parent, same test), except array tests
+    (`$iany`), which it never shares. Chains are written in a canonical order (shared
+    tests first, array tests last) so that alike rules share more. Each node is pushed at
+    most once per fact, so the node count bounds the matcher's pending stack; a test
+    proves the packing against the engine on rulebooks of thousands of rules.
+    """
+    shards: list[list[tuple[str, tuple]]] = []
+    trie: dict = {}
+    used = NODE_BUDGET + 1  # start a new shard with the first rule
+    for rule in rulebook.rules:
+        for k, term in enumerate(durable_terms(rule.when, member)):
+            chain = sorted(term, key=_chain_key)
+            cost = _new_nodes(trie, chain)
+            if used + cost > NODE_BUDGET:
+                shards.append([])
+                trie, used = {}, 1  # the guard, the root of every chain
+                cost = _new_nodes(trie, chain)
+                if used + cost > NODE_BUDGET:
+                    raise EngineError(f"rule {rule.id!r}: an alternative of its condition has "
+                                      f"{cost} tests, more than the engine's {NODE_BUDGET - 1}")
+            _add(trie, chain)
+            used += cost
+            shards[-1].append((f"{rule.id}{ALTERNATIVE}{k}", tuple(chain)))
+    return shards
+
+
+def _chain_key(atom: dict) -> tuple:
+    return ("$iany" in atom, json.dumps(atom, sort_keys=True))
+
+
+def _new_nodes(trie: dict, chain: list) -> int:
+    """How many nodes adding this chain to the network adds."""
+    level: dict | None = trie
+    added = 0
+    for atom in chain:
+        key = json.dumps(atom, sort_keys=True)
+        if level is not None and "$iany" not in atom and key in level:
+            level = level[key]
+        else:
+            added += 1
+            level = None
+    return added
+
+
+def _add(trie: dict, chain: list) -> None:
+    level = trie
+    for atom in chain:
+        if "$iany" in atom:
+            return  # never shared: nothing below it can be either
+        level = level.setdefault(json.dumps(atom, sort_keys=True), {})
 
 
 def _reset_locks_after_fork() -> None:

@@ -5,7 +5,9 @@
   away from a scammer leaves out everything that keeps courting the client, and one
   merged step replaces its near-duplicate.
 - Each step has a phase: `now`, `fallback` (if that does not work) or `next_time`
-  (lessons for future clients); plan.yaml `phases` move steps when others are given
+  (lessons for future clients). A rule may give its steps another phase (a lesson
+  drawn from a delivered project is for next time); when every rule giving a step does,
+  the earliest of theirs counts. plan.yaml `phases` then move steps when others are given
   (declining comes after the repair steps; the lessons of a walk-away are for next time).
 - The plan is ordered by phase, then by category and order in the catalogue.
 
@@ -83,6 +85,8 @@ class Planner:
         for step_id, by in given.items():
             step = steps[step_id]
             phase = step.phase
+            if all(rule.phase for rule in by):  # every rule giving it says when
+                phase = min((rule.phase for rule in by), key=PHASE_INDEX.__getitem__)
             for shift in self._shifts.get(step_id, ()):
                 if any(other in given for other in shift.when_given):
                     phase = shift.phase

@@ -83,6 +83,7 @@ class Rule:
     test: Predicate
     reason: dict  # lang -> a sentence, with {fact} placeholders for integer facts it needs
     cites: dict  # list fact -> the values the condition looks for (an answer cites only those)
+    phase: str | None = None  # the phase of the steps it adds, instead of the steps' own
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,7 @@ def load_rulebook(directory: str | Path | None = None) -> Rulebook:
                               to_python(rule["when"]), reason,
                               {n: frozenset(mentioned(rule["when"], n))
                                for n, f in facts.items() if f.type == "list"
-                               and n in rule["when"].reads}))
+                               and n in rule["when"].reads}, rule["phase"]))
         tests.extend(RuleTest(name, t["name"], t["case"], tuple(t["expect"]), tuple(t["forbid"]),
                               t["phases"])
                      for t in loaded["tests"])

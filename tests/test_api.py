@@ -33,8 +33,7 @@ def test_unpaid_work_without_contract_gets_protection_and_a_warning_against_thre
                          "no-threats-without-contract"]
     warning = body["steps"][-1]
     assert warning["kind"] == "avoid" and warning["category"] == "escalate"
-    assert warning["phase"] == "fallback"
-    assert [s["phase"] for s in body["steps"][:-1]] == ["now"] * 4
+    assert [s["phase"] for s in body["steps"]] == ["now"] * 5
     assert warning["because"] == [{
         "rule": "nonpay-no-empty-threats",
         "reason": "You have no signed contract, so a threat has nothing behind it.",
