@@ -98,6 +98,58 @@ class _Strict(ma.Schema):
                 break
 
 
+MAX_NAME = 80
+_PRINTABLE = ma.validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="Control characters are not "
+                                                            "allowed here.")
+CONTEXT_FIELDS = ("client_name", "freelancer_name", "project", "amount", "due_date", "reply_by",
+                  "platform_name")  # the placeholders a message template may use
+
+
+class Amount(ma.fields.Field):
+    """A sum of money: a JSON number, finite, from 0 to 10^12, at most two decimals."""
+
+    default_error_messages = {"invalid": "Not a valid amount: expected a number such as 1500 "
+                                         "or 1499.99, from 0 to 1000000000000."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) not in (int, float) or not 0 <= value <= 10**12 \
+                or round(value, 2) != value:
+            raise self.make_error("invalid")
+        return value
+
+
+class ContextSchema(_Strict):
+    """What fills a message's placeholders; it never changes which steps are given."""
+
+    client_name = StrictString(allow_none=True, validate=[ma.validate.Length(1, MAX_NAME),
+                                                         _PRINTABLE],
+                               metadata={"description": "How to address the client."})
+    freelancer_name = StrictString(allow_none=True, validate=[ma.validate.Length(1, MAX_NAME),
+                                                             _PRINTABLE],
+                                   metadata={"description": "The signature."})
+    project = StrictString(allow_none=True, validate=[ma.validate.Length(1, 120), _PRINTABLE],
+                           metadata={"description": "The project's name."})
+    amount = Amount(allow_none=True, metadata={"description": "The sum at stake."})
+    currency = StrictString(allow_none=True, validate=ma.validate.Regexp(
+        r"^[A-Z]{3}$", error="Not a currency code: expected three capital letters such as EUR."),
+        metadata={"description": "ISO 4217 code of the amount's currency."})
+    due_date = ma.fields.Date(allow_none=True, metadata={
+        "description": "When the payment or the work was due (ISO date)."})
+    reply_by = ma.fields.Date(allow_none=True, metadata={
+        "description": "The date a message asks the client to answer or pay by (ISO date)."})
+    platform_name = StrictString(allow_none=True, validate=[ma.validate.Length(1, MAX_NAME),
+                                                           _PRINTABLE],
+                                 metadata={"description": "The platform the work runs on."})
+    language = StrictString(allow_none=True, validate=ma.validate.OneOf(("en", "ru")), metadata={
+        "description": "The language of the messages, when the client speaks another than the "
+                       "answer's (default: the answer's)."})
+
+    @ma.validates_schema
+    def _currency_with_amount(self, data, **kwargs):
+        if data.get("currency") is not None and data.get("amount") is None:
+            raise ma.ValidationError("A currency needs an amount.", "currency")
+
+
 def case_schema(facts: Iterable, name: str = "Case") -> type[ma.Schema]:
     """A schema class for a case over `facts` (service.rulebook.Fact)."""
     top: dict[str, ma.fields.Field] = {
@@ -114,4 +166,7 @@ def case_schema(facts: Iterable, name: str = "Case") -> type[ma.Schema]:
         nested = _Strict.from_dict(fields, name=f"{name}{group.title()}")
         top[group] = ma.fields.Nested(nested, allow_none=True,
                                       metadata={"description": f"Facts about the {group}."})
+    top["context"] = ma.fields.Nested(ContextSchema, allow_none=True, metadata={
+        "description": "Names, sums and dates that fill the ready-to-send messages; never a "
+                       "fact: it changes no step."})
     return _Strict.from_dict(top, name=name)

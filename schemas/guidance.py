@@ -3,7 +3,7 @@ these describe them in openapi.yaml, and the tests validate every answer against
 
 import marshmallow as ma
 
-from schemas.rules import PHASES
+from schemas.rules import PHASES, SOURCES
 
 LANG = ma.fields.String(required=True, validate=ma.validate.OneOf(("en", "ru")),
                         metadata={"description": "The language of the texts."})
@@ -15,6 +15,13 @@ PHASE = ma.fields.String(required=True, validate=ma.validate.OneOf(PHASES), meta
     "description": "When the step applies: `now`; `fallback`, if that does not work "
                    "(escalation, declining as the last resort); `next_time`, a lesson for "
                    "future clients. Steps are ordered by phase first."})
+
+
+SOURCE = ma.fields.String(required=True, validate=ma.validate.OneOf(SOURCES), metadata={
+    "description": "Where the advice comes from: `article` (the article the guidance is built "
+                   "on, its `section`) or `practice` (common practice beyond the article)."})
+SOURCE_LABEL = ma.fields.String(required=True, metadata={
+    "description": "The same, for people, in the answer's language."})
 
 
 class BecauseSchema(ma.Schema):
@@ -35,6 +42,8 @@ class StepAdviceSchema(ma.Schema):
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(("do", "avoid")))
     category = ma.fields.String(required=True)
     phase = PHASE
+    source = SOURCE
+    source_label = SOURCE_LABEL
     title = ma.fields.String(required=True)
     detail = ma.fields.String(required=True)
     because = ma.fields.List(ma.fields.Nested(BecauseSchema), required=True, metadata={
@@ -57,6 +66,23 @@ class QuestionSchema(ma.Schema):
     options = ma.fields.List(ma.fields.Nested(OptionSchema), required=True)
 
 
+class MessageSchema(ma.Schema):
+    id = ma.fields.String(required=True, metadata={
+        "description": "The kind of letter (client-now, client-fallback, platform-now, "
+                       "platform-fallback; a letter too long to send goes on as -2, -3)."})
+    purpose = ma.fields.String(required=True)
+    to = ma.fields.String(required=True, validate=ma.validate.OneOf(("client", "platform")),
+                          metadata={"description": "The client, or the platform's (or the "
+                                                   "payment provider's) support."})
+    phase = PHASE
+    lang = LANG
+    subject = ma.fields.String(required=True)
+    text = ma.fields.String(required=True, metadata={
+        "description": "Plain text, ready to send; the context's values are inserted as text."})
+    covers = ma.fields.List(ma.fields.String(), required=True, metadata={
+        "description": "The steps whose action it carries out, in plan order."})
+
+
 class GuidanceSchema(ma.Schema):
     case_id = ma.fields.String(required=True, allow_none=True)
     ruleset_version = VERSION
@@ -67,6 +93,10 @@ class GuidanceSchema(ma.Schema):
                                                     "communication first within a phase."})
     rules_fired = ma.fields.List(ma.fields.String(), required=True, metadata={
         "description": "The rules that fired, each once, in rulebook order."})
+    messages = ma.fields.List(ma.fields.Nested(MessageSchema), metadata={
+        "description": "Ready-to-send messages composed from the plan's steps: those of the "
+                       "`now` phase, with ?messages=all the escalation letters too (absent with "
+                       "?messages=false). The case's `context` fills names, sums and dates."})
     questions = ma.fields.List(ma.fields.Nested(QuestionSchema), metadata={
         "description": "Follow-up questions on unknown facts, best first: at most 5, or all "
                        "with ?questions=all (absent with ?questions=false). Facts implied by "
@@ -79,6 +109,8 @@ class CatalogueStepSchema(ma.Schema):
     category = ma.fields.String(required=True)
     order = ma.fields.Integer(required=True)
     section = ma.fields.String(required=True)
+    source = SOURCE
+    source_label = SOURCE_LABEL
     phase = PHASE
     title = ma.fields.String(required=True)
     detail = ma.fields.String(required=True)

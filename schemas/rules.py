@@ -17,7 +17,8 @@ KINDS = ("do", "avoid")
 # When a step applies: now; if that does not work (escalation, declining as the fallback);
 # next time (lessons for future clients). Answers are ordered by phase first.
 PHASES = ("now", "fallback", "next_time")
-SECTIONS = ("conflict", "silent", "nonpay", "noinfo", "unhappy", "rules")
+SECTIONS = ("conflict", "silent", "nonpay", "noinfo", "unhappy", "rules", "practice")
+SOURCES = ("article", "practice")  # the article (one of its sections), or common practice
 FACT_TYPES = ("boolean", "enum", "integer", "list")
 BOOLEAN_LABELS = ("yes", "no")
 
@@ -54,13 +55,22 @@ class StepSchema(ma.Schema):
     category = ma.fields.String(required=True)
     order = StrictInteger(required=True, validate=ma.validate.Range(0, 65535))
     section = ma.fields.String(required=True, validate=ma.validate.OneOf(SECTIONS))
+    source = ma.fields.String(required=True, validate=ma.validate.OneOf(SOURCES))
     phase = ma.fields.String(required=True, validate=ma.validate.OneOf(PHASES))
     en = ma.fields.Nested(StepTextSchema, required=True)
     ru = ma.fields.Nested(StepTextSchema, required=True)
 
 
+class SourceLabelsSchema(ma.Schema):
+    article = ma.fields.Nested(Localized, required=True)  # with {section}
+    practice = ma.fields.Nested(Localized, required=True)
+
+
 class StepCatalogueSchema(ma.Schema):
     categories = ma.fields.List(ma.fields.String(validate=ma.validate.Regexp(KEBAB)), required=True)
+    sections = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.OneOf(SECTIONS)),
+                              values=ma.fields.Nested(Localized), required=True)
+    source_labels = ma.fields.Nested(SourceLabelsSchema, required=True)
     steps = ma.fields.List(ma.fields.Nested(StepSchema), required=True)
 
     @ma.validates_schema
@@ -70,6 +80,9 @@ class StepCatalogueSchema(ma.Schema):
             if step["id"] in seen:
                 raise ma.ValidationError({"steps": {i: {"id": [f"duplicate step id {step['id']!r}"]}}})
             seen.add(step["id"])
+            if step["section"] not in data["sections"]:
+                raise ma.ValidationError({"steps": {i: {"section": [
+                    f"{step['section']!r} has no title under `sections`"]}}})
             if step["category"] not in data["categories"]:
                 raise ma.ValidationError({"steps": {i: {"category": [
                     f"{step['category']!r} is not one of the categories {data['categories']}"]}}})
@@ -144,6 +157,9 @@ class FactsFileSchema(ma.Schema):
         clash = sorted(parents & set(names))
         if clash:
             raise ma.ValidationError(f"{clash} are both a fact and a group of facts", "facts")
+        reserved = sorted((parents | set(names)) & {"case_id", "context"})
+        if reserved:
+            raise ma.ValidationError(f"{reserved} are fields of the case, not facts", "facts")
 
 
 class RuleSchema(ma.Schema):
@@ -174,6 +190,10 @@ class RuleTestSchema(ma.Schema):
     phases = ma.fields.Dict(keys=ma.fields.String(),
                             values=ma.fields.String(validate=ma.validate.OneOf(PHASES)),
                             load_default=dict)
+    messages = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()),
+                              load_default=None, metadata={
+                                  "description": "The messages the answer holds (all phases), "
+                                                 "each with the steps it covers, in order."})
 
 
 class RuleFileSchema(ma.Schema):
@@ -276,3 +296,45 @@ class PlanFileSchema(ma.Schema):
                     "a step cannot supersede itself"]
         if errors:
             raise ma.ValidationError(errors)
+
+
+RECIPIENTS = ("client", "platform")
+Variants = ma.fields.List(ma.fields.String(validate=ma.validate.Length(1, 700)), required=True,
+                          validate=ma.validate.Length(min=1))
+
+
+class LocalizedVariants(ma.Schema):
+    """Texts in each language: the first whose placeholders the context fills is used."""
+
+    en = Variants
+    ru = Variants
+
+
+class MessageKindSchema(ma.Schema):
+    id = ma.fields.String(required=True, validate=ma.validate.Regexp(KEBAB))
+    to = ma.fields.String(required=True, validate=ma.validate.OneOf(RECIPIENTS))
+    phase = ma.fields.String(required=True, validate=ma.validate.OneOf(PHASES))
+    purpose = ma.fields.Nested(Localized, required=True)
+    subject = ma.fields.Nested(LocalizedVariants, required=True)
+    opening = ma.fields.Nested(LocalizedVariants, required=True)
+    closing = ma.fields.Nested(LocalizedVariants, required=True)
+
+
+class BlockSchema(ma.Schema):
+    step = ma.fields.String(required=True)
+    to = ma.fields.String(required=True, validate=ma.validate.OneOf(RECIPIENTS))
+    demand = ma.fields.Boolean(load_default=False, metadata={
+        "description": "The block states a demand or a consequence (only a contract backs it)."})
+    en = Variants
+    ru = Variants
+
+
+class MessagesFileSchema(ma.Schema):
+    """messages.yaml: ready-to-send messages composed from the plan's steps."""
+
+    max_length = StrictInteger(required=True, validate=ma.validate.Range(200, 5000))
+    messages = ma.fields.List(ma.fields.Nested(MessageKindSchema), required=True)
+    blocks = ma.fields.List(ma.fields.Nested(BlockSchema), required=True)
+    not_messages = ma.fields.List(ma.fields.String(), load_default=list, metadata={
+        "description": "Steps whose action is no message to anyone (attitudes, lessons, "
+                       "actions of one's own)."})

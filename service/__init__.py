@@ -13,8 +13,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     `config` overrides the DISPUTE_GUIDE_* environment (tests pass a mapping).
     A broken rules folder raises service.rulebook.RulesError: the service does not start.
     """
-    from service import (api, batch, config as settings, errors, health, observability, page,
-                         security, state)
+    from service import (api, batch, compression, config as settings, errors, health,
+                         observability, page, security, state)
 
     app = Flask(__name__)
     values = settings.from_env()
@@ -25,6 +25,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False
     observability.init_app(app)  # first: the request id and timing wrap everything else
     security.init_app(app)
+    compression.init_app(app)  # gzip for text answers the client accepts compressed
     loaded = state.load(app.config["RULES_DIR"])
     loaded.engine.observer = observability.metrics(app).evaluated
     app.extensions[state.EXTENSION] = loaded

@@ -11,6 +11,7 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntity
 from service import jsonio
 from service.engine import Guidance, flatten
 from schemas.rules import PHASES
+from service.messages import compose
 from service.plan import contradictions
 from service.errors import (BadParameter, UnreadableBody, UnsupportedMediaType, ValidationFailed,
                             flatten_messages)
@@ -21,6 +22,8 @@ CLOSE_CONNECTION = "dispute_guide.close_connection"  # read by service/worker.py
 LANGS = ("en", "ru")
 DEFAULT_LANG = "en"
 DEFAULT_QUESTIONS = 5  # the questions an answer lists unless ?questions=all
+DEFAULT_MESSAGES = ("now",)  # the phases whose messages an answer holds unless ?messages=all
+ALL_MESSAGES = ("now", "fallback")
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 
@@ -101,6 +104,15 @@ def questions_param() -> int | None:
     return DEFAULT_QUESTIONS if flag("questions", True) else 0
 
 
+def messages_param() -> tuple:
+    """?messages=true (the default: what to send now), all (the escalation letters too),
+    or false."""
+    raw = request.args.get("messages")
+    if raw is not None and raw.strip().lower() == "all":
+        return ALL_MESSAGES
+    return DEFAULT_MESSAGES if flag("messages", True) else ()
+
+
 def validate_case(state: Loaded, data: Any) -> dict:
     try:
         case = state.schema.load(data)
@@ -140,9 +152,12 @@ def because(rule, facts: dict, lang: str) -> dict:
 
 
 def render_guidance(guidance: Guidance, lang: str,
-                    max_questions: int | None = DEFAULT_QUESTIONS) -> dict:
-    """The answer's body; `max_questions` None lists every question."""
+                    max_questions: int | None = DEFAULT_QUESTIONS,
+                    messages: tuple = DEFAULT_MESSAGES) -> dict:
+    """The answer's body; `max_questions` None lists every question; `messages` names the
+    phases whose messages it composes."""
     facts = guidance.facts
+    source_labels = guidance.source_labels
     body: dict[str, Any] = {
         "case_id": guidance.case_id,
         "ruleset_version": guidance.ruleset_version,
@@ -153,6 +168,8 @@ def render_guidance(guidance: Guidance, lang: str,
                 "kind": planned.step.kind,
                 "category": planned.step.category,
                 "phase": planned.phase,
+                "source": planned.step.source,
+                "source_label": source_labels[planned.step.id][lang],
                 "title": planned.step.texts[lang]["title"],
                 "detail": planned.step.texts[lang]["detail"],
                 "because": [because(rule, facts, lang) for rule in planned.because],
@@ -161,6 +178,9 @@ def render_guidance(guidance: Guidance, lang: str,
         ],
         "rules_fired": [rule.id for rule in guidance.rules_fired],
     }
+    if messages:
+        body["messages"] = compose(guidance.templates, guidance.steps, guidance.context, lang,
+                                   messages)
     if guidance.questions is not None:
         asked = guidance.questions if max_questions is None \
             else guidance.questions[:max_questions]
@@ -205,7 +225,7 @@ def guidance():
     case = validate_case(state, json_body())
     g.case_id = case.get("case_id")  # for the request's log line
     guidance = state.engine.evaluate(case, most != 0)
-    return localized(jsonify(render_guidance(guidance, lang, most)), lang)
+    return localized(jsonify(render_guidance(guidance, lang, most, messages_param())), lang)
 
 
 @bp.get("/steps")
@@ -219,7 +239,9 @@ def steps():
         "categories": list(rulebook.categories),
         "phases": list(PHASES),
         "steps": [{"id": s.id, "kind": s.kind, "category": s.category, "order": s.order,
-                   "section": s.section, "phase": s.phase, **s.texts[lang]}
+                   "section": s.section, "source": s.source,
+                   "source_label": rulebook.source_labels[s.id][lang], "phase": s.phase,
+                   **s.texts[lang]}
                   for s in sorted(rulebook.steps.values(), key=lambda s: s.rank)],
     }
     return localized(jsonify(body), lang)

@@ -30,8 +30,8 @@ from schemas.case import MAX_STRING
 from schemas.guidance import GuidanceSchema
 from schemas.problem import ProblemSchema
 from service import jsonio
-from service.api import (json_body, localized, negotiate_lang, questions_param, render_guidance,
-                         validate_case)
+from service.api import (json_body, localized, messages_param, negotiate_lang, questions_param,
+                         render_guidance, validate_case)
 from service.engine import EngineError
 from service.errors import ApiError, UnsupportedMediaType, flatten_messages, problem
 from service.observability import metrics
@@ -170,14 +170,17 @@ def _failed(case_id: str | None, error: ApiError, tally: Tally) -> dict:
     return {"case_id": case_id, "status": error.status, "problem": problem_of(error)}
 
 
-def evaluate_entry(state: Loaded, data: Any, lang: str, questions: int | None,
-                   tally: Tally) -> dict:
-    """The result for one case as sent: its guidance, or the problem the single endpoint gives."""
+def evaluate_entry(state: Loaded, data: Any, lang: str, options: tuple, tally: Tally) -> dict:
+    """The result for one case as sent: its guidance, or the problem the single endpoint gives.
+
+    `options`: the most questions to list (None: all) and the phases whose messages to
+    compose, as the single endpoint's query parameters say."""
     case_id = echoed_case_id(data)
+    questions, messages = options
     try:
         case = validate_case(state, data)
         guidance = state.engine.evaluate(case, questions != 0)
-        body = render_guidance(guidance, lang, questions)
+        body = render_guidance(guidance, lang, questions, messages)
     except ApiError as error:
         return _failed(case_id, error, tally)
     except Exception as error:
@@ -214,7 +217,7 @@ _batch_request = BatchRequestSchema()
 def guidance_batch():
     """Many cases in one request: JSON in and out, or NDJSON streamed line by line."""
     lang = negotiate_lang()
-    with_questions = questions_param()
+    with_questions = (questions_param(), messages_param())
     state = loaded()
     mimetype = request.mimetype
     if mimetype == NDJSON:
@@ -284,7 +287,7 @@ def _cut_off_line() -> str:
                        "problem": problem_of(failure)})
 
 
-def _stream(state: Loaded, lang: str, questions: int | None) -> Iterator[str]:
+def _stream(state: Loaded, lang: str, questions: tuple) -> Iterator[str]:
     tally = Tally()
     body = _Body()
     lines = read_lines(body)
@@ -386,7 +389,7 @@ def _ref(name: str) -> dict:
 
 def openapi_paths() -> dict:
     """The batch endpoint's part of openapi.yaml (merged by service/openapi.py)."""
-    from service.openapi import CONTENT_LANGUAGE, LANG_PARAM, QUESTIONS_PARAM
+    from service.openapi import CONTENT_LANGUAGE, LANG_PARAM, MESSAGES_PARAM, QUESTIONS_PARAM
 
     def problem_response(description: str) -> dict:
         return {"description": description,
@@ -408,7 +411,7 @@ def openapi_paths() -> dict:
             "answer can block on full buffers.\n\n"
             "A case that is not JSON, too long or invalid gives a result with a `problem` at its "
             "place, and the rest are evaluated: one bad case never fails the batch."),
-        "parameters": [LANG_PARAM, QUESTIONS_PARAM],
+        "parameters": [LANG_PARAM, QUESTIONS_PARAM, MESSAGES_PARAM],
         "requestBody": {
             "required": True,
             "description": f"`{{\"cases\": [...]}}`, or with {NDJSON} one case per line.",

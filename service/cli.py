@@ -86,7 +86,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from service import jsonio
     from service.api import DEFAULT_QUESTIONS, render_guidance, validate_case
     from service.errors import ApiError, ValidationFailed
-    from service.messages import translate
+    from service.problem_texts import translate
 
     state = _load(args.rules)
     try:
@@ -115,8 +115,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def run_rule_tests(state) -> list[str]:
     """Run every rule file's own test cases; return one line per failure."""
-    from service.api import validate_case
+    from service.api import ALL_MESSAGES, validate_case
     from service.errors import ValidationFailed
+    from service.messages import compose
 
     failures = []
     produced: set[str] = set()
@@ -127,7 +128,8 @@ def run_rule_tests(state) -> list[str]:
         except ValidationFailed as error:
             failures.append(f"{where}: the case is invalid: {error.errors}")
             continue
-        phases = {p.step.id: p.phase for p in state.engine.evaluate(case, questions=False).steps}
+        guidance = state.engine.evaluate(case, questions=False)
+        phases = {p.step.id: p.phase for p in guidance.steps}
         steps = set(phases)
         produced |= steps
         missing = [s for s in test.expect if s not in steps]
@@ -139,6 +141,11 @@ def run_rule_tests(state) -> list[str]:
             failures.append(f"{where}: must not give {unwanted}")
         if misplaced:
             failures.append(f"{where}: phases expected {test.phases}, got {misplaced}")
+        if test.messages is not None:
+            held = {m["id"]: m["covers"] for m in
+                    compose(guidance.templates, guidance.steps, None, "en", ALL_MESSAGES)}
+            if held != test.messages:
+                failures.append(f"{where}: messages expected {test.messages}, got {held}")
     never = sorted(set(state.rulebook.steps) - produced)
     if never:
         failures.append(f"steps no test case produces: {never}")

@@ -166,6 +166,8 @@ class Encoding:
                     tests.append(members[value])
                 elif op == "includes_any":
                     tests.append(self._or([members[v] for v in value]))
+                elif op == "excludes":
+                    tests.extend(-members[v] for v in value)
                 elif op == "known":
                     tests.append(-unknown if value else unknown)
             holds = self._and(tests)

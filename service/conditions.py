@@ -6,7 +6,7 @@ plain value (equality; for a list fact, "includes") or a mapping of operators:
 
     is, is_not, in, not_in            any scalar fact
     less_than, at_most, more_than, at_least   integer facts
-    includes, includes_any            list facts (situations)
+    includes, includes_any, excludes  list facts (situations)
     known: true|false                 any fact
     if_unknown: true                  the test also holds when the fact is unknown
 
@@ -25,7 +25,7 @@ Predicate = Callable[[Mapping[str, Any]], bool]
 COMBINATORS = ("all", "any")
 SCALAR_OPS = ("is", "is_not", "in", "not_in")
 NUMBER_OPS = ("less_than", "at_most", "more_than", "at_least")
-LIST_OPS = ("includes", "includes_any")
+LIST_OPS = ("includes", "includes_any", "excludes")
 OPERATORS = SCALAR_OPS + NUMBER_OPS + LIST_OPS + ("known",)
 
 _DURABLE_COMPARISON = {"less_than": "$lt", "at_most": "$lte", "more_than": "$gt", "at_least": "$gte"}
@@ -136,12 +136,14 @@ def _value(fact: FactType, op: str, value: Any, path: str) -> Any:
     if op in LIST_OPS:
         if fact.type != "list":
             raise ConditionError(path, f"{op} applies to list facts; {fact.name} is {fact.type}")
-        items = value if op == "includes_any" else [value]
-        if op == "includes_any" and (not isinstance(value, list) or not value):
-            raise ConditionError(path, "includes_any takes a non-empty list")
+        if op == "excludes" and not isinstance(value, list):
+            value = [value]  # one item, or a list of which none may be there
+        items = value if op != "includes" else [value]
+        if op != "includes" and (not isinstance(value, list) or not value):
+            raise ConditionError(path, f"{op} takes a non-empty list")
         for item in items:
             _one_value(fact, item, path)
-        return tuple(items) if op == "includes_any" else value
+        return tuple(items) if op != "includes" else value
     if fact.type == "list":
         raise ConditionError(path, f"{fact.name} is a list: use includes or includes_any")
     if op in NUMBER_OPS:
@@ -172,43 +174,20 @@ def _one_value(fact: FactType, value: Any, path: str) -> Any:
 
 # --- compiling to durable_rules ---------------------------------------------
 
-def to_durable(node: Node) -> dict:
-    """Compile a node to a durable_rules expression over one flattened fact."""
-    if isinstance(node, (All, Any_)):
-        exprs = [to_durable(p) for p in node.parts]
-        if len(exprs) == 1:
-            return exprs[0]
-        return {"$and" if isinstance(node, All) else "$or": exprs}
-    exprs = [_durable_op(node.fact, op, value) for op, value in node.ops]
-    expr = exprs[0] if len(exprs) == 1 else {"$and": exprs}
-    if node.if_unknown:
-        expr = {"$or": [{"$nex": {node.fact: 1}}, expr]}
-    return expr
-
-
 def _durable_op(fact: str, op: str, value: Any) -> dict:
+    """One atomic engine test (`in`, `not_in`, `includes_any` and `excludes` expand to
+    several, in durable_terms)."""
     if op == "is":
         return {fact: value}
     if op == "is_not":
         return {"$neq": {fact: value}}
-    if op == "in":
-        return _either([{fact: v} for v in value])
-    if op == "not_in":
-        exprs = [{"$neq": {fact: v}} for v in value]
-        return exprs[0] if len(exprs) == 1 else {"$and": exprs}
     if op in _DURABLE_COMPARISON:
         return {_DURABLE_COMPARISON[op]: {fact: value}}
     if op == "known":
         return {"$ex" if value else "$nex": {fact: 1}}
     if op == "includes":
         return {"$iany": {fact: {"$i": value}}}
-    if op == "includes_any":
-        return _either([{"$iany": {fact: {"$i": v}}} for v in value])
     raise ConditionError(fact, f"no engine form for operator {op!r}")
-
-
-def _either(exprs: list) -> dict:
-    return exprs[0] if len(exprs) == 1 else {"$or": exprs}
 
 
 MAX_TERMS = 256  # conjunctions one condition may expand to for the engine
@@ -244,6 +223,12 @@ def durable_terms(node: Node, member: Callable[[str, Any], str] | None = None) -
     for op, value in node.ops:
         if op == "in":
             options = [({node.fact: v},) for v in value]
+        elif op == "not_in":
+            options = [tuple({"$neq": {node.fact: v}} for v in value)]
+        elif op == "excludes":
+            if member is None:
+                raise ConditionError(node.fact, "excludes needs the engine's item markers")
+            options = [tuple({"$nex": {member(node.fact, v): 1}} for v in value)]
         elif op in ("includes", "includes_any") and member is not None:
             items = value if op == "includes_any" else (value,)
             options = [({member(node.fact, v): 1},) for v in items]
@@ -305,15 +290,25 @@ class Source:
             return f"({value!r} in f.get({name}, ()))"
         if op == "includes_any":
             return f"(not {self.constant(frozenset(value))}.isdisjoint(f.get({name}, ())))"
+        if op == "excludes":
+            return f"({self.constant(frozenset(value))}.isdisjoint(f.get({name}, ())))"
         raise ConditionError("", f"no Python form for operator {op!r}")
 
     def compile(self, expression: str, label: str) -> Callable:
         """A function of `f` returning `expression`."""
+        return self._function(f"    return {expression}\n", label)
+
+    def compile_mask(self, bits: Mapping[str, int], label: str) -> Callable:
+        """A function of `f` returning the OR of the bits whose expressions hold: one
+        statement each, so that thousands of rules do not nest the compiler's recursion."""
+        body = "".join(f"    if {expression}: m |= {bit}\n" for expression, bit in bits.items())
+        return self._function(f"    m = 0\n{body}    return m\n", label)
+
+    def _function(self, body: str, label: str) -> Callable:
         namespace = {"_MISSING": _MISSING, **self.constants}
         # Constants bound as default arguments are locals: faster than globals.
         bound = "".join(f", {name}={name}" for name in namespace)
-        code = compile(f"def _condition(f{bound}):\n    return {expression}\n",
-                       f"<condition {label}>", "exec")
+        code = compile(f"def _condition(f{bound}):\n{body}", f"<condition {label}>", "exec")
         exec(code, namespace)  # noqa: S102 - source built above from validated values only
         return namespace["_condition"]
 

@@ -8,6 +8,7 @@ keeps the two equal. A wrong value stops start-up with a message naming the vari
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -47,6 +48,23 @@ def _text(text: str) -> str:
 
 def _csv(text: str) -> tuple:
     return tuple(item.strip() for item in text.split(",") if item.strip())
+
+
+_ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")
+
+
+def _frame_origins(text: str) -> tuple:
+    """Origins as `scheme://host[:port]`, `self` (this service), or `none` alone."""
+    items = [item.strip("'").lower().rstrip("/") for item in _csv(text)]
+    if "none" in items:
+        if len(items) > 1:
+            raise ValueError("must be `none` alone, or a list of origins")
+        return ("none",)
+    for item in items:
+        if item != "self" and not _ORIGIN.fullmatch(item):
+            raise ValueError(f"must be origins like https://crm.example.com (no path, no `*`), "
+                             f"`self` or `none`; {item!r} is not one")
+    return tuple(dict.fromkeys(items))
 
 
 def _bool(text: str) -> bool:
@@ -100,6 +118,13 @@ SETTINGS = (
     Setting("CORS_ORIGINS", (), _csv,
             "Comma-separated origins (`https://crm.example.com`) allowed to call /v1/* from "
             "a browser; `*` allows any."),
+    Setting("FRAME_ORIGINS", (), _frame_origins,
+            "Comma-separated origins allowed to show the page (`GET /`) in a frame, sent as CSP "
+            "`frame-ancestors`; `self` is this service, `none` forbids framing. Empty means "
+            "`self` and the origins of CORS_ORIGINS (not `*`)."),
+    Setting("COMPRESS_API", False, _bool,
+            "gzip the answers to POST /v1/* (evaluations) for clients that accept it; the "
+            "page, its assets and the GET documents are always offered gzipped."),
     Setting("REQUEST_TIMEOUT", 20, _positive_int,
             "Seconds a batch may run before it is answered with a 503 problem (keep it below "
             "TIMEOUT, when gunicorn kills the worker)."),

@@ -37,11 +37,10 @@ _GUARD = {GUARD_FIELD: 1}
 SENTINEL = "~sentinel"  # not kebab-case, so never a rule id
 ALTERNATIVE = "~"  # engine rule names are "<rule id>~<alternative>"
 # durable_rules' matcher walks a fact through the alpha network with a fixed stack of 64
-# pending nodes (MAX_STACK_SIZE in events.c, error 303 when full). In a network of plain
-# chains each node is pushed at most once per fact, so a ruleset of at most NODE_BUDGET
-# nodes (plus the guard at its root) can never fill it: the rulebook is split into as
-# many such rulesets as it needs, evaluated in turn (rules match one fact and never chain).
-NODE_BUDGET = 60
+# pending nodes (MAX_STACK_SIZE in events.c, error 303 when full). The rulebook is split
+# into as many rulesets as keep that stack provably within STACK_BUDGET for any fact,
+# evaluated in turn (rules match one fact and never chain, so the fired sets just add up).
+STACK_BUDGET = 60
 _ruleset_names = itertools.count(1)
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 _engines: weakref.WeakSet = weakref.WeakSet()
@@ -58,13 +57,20 @@ class Guidance(NamedTuple):
     steps: tuple  # service.plan.PlannedStep, ordered by phase, category and order
     rules_fired: tuple  # Rule, in rulebook order
     questions: tuple | None  # Question, best first; None when not asked for
+    source_labels: dict  # step id -> lang -> where the advice comes from
+    context: dict | None = None  # what fills the messages' placeholders (never a fact)
+    templates: Any = None  # the rulebook's message templates (service.messages.Templates)
+
+
+NOT_FACTS = ("case_id", "context")  # fields of a case that are no facts
 
 
 def flatten(case: Mapping[str, Any]) -> dict:
-    """Known facts of a validated case as dotted names; None and case_id are left out."""
+    """Known facts of a validated case as dotted names; None, case_id and context are
+    left out."""
     flat = {}
     for key, value in case.items():
-        if value is None or key == "case_id":
+        if value is None or key in NOT_FACTS:
             continue
         if type(value) is dict:
             for sub, subvalue in value.items():
@@ -175,7 +181,8 @@ class Engine:
         if questions:
             asked = tuple(self.asker.ask(flat, frozenset(fired), {p.step.id for p in steps}))
         guidance = Guidance(case.get("case_id"), self.rulebook.version, flat, steps,
-                            tuple(rules), asked)
+                            tuple(rules), asked, self.rulebook.source_labels,
+                            case.get("context"), self.rulebook.messages)
         if self.observer is not None:
             self.observer(guidance)
         return guidance
@@ -193,60 +200,108 @@ class Engine:
 
 
 def shard(rulebook: Rulebook, member=None) -> list[list[tuple[str, tuple]]]:
-    """The rules' alternatives as engine rules, packed into rulesets whose alpha networks
-    have at most NODE_BUDGET nodes each.
+    """The rules' alternatives as engine rules, packed into as few rulesets as keep the
+    matcher's pending stack within STACK_BUDGET for every possible fact.
 
-    The network of a ruleset is the trie of its rules' test chains: durable_rules shares a
-    node between chains that start alike (same parent, same test), except array tests
-    (`$iany`), which it never shares. Chains are written in a canonical order (shared
-    tests first, array tests last) so that alike rules share more. Each node is pushed at
-    most once per fact, so the node count bounds the matcher's pending stack; a test
-    proves the packing against the engine on rulebooks of thousands of rules.
+    The alpha network of a ruleset is the trie of its rules' test chains (durable_rules
+    shares a node between chains that start with the same test; it never shares array
+    tests, which the engine's marker fields avoid). Its matcher pops a node and pushes the
+    children that hold, depth first, so the stack peaks at `Network.bound` at most: the
+    children pending along one path, counted as all of them that can hold at once.
+    Chains are written in a canonical order so that alike rules share their first tests.
     """
     shards: list[list[tuple[str, tuple]]] = []
-    trie: dict = {}
-    used = NODE_BUDGET + 1  # start a new shard with the first rule
+    network = Network()
     for rule in rulebook.rules:
         for k, term in enumerate(durable_terms(rule.when, member)):
-            chain = sorted(term, key=_chain_key)
-            cost = _new_nodes(trie, chain)
-            if used + cost > NODE_BUDGET:
+            chain = tuple(sorted(term, key=_chain_key))
+            if not shards or network.bound_with(chain) > STACK_BUDGET:
                 shards.append([])
-                trie, used = {}, 1  # the guard, the root of every chain
-                cost = _new_nodes(trie, chain)
-                if used + cost > NODE_BUDGET:
-                    raise EngineError(f"rule {rule.id!r}: an alternative of its condition has "
-                                      f"{cost} tests, more than the engine's {NODE_BUDGET - 1}")
-            _add(trie, chain)
-            used += cost
-            shards[-1].append((f"{rule.id}{ALTERNATIVE}{k}", tuple(chain)))
+                network = Network()
+                if network.bound_with(chain) > STACK_BUDGET:
+                    raise EngineError(f"rule {rule.id!r}: an alternative of its condition is "
+                                      "too long for the engine")
+            network.add(chain)
+            shards[-1].append((f"{rule.id}{ALTERNATIVE}{k}", chain))
     return shards
 
 
 def _chain_key(atom: dict) -> tuple:
-    return ("$iany" in atom, json.dumps(atom, sort_keys=True))
+    # Marker and equality tests first: alike rules share them, and at most one equality
+    # on a fact can hold, which keeps the matcher's fan-out small.
+    op = next(iter(atom))
+    return (not op.startswith("_l"), op.startswith("$"), json.dumps(atom, sort_keys=True))
 
 
-def _new_nodes(trie: dict, chain: list) -> int:
-    """How many nodes adding this chain to the network adds."""
-    level: dict | None = trie
-    added = 0
-    for atom in chain:
-        key = json.dumps(atom, sort_keys=True)
-        if level is not None and "$iany" not in atom and key in level:
-            level = level[key]
+class Network:
+    """A node of a ruleset's alpha network (the root is the guard), with what the matcher
+    can hold pending below it: `bound` = most children that can hold at once, less the
+    node itself, plus the deepest bound among the children."""
+
+    __slots__ = ("children", "holding", "fan", "bound")
+
+    def __init__(self):
+        self.children: dict[str, Network] = {}
+        self.holding: dict[str, list] = {}  # field: [equalities, other tests, exists, absent]
+        self.fan = 0
+        self.bound = 1
+
+    @staticmethod
+    def _slot(atom: dict) -> tuple[str, int]:
+        op, arg = next(iter(atom.items()))
+        if op.startswith("$"):
+            return next(iter(arg)), {"$nex": 3, "$ex": 2}.get(op, 1)
+        return op, 0
+
+    def _fan_with(self, atom: dict) -> int:
+        field, slot = self._slot(atom)
+        counts = self.holding.get(field, [0, 0, 0, 0])
+        grown = list(counts)
+        grown[slot] += 1
+        return self.fan - _holds(counts) + _holds(grown)
+
+    def bound_with(self, chain: tuple) -> int:
+        """The bound of this network once `chain` is added (nothing is changed)."""
+        path: list[tuple[Network, str]] = []
+        node = self
+        for atom in chain:
+            key = json.dumps(atom, sort_keys=True)
+            path.append((node, key))
+            if key not in node.children:
+                bound = node._fan_with(atom) - 1 + max(
+                    [1, *(c.bound for c in node.children.values())])
+                break
+            node = node.children[key]
         else:
-            added += 1
-            level = None
-    return added
+            return self.bound
+        for parent, key in reversed(path[:-1]):
+            others = [c.bound for k, c in parent.children.items() if k != key]
+            bound = parent.fan - 1 + max([bound, *others])
+        return bound
+
+    def add(self, chain: tuple) -> None:
+        path = []
+        node = self
+        for atom in chain:
+            key = json.dumps(atom, sort_keys=True)
+            path.append(node)
+            if key not in node.children:
+                field, slot = self._slot(atom)
+                counts = node.holding.setdefault(field, [0, 0, 0, 0])
+                before = _holds(counts)
+                counts[slot] += 1
+                node.fan += _holds(counts) - before
+                node.children[key] = Network()
+            node = node.children[key]
+        for node in reversed(path):
+            node.bound = node.fan - 1 + max(c.bound for c in node.children.values())
 
 
-def _add(trie: dict, chain: list) -> None:
-    level = trie
-    for atom in chain:
-        if "$iany" in atom:
-            return  # never shared: nothing below it can be either
-        level = level.setdefault(json.dumps(atom, sort_keys=True), {})
+def _holds(counts: list) -> int:
+    """How many tests on one field can hold at once: one equality at most, and a field
+    that is absent passes only its "absent" test."""
+    eq, other, ex, nex = counts
+    return max(min(eq, 1) + other + ex, min(nex, 1))
 
 
 def _reset_locks_after_fork() -> None:

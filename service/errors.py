@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, current_app, g, has_request_context
 from werkzeug.exceptions import HTTPException
 
-from service import messages
+from service import problem_texts
 from service.engine import EngineError
 
 PROBLEM_TYPE = "application/problem+json"
@@ -54,7 +54,7 @@ class NotReady(ApiError):
     status, title, slug = 503, "Not ready", "not-ready"
 
 
-ENGLISH = messages.ENGLISH  # marshmallow's generic wording, said plainly
+ENGLISH = problem_texts.ENGLISH  # marshmallow's generic wording, said plainly
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -85,7 +85,7 @@ def problem(status: int, title: str, detail: str, slug: str | None = None,
     if request_id:
         body["request_id"] = request_id
     lang = problem_lang()
-    return messages.localize(body, lang) if lang != DEFAULT_LANG else body
+    return problem_texts.localize(body, lang) if lang != DEFAULT_LANG else body
 
 
 def problem_lang() -> str:

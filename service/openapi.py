@@ -26,7 +26,7 @@ TAGS = [
     {"name": "operations", "description": "Probes, metrics and this contract, for operators."},
 ]
 SHARED_ENUMS = {"Lang": ("en", "ru"), "StepKind": ("do", "avoid"),
-                "QuestionsFlag": ("true", "false", "all", "1", "0", "yes", "no")}
+                "Flag": ("true", "false", "all", "1", "0", "yes", "no")}
 # `null` and nothing else (a nullable reference: "this schema, or null").
 NULL = {"type": "object", "nullable": True, "enum": [None]}
 
@@ -50,7 +50,13 @@ QUESTIONS_PARAM = {
     "name": "questions", "in": "query", "required": False,
     "description": "true (the default) lists the 5 best follow-up questions, all lists every "
                    "one, false skips them (a little faster).",
-    "schema": {"$ref": "#/components/schemas/QuestionsFlag"},
+    "schema": {"$ref": "#/components/schemas/Flag"},
+}
+MESSAGES_PARAM = {
+    "name": "messages", "in": "query", "required": False,
+    "description": "true (the default) composes the ready-to-send messages of the plan's `now` "
+                   "phase, all adds the escalation letters (`fallback`), false none.",
+    "schema": {"$ref": "#/components/schemas/Flag"},
 }
 CONTENT_LANGUAGE = {"Content-Language": {"description": "The language of the texts.",
                                          "schema": {"type": "string"}}}
@@ -77,7 +83,7 @@ def _paths() -> dict:
                 "and the follow-up questions whose answers would change the steps. Errors are "
                 "`application/problem+json` in the language asked for, with `errors` keyed "
                 "by field path."),
-            "parameters": [LANG_PARAM, QUESTIONS_PARAM],
+            "parameters": [LANG_PARAM, QUESTIONS_PARAM, MESSAGES_PARAM],
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/Case"}}}},
             "responses": {

@@ -100,8 +100,7 @@ class Asker:
         self._probes = {name: tuple(self._probe(rule, name, answers)
                                     for rule in rulebook.rules_reading[name])
                         for name, answers in self.answers.items()}
-        terms = [f"({e} and {bit})" for e, bit in self._bits.items()]
-        self._parts = source.compile(" | ".join(terms) or "0", "all rule parts")
+        self._parts = source.compile_mask(self._bits, "all rule parts")
 
     def _bit(self, node) -> int:
         expression = self._source.expression(node)

@@ -15,9 +15,10 @@ from typing import Any
 import marshmallow as ma
 import yaml
 
-from schemas.rules import (FactsFileSchema, PlanFileSchema, RuleFileSchema,
-                           StepCatalogueSchema)
+from schemas.rules import (FactsFileSchema, MessagesFileSchema, PlanFileSchema,
+                           RuleFileSchema, StepCatalogueSchema)
 from service.coherence import find_conflicts
+from service.messages import MessagesError, Templates, templates
 from service.conditions import (All, Check, ConditionError, FactType, Predicate, mentioned,
                                 parse, thresholds, to_python)
 from service.resources import bundled
@@ -25,7 +26,8 @@ from service.resources import bundled
 FACTS_FILE = "facts.yaml"
 STEPS_FILE = "steps.yaml"
 PLAN_FILE = "plan.yaml"
-SPECIAL_FILES = (FACTS_FILE, STEPS_FILE, PLAN_FILE)
+MESSAGES_FILE = "messages.yaml"
+SPECIAL_FILES = (FACTS_FILE, STEPS_FILE, PLAN_FILE, MESSAGES_FILE)
 LANGS = ("en", "ru")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 DEFAULT_RULES_DIR = bundled("rules")
@@ -65,6 +67,7 @@ class Step:
     category: str
     order: int
     section: str
+    source: str  # article | practice
     phase: str  # now | fallback | next_time, unless a phase shift of plan.yaml moves it
     texts: dict  # lang -> {"title", "detail"}
     rank: tuple  # (category position, order): the sort key of an answer's steps
@@ -120,6 +123,7 @@ class RuleTest:
     expect: tuple
     forbid: tuple
     phases: dict  # step -> the phase it must be given in
+    messages: dict | None = None  # message id -> the steps it covers (None: not checked)
 
 
 @dataclass
@@ -136,6 +140,8 @@ class Rulebook:
     conflicts: tuple = ()  # Conflict, declared and implied by supersession
     superseded_by: dict = field(default_factory=dict)  # step -> the steps that supersede it
     phase_shifts: tuple = ()  # PhaseShift, first match wins
+    source_labels: dict = field(default_factory=dict)  # step id -> lang -> where it comes from
+    messages: Templates | None = None  # messages.yaml, when the folder has one
     rules_reading: dict[str, tuple] = field(init=False)
     cuts: dict[str, tuple] = field(init=False)
 
@@ -177,13 +183,22 @@ def load_rulebook(directory: str | Path | None = None) -> Rulebook:
     steps_doc = _validate(directory / STEPS_FILE, StepCatalogueSchema(), documents.pop(STEPS_FILE))
     categories = tuple(steps_doc["categories"])
     steps = {
-        s["id"]: Step(s["id"], s["kind"], s["category"], s["order"], s["section"], s["phase"],
+        s["id"]: Step(s["id"], s["kind"], s["category"], s["order"], s["section"], s["source"],
+                      s["phase"],
                       {lang: s[lang] for lang in LANGS},
                       (categories.index(s["category"]), s["order"], s["id"]))
         for s in steps_doc["steps"]
     }
     plan_doc = _validate(directory / PLAN_FILE, PlanFileSchema(steps=set(steps)),
                          documents.pop(PLAN_FILE, {}))
+    messages = None
+    if MESSAGES_FILE in documents:
+        path = directory / MESSAGES_FILE
+        document = _validate(path, MessagesFileSchema(), documents.pop(MESSAGES_FILE))
+        try:
+            messages = templates(path, document, steps)
+        except MessagesError as error:
+            raise RulesError(str(error)) from None
     if not documents:
         raise RulesError(f"{directory}: no rule files "
                          f"(*.yaml besides {', '.join(SPECIAL_FILES)})")
@@ -211,7 +226,7 @@ def load_rulebook(directory: str | Path | None = None) -> Rulebook:
                                for n, f in facts.items() if f.type == "list"
                                and n in rule["when"].reads}, rule["phase"]))
         tests.extend(RuleTest(name, t["name"], t["case"], tuple(t["expect"]), tuple(t["forbid"]),
-                              t["phases"])
+                              t["phases"], t["messages"])
                      for t in loaded["tests"])
 
     superseded_by, conflicts = _supersession(directory / PLAN_FILE, plan_doc, steps)
@@ -221,13 +236,21 @@ def load_rulebook(directory: str | Path | None = None) -> Rulebook:
                    for p in plan_doc["phases"])
     rulebook = Rulebook(directory, facts, categories, steps, rules, tests,
                         facts_doc["range_labels"], digest.hexdigest()[:16], implications,
-                        conflicts, superseded_by, shifts)
+                        conflicts, superseded_by, shifts,
+                        _source_labels(steps, steps_doc), messages)
     # The proof that no declared conflict can be given: complete for the condition
     # language (a SAT search over every fact's value classes), so also at every reload.
     found = find_conflicts(rulebook)
     if found:
         raise RulesError("\n".join(w.message() for w in found))
     return rulebook
+
+
+def _source_labels(steps: dict, doc: dict) -> dict:
+    labels = doc["source_labels"]
+    return {step.id: {lang: labels[step.source][lang].replace(
+                "{section}", doc["sections"][step.section][lang]) for lang in LANGS}
+            for step in steps.values()}
 
 
 def _implications(path: Path, entries: list, facts: dict, fact_types: dict) -> tuple:

@@ -116,3 +116,33 @@ def init_app(app: Flask) -> None:
         if origins:
             response.vary.add("Origin")
         return response
+
+
+# --- who may show the page in a frame -------------------------------------------
+
+def frame_origins(config) -> tuple[str, ...]:
+    """The origins allowed to frame the page: FRAME_ORIGINS, else `self` and the CORS origins.
+
+    A CORS `*` is not carried over: letting any site call the API is not letting any site
+    put the page (and an API key typed into it) under its own buttons.
+    """
+    given = tuple(config["FRAME_ORIGINS"])
+    if given:
+        return given
+    return ("self",) + tuple(o for o in config["CORS_ORIGINS"] if o != "*")
+
+
+def frame_headers(response: Response, origins: tuple[str, ...]) -> None:
+    """CSP `frame-ancestors` (appended to the answer's policy) and X-Frame-Options.
+
+    Browsers that know `frame-ancestors` ignore X-Frame-Options when it is present; the
+    older ones get SAMEORIGIN (DENY for `none`), so they fail closed.
+    """
+    if origins == ("none",):
+        directive, legacy = "frame-ancestors 'none'", "DENY"
+    else:
+        sources = ["'self'" if o == "self" else o for o in origins]
+        directive, legacy = "frame-ancestors " + " ".join(sources), "SAMEORIGIN"
+    policy = response.headers.get("Content-Security-Policy")
+    response.headers["Content-Security-Policy"] = f"{policy}; {directive}" if policy else directive
+    response.headers["X-Frame-Options"] = legacy

@@ -30,13 +30,14 @@ def test_unpaid_work_without_contract_gets_protection_and_a_warning_against_thre
     assert response.status_code == 200
     assert ids(body) == ["clarify-payment", "send-protected-previews",
                          "secure-contract-or-prepayment", "archive-correspondence",
-                         "no-threats-without-contract"]
-    warning = body["steps"][-1]
+                         "no-threats-without-contract", "firm-reminder-with-date"]
+    warning = body["steps"][-2]
     assert warning["kind"] == "avoid" and warning["category"] == "escalate"
-    assert [s["phase"] for s in body["steps"]] == ["now"] * 5
+    assert [s["phase"] for s in body["steps"]] == ["now"] * 5 + ["fallback"]
+    assert [s["source"] for s in body["steps"]] == ["article"] * 5 + ["practice"]
     assert warning["because"] == [{
         "rule": "nonpay-no-empty-threats",
-        "reason": "You have no signed contract, so a threat has nothing behind it.",
+        "reason": "You have no signed contract, so legal threats are hard to back.",
         "facts": {"situations": ["non_payment"], "contract": False}}]
     assert all(step["because"] and step["title"] and step["detail"] for step in body["steps"])
     assert "formal-demand-under-contract" not in ids(body)

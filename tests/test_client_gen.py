@@ -61,7 +61,7 @@ def test_every_enumeration_is_one_named_type(generated):
     names = sorted(p.stem for p in models.glob("*.py"))
     assert not [n for n in names if "_type_" in n], names
     assert {"case_stage", "case_fault", "case_prepayment", "case_payment_state", "lang",
-            "step_kind", "questions_flag"} <= set(names)
+            "step_kind", "flag"} <= set(names)
     operations = {p.stem for p in (Path(generated.__file__).parent / "api").rglob("*.py")}
     assert {"evaluate_case", "evaluate_batch", "list_steps", "list_rules", "check_readiness",
             "check_liveness"} <= operations
@@ -70,13 +70,13 @@ def test_every_enumeration_is_one_named_type(generated):
 def test_the_client_evaluates_a_case(client):
     from dispute_guide_client.api.guidance import evaluate_case
     from dispute_guide_client.models import (Case, CasePaymentState, CaseSituationsItem, CaseStage,
-                                             Guidance, Lang, QuestionsFlag)
+                                             Flag, Guidance, Lang)
 
     case = Case(situations=[CaseSituationsItem.NON_PAYMENT], contract=True,
                 payment_state=CasePaymentState.OVERDUE, stage=CaseStage.DELIVERED, fault=None,
                 case_id="client-1")
     response = evaluate_case.sync_detailed(client=client, body=case, lang=Lang.RU,
-                                           questions=QuestionsFlag.FALSE)
+                                           questions=Flag.FALSE)
     assert response.status_code == 200
     guidance = response.parsed
     assert isinstance(guidance, Guidance)

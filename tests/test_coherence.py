@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 import pytest
-from cases import RULEBOOK, consistent, nest
+from cases import RULEBOOK, nest, random_flat
 
 from pysat.solvers import Solver
 
@@ -39,26 +39,6 @@ COURTING = {
     "find-out-why-info-missing", "justify-information-need", "reach-decision-maker",
 }
 WALK_AWAY = "stop-dealing-with-fraudster"
-
-
-def random_flat(rng: random.Random) -> dict:
-    """A valid case as dotted facts; numbers at the rules' thresholds half of the time."""
-    flat = {}
-    for fact in RULEBOOK.facts.values():
-        if not fact.required and rng.random() < 0.5:
-            continue
-        if fact.type == "boolean":
-            flat[fact.name] = rng.random() < 0.5
-        elif fact.type == "enum":
-            flat[fact.name] = rng.choice(fact.values)
-        elif fact.type == "integer":
-            cuts = RULEBOOK.cuts.get(fact.name, ())
-            edges = [v for c in cuts for v in (c - 1, c) if fact.min <= v <= fact.max]
-            flat[fact.name] = (rng.choice(edges) if edges and rng.random() < 0.5
-                               else rng.randint(fact.min, fact.max))
-        else:
-            flat[fact.name] = rng.sample(fact.values, rng.randint(1, len(fact.values)))
-    return consistent(flat)
 
 
 def problems(body: dict, flat: dict, lang: str) -> list[str]:

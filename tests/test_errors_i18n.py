@@ -174,7 +174,7 @@ def test_unknown_fields_name_the_closest_known_one_and_non_objects_say_so(client
 
 def test_every_problem_title_has_a_translation():
     from service import batch, security  # noqa: F401  (their problems are ApiErrors too)
-    from service.messages import TITLES
+    from service.problem_texts import TITLES
 
     def subclasses(cls):
         for sub in cls.__subclasses__():

@@ -37,7 +37,7 @@ def test_guidance_over_http_matches_the_contract(server):
     body = json.loads(raw)
     assert status == 200 and headers["Content-Language"] == "ru"
     check("/v1/guidance", "post", status, headers["Content-Type"], body)
-    assert [s["id"] for s in body["steps"]][-1] == "no-threats-without-contract"
+    assert "no-threats-without-contract" in [s["id"] for s in body["steps"]]
 
 
 def test_concurrent_requests_over_two_workers_each_get_their_own_answer(server):

@@ -1,22 +1,43 @@
-/* The dispute-guide page: a form built from GET /v1/rules, the advice from POST /v1/guidance.
+/* The dispute-guide page: the form the server rendered, the advice from POST /v1/guidance.
  *
- * No framework and no build step. The form is generated from the facts the service
- * describes (name, type, values, min/max, required, question, labels), so a new fact in
- * rules/facts.yaml appears here with no change to this file. An unknown fact is simply
- * left out of the case. All API texts come localized with ?lang=; the page's own words
- * are in i18n.js.
+ * No framework and no build step. The server renders the page in its language, form
+ * included, from the facts it describes (name, type, values, min/max, question, labels),
+ * and puts that description and the page's own words in a JSON data block (#page-data).
+ * Switching the language fetches the page in the other language and takes its form and
+ * words, so the form has one author: the server. An unknown fact is simply left out of
+ * the case. All API texts come localized with ?lang=.
+ *
+ * In embed mode (?embed=1, in an iframe), the page tells its parent what happens with
+ * postMessage, only when the parent's origin is one the service allows to frame it
+ * (DISPUTE_GUIDE_FRAME_ORIGINS), and only to that origin: never to "*".
  */
 (function () {
   "use strict";
 
-  var DICT = window.DISPUTE_GUIDE_I18N || { en: {} };
   var root = document.documentElement;
+  var DATA = readData(document);
+  var DICT = {};
+  DICT[DATA.lang] = DATA.texts || {};
+  var EVENT_SOURCE = "dispute-guide";
+  var EVENT_VERSION = 1;
+  // An enumeration value meaning "I don't know": the control's own "don't know" stands for it.
+  var DONT_KNOW_VALUE = "unknown";
+
+  function readData(doc) {
+    var node = doc.getElementById("page-data");
+    try {
+      return JSON.parse(node.textContent);
+    } catch (e) {
+      return { lang: "en", texts: {}, facts: [], frame_origins: [] };
+    }
+  }
 
   var KEY_STORE = "dispute-guide.api-key";
 
   var state = {
-    lang: root.getAttribute("data-lang") || "en",
+    lang: DATA.lang || root.getAttribute("data-lang") || "en",
     meta: {}, // lang -> {facts: [...], byName: {}, steps: {id: step}, version}
+    parentOrigin: null, // in embed mode: the allowed origin of the page that frames this one
     values: {}, // fact name -> a known value; an unknown fact has no entry
     invalid: {}, // fact name -> message, for values the user typed that cannot be sent
     result: null, // the last guidance shown
@@ -24,7 +45,10 @@
     seq: 0, // the latest request; older answers are dropped
     revision: 0, // counts the answers shown (tests wait on it)
     apiKey: readKey(), // only when the service asks for one (401)
-    booted: false, // the form has been built once
+    booted: false, // the step catalogue has been loaded once
+    langSeq: 0, // the latest language switch; older ones are dropped
+    fromAddress: false, // the case came in the address (#case=...)
+    caseId: null, // the case_id that came in the address, sent with every request
   };
 
   function readKey() {
@@ -68,8 +92,6 @@
   function lookup(key) {
     var own = DICT[state.lang] || {};
     if (Object.prototype.hasOwnProperty.call(own, key)) return own[key];
-    var en = DICT.en || {};
-    if (Object.prototype.hasOwnProperty.call(en, key)) return en[key];
     return undefined;
   }
 
@@ -92,10 +114,6 @@
     }
     var text = forms[category] || forms.other || key;
     return format(text, { n: n });
-  }
-
-  function controlId(name) {
-    return "fact-" + name.replace(/[^A-Za-z0-9_-]/g, "-");
   }
 
   function meta() {
@@ -127,27 +145,54 @@
     });
   }
 
+  function setFacts(lang, data) {
+    // The facts' description the server put into the page (the same as GET /v1/rules).
+    var byName = {};
+    data.facts.forEach(function (fact) {
+      byName[fact.name] = fact;
+    });
+    var old = state.meta[lang] || {};
+    state.meta[lang] = { facts: data.facts, byName: byName, steps: old.steps || null,
+                         version: data.ruleset_version };
+    DICT[lang] = data.texts || {};
+  }
+
   function loadMeta(lang) {
-    if (state.meta[lang]) return Promise.resolve(state.meta[lang]);
-    var q = "?lang=" + encodeURIComponent(lang);
-    return Promise.all([getJson("v1/rules" + q), getJson("v1/steps" + q)]).then(function (both) {
-      var rules = both[0];
-      var catalogue = both[1];
-      var byName = {};
-      rules.facts.forEach(function (fact) {
-        byName[fact.name] = fact;
-      });
+    // The step catalogue (titles for what an answer would change); it needs the API key.
+    var m = state.meta[lang];
+    if (m && m.steps) return Promise.resolve(m);
+    return getJson("v1/steps?lang=" + encodeURIComponent(lang)).then(function (catalogue) {
       var steps = {};
       catalogue.steps.forEach(function (step) {
         steps[step.id] = step;
       });
-      state.meta[lang] = {
-        facts: rules.facts,
-        byName: byName,
-        steps: steps,
-        version: rules.ruleset_version,
-      };
+      state.meta[lang].steps = steps;
       return state.meta[lang];
+    });
+  }
+
+  function pageUrl(lang) {
+    var url = new URL(window.location.href);
+    url.hash = "";
+    url.searchParams.set("lang", lang);
+    return url.href;
+  }
+
+  function loadPage(lang) {
+    // This page in another language: its data block and its form.
+    return fetch(pageUrl(lang), { headers: { Accept: "text/html" } }).then(function (r) {
+      if (!r.ok) {
+        var error = new Error("page: HTTP " + r.status);
+        error.status = r.status;
+        throw error;
+      }
+      return r.text();
+    }).then(function (html) {
+      var doc = new DOMParser().parseFromString(html, "text/html");
+      var data = readData(doc);
+      if (data.lang !== lang) throw new Error("page: asked for " + lang + ", got " + data.lang);
+      setFacts(lang, data);
+      return doc.getElementById("form-fields");
     });
   }
 
@@ -159,18 +204,15 @@
     Array.prototype.forEach.call(document.querySelectorAll("[data-i18n]"), function (node) {
       node.textContent = t(node.getAttribute("data-i18n"));
     });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-i18n-content]"), function (node) {
+      node.setAttribute("content", t(node.getAttribute("data-i18n-content")));
+    });
     Array.prototype.forEach.call(document.querySelectorAll("[data-lang-switch]"), function (b) {
       b.setAttribute("aria-pressed", b.getAttribute("data-lang-switch") === state.lang ? "true" : "false");
     });
   }
 
-  // --- building the form -----------------------------------------------------
-
-  function factLabel(fact) {
-    if (fact.question) return fact.question;
-    if (has("fact." + fact.name)) return t("fact." + fact.name);
-    return fact.description || fact.name;
-  }
+  // --- the form the server rendered ---------------------------------------------
 
   function valueLabel(fact, value) {
     if (fact.type === "boolean") {
@@ -180,162 +222,35 @@
     return (fact.labels && fact.labels[value]) || String(value);
   }
 
-  function groupOf(fact) {
-    var dot = fact.name.indexOf(".");
-    return dot < 0 ? "" : fact.name.slice(0, dot);
+  function isDontKnow(fact, value) {
+    // An enumeration's own "I don't know" value is the control's "don't know": not sent.
+    return fact.type === "enum" && value === DONT_KNOW_VALUE &&
+      (fact.values || []).indexOf(DONT_KNOW_VALUE) >= 0;
   }
 
-  function groupTitle(group) {
-    if (has("group." + group)) return t("group." + group);
-    return group.charAt(0).toUpperCase() + group.slice(1).replace(/_/g, " ");
-  }
-
-  function legendWithRequired(fact, id) {
-    var parts = [factLabel(fact)];
-    if (fact.required) parts.push(" ", el("span", { className: "required", text: "(" + t("required") + ")" }));
-    return el("legend", { id: id + "-label" }, parts);
-  }
-
-  function errorNode(id) {
-    return el("p", { className: "field-error", id: id + "-error", hidden: true });
-  }
-
-  function buildChoiceGroup(fact, id, choices, type) {
-    // A set of radio buttons (one answer) or check boxes (several), in a fieldset.
-    var inputs = choices.map(function (choice, i) {
-      var inputId = id + "-" + i;
-      var input = el("input", {
-        type: type,
-        id: inputId,
-        name: fact.name,
-        value: choice.value,
-        "data-fact": fact.name,
-      });
-      return el("label", { className: "choice", for: inputId }, [input, el("span", { text: choice.label })]);
-    });
-    return el(
-      "fieldset",
-      {
-        className: "field field--" + (type === "checkbox" ? "list" : "choice"),
-        id: id,
-        "data-fact": fact.name,
-        "data-type": fact.type,
-        "aria-describedby": id + "-error",
-      },
-      [legendWithRequired(fact, id), el("div", { className: "choices" }, inputs), errorNode(id)]
-    );
-  }
-
-  function buildField(fact) {
-    var id = controlId(fact.name);
-    if (fact.type === "list") {
-      return buildChoiceGroup(
-        fact,
-        id,
-        (fact.values || []).map(function (v) {
-          return { value: v, label: valueLabel(fact, v) };
-        }),
-        "checkbox"
-      );
-    }
-    if (fact.type === "boolean") {
-      return buildChoiceGroup(
-        fact,
-        id,
-        [
-          { value: "true", label: valueLabel(fact, true) },
-          { value: "false", label: valueLabel(fact, false) },
-          { value: "", label: t("unknown") },
-        ],
-        "radio"
-      );
-    }
-    var control;
-    var describedBy = [id + "-error"];
-    var extra = [];
-    if (fact.type === "enum") {
-      control = el(
-        "select",
-        { id: id, name: fact.name, "data-fact": fact.name },
-        [el("option", { value: "", text: t("unknown_option") })].concat(
-          (fact.values || []).map(function (v) {
-            return el("option", { value: v, text: valueLabel(fact, v) });
-          })
-        )
-      );
-    } else if (fact.type === "integer") {
-      control = el("input", {
-        type: "number",
-        id: id,
-        name: fact.name,
-        "data-fact": fact.name,
-        inputmode: "numeric",
-        step: 1,
-        min: fact.min,
-        max: fact.max,
-      });
-      var hintId = id + "-hint";
-      describedBy.unshift(hintId);
-      extra.push(el("p", { className: "field-hint", id: hintId, text: numberHint(fact) }));
-    } else {
-      // A type this page does not know yet still gets a plain text box.
-      control = el("input", { type: "text", id: id, name: fact.name, "data-fact": fact.name });
-    }
-    if (fact.required) control.setAttribute("aria-required", "true");
-    control.setAttribute("aria-describedby", describedBy.join(" "));
-    var label = el("label", { for: id, id: id + "-label" }, [factLabel(fact)]);
-    if (fact.required) label.append(" ", el("span", { className: "required", text: "(" + t("required") + ")" }));
-    return el(
-      "div",
-      { className: "field field--" + fact.type, "data-fact": fact.name, "data-type": fact.type },
-      [label, control].concat(extra, [errorNode(id)])
-    );
-  }
-
-  function numberHint(fact) {
-    var min = fact.min === null || fact.min === undefined ? "\u2212\u221e" : fact.min;
-    var max = fact.max === null || fact.max === undefined ? "\u221e" : fact.max;
-    return t("number_hint", { min: min, max: max });
-  }
-
-  function buildForm() {
-    var m = meta();
+  function replaceForm(fields) {
+    // Another language's form in place of this one, the known answers put back in.
     var container = $("#form-fields");
-    var groups = [];
-    var byGroup = {};
-    var lead = [];
-    m.facts.forEach(function (fact) {
-      if (fact.name === "case_id") return;
-      // Required facts (the situations) lead the form on their own.
-      if (fact.required) {
-        lead.push(fact);
-        return;
-      }
-      var g = groupOf(fact);
-      if (!byGroup[g]) {
-        byGroup[g] = [];
-        groups.push(g);
-      }
-      byGroup[g].push(fact);
-    });
-    var nodes = lead.map(buildField);
-    groups.forEach(function (g) {
-      var gid = "group-" + (g || "general");
-      nodes.push(
-        el("fieldset", { className: "group", id: gid, "data-group": g || "general" }, [
-          el("legend", { className: "group__title", text: groupTitle(g) }),
-          el("div", { className: "group__fields" }, byGroup[g].map(buildField)),
-        ])
-      );
+    var nodes = Array.prototype.map.call(fields.childNodes, function (n) {
+      return document.importNode(n, true);
     });
     container.replaceChildren.apply(container, nodes);
-    container.setAttribute("aria-busy", "false");
-    // Known answers back into their controls; every other fact starts at "don't know".
+    container.setAttribute("data-lang", fields.getAttribute("data-lang") || state.lang);
+    writeControls();
+  }
+
+  function writeControls() {
+    // Known answers into their controls; every other fact shows "don't know".
+    var m = meta();
     m.facts.forEach(function (fact) {
       writeControl(fact, state.values[fact.name]);
     });
     Object.keys(state.invalid).forEach(function (name) {
-      if (m.byName[name]) showFieldError(name, invalidMessage(m.byName[name]));
+      if (m.byName[name]) {
+        var box = controlsOf(name)[0];
+        if (box) box.value = state.invalid[name];
+        showFieldError(name, invalidMessage(m.byName[name]));
+      }
     });
   }
 
@@ -395,7 +310,9 @@
 
   function buildCase() {
     // The nested request body, in the order of the facts; unknown facts are left out.
+    // A case id given in the address (a CRM's record) goes with every request.
     var body = {};
+    if (state.caseId) body.case_id = state.caseId;
     meta().facts.forEach(function (fact) {
       if (!Object.prototype.hasOwnProperty.call(state.values, fact.name)) return;
       var path = fact.name.split(".");
@@ -412,6 +329,7 @@
   function valuesFromCase(body) {
     // The other way round, for a case passed in the address (#case=...).
     var values = {};
+    if (typeof body.case_id === "string" && body.case_id) state.caseId = body.case_id;
     meta().facts.forEach(function (fact) {
       var node = body;
       var path = fact.name.split(".");
@@ -419,7 +337,7 @@
         if (node === null || typeof node !== "object" || !(path[i] in node)) return;
         node = node[path[i]];
       }
-      if (node !== null && node !== undefined) values[fact.name] = node;
+      if (node !== null && node !== undefined && !isDontKnow(fact, node)) values[fact.name] = node;
     });
     return values;
   }
@@ -569,6 +487,7 @@
         function (answer) {
           if (seq !== state.seq) return;
           if (answer.ok) {
+            options.sent = body;
             showGuidance(answer.data, options);
             saveInAddress(body);
           } else if (answer.status === 401) {
@@ -625,16 +544,22 @@
   }
 
   function becauseNode(because) {
+    // Each reason is a sentence in the page's language; the rule's id stays in the markup
+    // (data-rule, and a tooltip) for integrators.
     var m = meta();
     var items = because.map(function (reason) {
+      if (reason.reason) {
+        return el("li", { "data-rule": reason.rule, title: t("because_rule_id") + ": " + reason.rule },
+          [el("span", { className: "because__reason", text: reason.reason })]);
+      }
+      // An answer without sentences (an older service): the rule and the facts it read.
       var facts = Object.keys(reason.facts || {}).map(function (name, i) {
-        var fact = m.byName[name];
         var value = reason.facts[name];
-        return el("span", { className: "because__fact" + (value === null ? " because__fact--unknown" : "") }, [
+        return el("span", { className: "because__fact" }, [
           i ? "; " : "",
           el("code", { text: name }),
           " = ",
-          el("span", { className: "because__value", text: formatValue(fact, value) }),
+          el("span", { className: "because__value", text: formatValue(m.byName[name], value) }),
         ]);
       });
       return el("li", { "data-rule": reason.rule }, [
@@ -644,11 +569,12 @@
     });
     return el("div", { className: "step__because" }, [
       el("span", { className: "step__because-label", text: t("because") }),
+      " ",
       el("ul", { className: "because" }, items),
     ]);
   }
 
-  function stepNode(step, isNew) {
+  function stepNode(step, isNew, titleTag) {
     var kindClass = step.kind === "avoid" ? "avoid" : "do";
     var titleId = "step-" + step.id + "-title";
     return el("li", {
@@ -656,6 +582,7 @@
       "data-step-id": step.id,
       "data-kind": step.kind,
       "data-category": step.category,
+      "data-phase": step.phase,
       "aria-labelledby": titleId,
     }, [
       el("div", { className: "step__meta" }, [
@@ -666,10 +593,40 @@
         el("span", { className: "category", text: has("category." + step.category) ? t("category." + step.category) : step.category }),
         isNew ? el("span", { className: "badge badge--new", text: t("new_step") }) : null,
       ]),
-      el("h4", { className: "step__title", id: titleId, text: step.title }),
+      el(titleTag, { className: "step__title", id: titleId, text: step.title }),
       el("p", { className: "step__detail", text: step.detail }),
       becauseNode(step.because || []),
     ]);
+  }
+
+  function phasesOf(steps) {
+    // [[phase, [steps]]] in the answer's order; one group without a name if no step has one.
+    var groups = [];
+    steps.forEach(function (s) {
+      var phase = s.phase || "";
+      var last = groups[groups.length - 1];
+      if (last && last[0] === phase) last[1].push(s);
+      else groups.push([phase, [s]]);
+    });
+    return groups;
+  }
+
+  function planNode(steps, isNew) {
+    var groups = phasesOf(steps);
+    if (groups.length === 1 && groups[0][0] === "") {
+      return el("ol", { className: "steps", "aria-labelledby": "steps-heading" },
+        steps.map(function (s) { return stepNode(s, isNew(s), "h4"); }));
+    }
+    return el("div", { className: "plan" }, groups.map(function (group, i) {
+      var phase = group[0];
+      var headingId = "phase-" + (phase || "other") + "-" + i;
+      var title = has("phase." + phase) ? t("phase." + phase) : phase;
+      return el("section", { className: "phase phase--" + phase, "data-phase": phase, "aria-labelledby": headingId }, [
+        el("h4", { className: "phase__title", id: headingId, text: title }),
+        el("ol", { className: "steps", "aria-labelledby": headingId },
+          group[1].map(function (s) { return stepNode(s, isNew(s), "h5"); })),
+      ]);
+    }));
   }
 
   function stepTitle(id) {
@@ -705,6 +662,12 @@
     ]);
   }
 
+  function shownOptions(question) {
+    // An enumeration's own "I don't know" answer is left unanswered instead.
+    var fact = meta().byName[question.field];
+    return question.options.filter(function (o) { return !fact || !isDontKnow(fact, o.value); });
+  }
+
   function questionsNode(questions) {
     var parts = [
       el("h3", { id: "questions-heading", className: "questions-heading", tabindex: "-1", text: t("questions_heading") }),
@@ -718,8 +681,10 @@
       var textId = "q" + i + "-text";
       return el("li", { className: "question", "data-field": q.field }, [
         el("p", { className: "question__text", id: textId, text: q.question }),
-        el("ul", { className: "options", role: "group", "aria-labelledby": textId },
-          q.options.map(function (o, j) { return optionNode(q, o, i, j); })),
+        el("div", { className: "options-group", role: "group", "aria-labelledby": textId }, [
+          el("ul", { className: "options" },
+            shownOptions(q).map(function (o, j) { return optionNode(q, o, i, j); })),
+        ]),
       ]);
     })));
     return el("section", { className: "questions-block", "aria-labelledby": "questions-heading" }, parts);
@@ -751,9 +716,7 @@
     var parts = [];
     parts.push(el("h3", { className: "steps-heading", id: "steps-heading", text: t("steps_heading") }));
     if (guidance.steps.length) {
-      parts.push(el("ol", { className: "steps", "aria-labelledby": "steps-heading" }, guidance.steps.map(function (s) {
-        return stepNode(s, previous && !before[s.id]);
-      })));
+      parts.push(planNode(guidance.steps, function (s) { return Boolean(previous && !before[s.id]); }));
     } else parts.push(el("p", { className: "hint", text: t("no_steps") }));
     if (removed.length) {
       parts.push(el("div", { className: "gone" }, [
@@ -778,6 +741,17 @@
     resultBody.setAttribute("data-revision", String(state.revision));
     resultBody.setAttribute("data-lang", guidance.lang);
     setStatus(summaryText(guidance, added, removed));
+    notify("plan_shown", {
+      case_id: guidance.case_id === undefined ? null : guidance.case_id,
+      "case": options.sent || null,
+      lang: guidance.lang,
+      ruleset_version: guidance.ruleset_version,
+      step_ids: guidance.steps.map(function (s) { return s.id; }),
+      steps: guidance.steps.map(function (s) {
+        return { id: s.id, kind: s.kind, category: s.category, phase: s.phase || null };
+      }),
+      questions: (guidance.questions || []).map(function (q) { return q.field; }),
+    });
     if (options.focus === "questions") {
       var q = $("#questions-heading");
       if (q) q.focus();
@@ -848,8 +822,8 @@
     state.result = null;
     state.evaluated = false;
     state.seq++;
-    buildForm();
     clearFieldErrors();
+    writeControls();
     updateIntegrators();
     var resultBody = $("#result-body");
     resultBody.replaceChildren(el("p", { className: "hint", "data-i18n": "result_empty", text: t("result_empty") }));
@@ -876,22 +850,30 @@
     state.values[name] = value;
     delete state.invalid[name];
     writeControl(fact, value);
+    notify("question_answered", { field: name, value: value, "case": buildCase() });
     evaluate({ focus: "questions" });
   }
 
   function switchLanguage(lang) {
     if (lang === state.lang) return Promise.resolve();
-    state.lang = lang;
-    applyTexts();
-    try {
-      var url = new URL(window.location.href);
-      url.searchParams.set("lang", lang);
-      window.history.replaceState(null, "", url.href);
-    } catch (e) {
-      /* ignore */
-    }
-    return loadMeta(lang).then(function () {
-      buildForm();
+    var seq = ++state.langSeq;
+    return loadPage(lang).then(function (fields) {
+      return loadMeta(lang).then(function () { return fields; }, function (error) {
+        if (error && error.status === 401) return fields; // the key prompt comes with the advice
+        throw error;
+      });
+    }).then(function (fields) {
+      if (seq !== state.langSeq) return; // a later switch won
+      state.lang = lang;
+      replaceForm(fields);
+      applyTexts();
+      try {
+        var url = new URL(window.location.href);
+        url.searchParams.set("lang", lang);
+        window.history.replaceState(null, "", url.href);
+      } catch (e) {
+        /* ignore */
+      }
       updateIntegrators();
       if (state.evaluated) return evaluate({ compare: false });
       // The empty-result hint and any form errors are re-said in the new language.
@@ -908,9 +890,7 @@
       askForKey();
       return;
     }
-    var container = $("#form-fields");
-    container.replaceChildren(el("p", { className: "error", role: "alert", text: t("error_load") }));
-    container.setAttribute("aria-busy", "false");
+    setStatus(t("error_load"), true);
   }
 
   // --- an API key, when the service asks for one ----------------------------------
@@ -938,7 +918,7 @@
       return;
     }
     state.apiKey = key;
-    state.meta = {}; // loaded again, now with the key
+    Object.keys(state.meta).forEach(function (lang) { state.meta[lang].steps = null; });
     try {
       window.sessionStorage.setItem(KEY_STORE, key);
     } catch (e) {
@@ -947,29 +927,73 @@
     $("#api-key").value = "";
     $("#key-form").hidden = true;
     loadMeta(state.lang).then(function () {
-      if (!state.booted) boot();
-      else {
-        buildForm();
-        updateIntegrators();
-        if (state.evaluated || $("#result-body").getAttribute("data-state") === "error") {
-          evaluate({ focus: true });
-        }
+      if (!state.booted) ready();
+      else if (state.evaluated || $("#result-body").getAttribute("data-state") === "error") {
+        evaluate({ focus: true });
       }
     }, showLoadFailure);
   }
 
-  function boot() {
-    var given = caseFromAddress();
-    if (given) state.values = valuesFromCase(given);
-    buildForm();
-    updateIntegrators();
+  // --- telling the page that frames this one (embed mode) -------------------------
+
+  function allowedOrigins() {
+    return (DATA.frame_origins || []).map(function (o) {
+      return o === "self" ? window.location.origin : o;
+    });
+  }
+
+  function findParentOrigin() {
+    // The origin of the page that frames this one, if the service allows it; else null.
+    if (!DATA.embed || window.parent === window) return null;
+    var origin = null;
+    if (window.location.ancestorOrigins && window.location.ancestorOrigins.length) {
+      origin = window.location.ancestorOrigins[0];
+    } else if (document.referrer) {
+      try {
+        origin = new URL(document.referrer).origin;
+      } catch (e) {
+        origin = null;
+      }
+    }
+    return origin && allowedOrigins().indexOf(origin) >= 0 ? origin : null;
+  }
+
+  function notify(type, detail) {
+    // postMessage to the allowed parent's exact origin (the browser drops it if the parent
+    // is anything else); never "*".
+    if (!state.parentOrigin) return;
+    var message = { source: EVENT_SOURCE, version: EVENT_VERSION, type: type };
+    Object.keys(detail || {}).forEach(function (k) { message[k] = detail[k]; });
+    try {
+      window.parent.postMessage(message, state.parentOrigin);
+    } catch (e) {
+      /* a parent that went away */
+    }
+  }
+
+  // --- start ----------------------------------------------------------------------
+
+  function ready() {
+    // The step catalogue is here: the page can ask for advice.
     state.booted = true;
     document.body.setAttribute("data-ready", "true");
-    if (given && state.values.situations) evaluate();
+    notify("ready", { lang: state.lang, ruleset_version: meta().version });
+    if (state.fromAddress && state.values.situations) evaluate();
   }
 
   function start() {
-    applyTexts();
+    setFacts(state.lang, DATA);
+    state.parentOrigin = findParentOrigin();
+    var given = caseFromAddress();
+    if (given) {
+      state.values = valuesFromCase(given);
+      state.fromAddress = true;
+      writeControls();
+    } else {
+      // What a person already picked before the script ran is kept.
+      meta().facts.forEach(readControl);
+    }
+    updateIntegrators();
     var form = $("#case-form");
     form.addEventListener("change", onFormChange);
     form.addEventListener("input", onFormInput);
@@ -990,7 +1014,7 @@
       });
     });
     $("#key-form").addEventListener("submit", onKey);
-    loadMeta(state.lang).then(boot, showLoadFailure);
+    loadMeta(state.lang).then(ready, showLoadFailure);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

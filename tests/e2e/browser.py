@@ -4,7 +4,9 @@ Not a conftest.py on purpose: a second module named `conftest` would shadow test
 for the tests that `from conftest import Server`. The browser tests import these fixtures.
 
 The browser comes from the distribution (`tests/e2e/install-browser.sh`: apt-get install
-chromium chromium-driver); nothing is downloaded. Without it (or without selenium) the
+chromium chromium-driver); no browser build is downloaded. The outside auditors, axe-core and
+Lighthouse, come from npm, pinned (`tests/e2e/install-tools.sh`, which install-browser.sh
+runs), into a folder outside the repository. Without it (or without selenium) the
 browser tests are skipped with the reason, except under CI (the CI environment variable is
 set), where a missing browser is a failure: CI must prove the page works.
 """
@@ -63,6 +65,21 @@ def _unavailable(reason: str):
     pytest.skip(f"{reason}; run `bash tests/e2e/install-browser.sh` to install it")
 
 
+def phone(driver, width: int, height: int = 800) -> None:
+    """A phone's viewport: `width` CSS pixels, the meta viewport honoured (mobile)."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": True})
+
+
+def desktop(driver) -> None:
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def color_scheme(driver, scheme: str) -> None:
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {
+        "features": [{"name": "prefers-color-scheme", "value": scheme}]})
+
+
 @pytest.fixture(scope="session")
 def chromium_paths():
     try:
@@ -76,6 +93,31 @@ def chromium_paths():
     if not driver:
         _unavailable("chromedriver is not installed (Debian package `chromium-driver`)")
     return browser, driver
+
+
+def tools_dir() -> Path:
+    """Where tests/e2e/install-tools.sh put axe-core and Lighthouse."""
+    given = os.environ.get("DISPUTE_GUIDE_E2E_TOOLS")
+    if given:
+        return Path(given)
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "dispute-guide-e2e"
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    path = tools_dir() / "node_modules" / "axe-core" / "axe.min.js"
+    if not path.is_file():
+        _unavailable(f"axe-core is not installed ({path})")
+    return path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def lighthouse_bin(chromium_paths) -> str:
+    path = tools_dir() / "node_modules" / ".bin" / "lighthouse"
+    if not (path.exists() and shutil.which("node")):
+        _unavailable(f"Lighthouse (npm) is not installed ({path})")
+    return str(path)
 
 
 @pytest.fixture(scope="session")
@@ -212,6 +254,18 @@ class Page:
     def status(self) -> str:
         return self.find("#result-status").text
 
+    def phone_screenshot(self, path: Path, width: int) -> Path:
+        """The whole page as a phone of `width` CSS pixels shows it, as one tall PNG."""
+        height = self.driver.execute_script(
+            "return Math.ceil(document.documentElement.scrollHeight)")
+        phone(self.driver, width, height)
+        try:
+            self.driver.execute_script("window.scrollTo(0, 0)")
+            self.driver.save_screenshot(str(path))
+        finally:
+            phone(self.driver, width)
+        return path
+
     def screenshot(self, path: Path) -> Path:
         """The whole page as a PNG: the window is made as tall as the page for the shot."""
         size = self.driver.get_window_size()
@@ -233,6 +287,8 @@ class Page:
 def page(driver, server, request):
     """The browser, on a blank page of the real server; a failing test leaves a screenshot."""
     driver.get("about:blank")
+    desktop(driver)
+    color_scheme(driver, "light")
     driver.get_log("browser")  # drop what earlier tests left
     failures = request.session.testsfailed
     yield Page(driver, server.url)

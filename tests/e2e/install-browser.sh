@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the browser tests need: Debian's chromium and its WebDriver
-# (chromium-driver). No downloaded browser builds. Idempotent: when both are
-# already installed it does nothing and exits at once.
+# (chromium-driver), no downloaded browser builds; then the auditors from npm
+# (install-tools.sh: axe-core and Lighthouse, pinned). Idempotent: what is already
+# installed is left alone.
 set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
 
 packages=(chromium chromium-driver)
 
@@ -16,7 +19,7 @@ for p in "${packages[@]}"; do
 done
 if [[ ${#missing[@]} -eq 0 ]] && command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
   echo "install-browser: chromium and chromium-driver already installed"
-  exit 0
+  exec bash "$here/install-tools.sh"
 fi
 
 if ! command -v apt-get >/dev/null; then
@@ -42,3 +45,4 @@ if ! "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
   "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 echo "install-browser: installed ${missing[*]}"
+exec bash "$here/install-tools.sh"

@@ -1,6 +1,6 @@
 """The page in a real browser (headless Chromium) against the real server (gunicorn).
 
-The "done when" of issue 7: a person who has never seen the API reaches the advice for
+What the page is for: a person who has never seen the API reaches the advice for
 "the client has been silent for two weeks and I took a prepayment" in either language.
 """
 
@@ -58,8 +58,9 @@ def test_silent_client_with_prepayment_in_english(page, server, artifacts):
         assert step["because"].startswith("Why:")
     refund = next(s for s in steps if s["id"] == "prepayment-not-refundable")
     assert refund["rules"] == ["silent-keep-prepayment"]
-    assert "prepayment = A partial prepayment" in refund["because"]
-    assert "fault = not given" in refund["because"]
+    reason = next(s for s in expected["steps"] if s["id"] == "prepayment-not-refundable")
+    assert refund["because"] == "Why: " + reason["because"][0]["reason"]
+    assert "silent-keep-prepayment" not in refund["because"]  # the id is for integrators
     # The live region sums the advice up.
     assert page.find("#result-status").get_attribute("aria-live") == "polite"
     assert page.status().startswith(f"{len(steps)} steps")
@@ -92,7 +93,16 @@ def test_a_follow_up_answer_fills_the_fact_and_changes_the_steps(page):
     # Focus stays in the result, on the questions, for the next answer.
     assert page.driver.switch_to.active_element.get_attribute("id") == "questions-heading"
 
-    # A number question: the answer's value is put into the number box as given.
+    # A number question: the answer's value is put into the number box as given. At most
+    # five questions are listed: answer "no" to the yes/no ones before it until it is asked.
+    for _ in range(6):
+        questions = page.questions()
+        if "client.contact_attempts" in questions:
+            break
+        field = next(f for f, values in questions.items() if False in values)
+        revision = page.revision
+        page.answer(field, False)
+        page.wait_for_result(revision)
     revision = page.revision
     options = page.questions()["client.contact_attempts"]
     page.answer("client.contact_attempts", options[-1])
@@ -147,7 +157,8 @@ def test_silent_client_with_prepayment_in_russian_from_the_start(page, server, a
     refund = next(s for s in page.steps() if s["id"] == "prepayment-not-refundable")
     assert refund["title"] == next(
         s["title"] for s in expected["steps"] if s["id"] == "prepayment-not-refundable")
-    assert "prepayment = Частичная предоплата" in refund["because"]
+    reason = next(s for s in expected["steps"] if s["id"] == "prepayment-not-refundable")
+    assert refund["because"] == "Почему: " + reason["because"][0]["reason"]
 
 
 def test_do_and_avoid_steps_look_different(page):
@@ -225,7 +236,12 @@ def test_every_fact_of_the_service_has_a_matching_control(page, server):
             assert radios[2].is_selected(), "unknown is the default"
         elif kind == "enum":
             options = field.find_elements("css selector", "select option")
-            assert [o.get_attribute("value") for o in options] == ["", *fact["values"]]
+            # One "don't know" per control: an enumeration's own `unknown` value is the
+            # select's empty choice, in the fact's words.
+            values = [v for v in fact["values"] if v != "unknown"]
+            assert [o.get_attribute("value") for o in options] == ["", *values]
+            if "unknown" in fact["values"]:
+                assert options[0].text == fact["labels"]["unknown"]
         elif kind == "integer":
             box = field.find_element("css selector", "input[type=number]")
             assert box.get_attribute("min") == str(fact["min"])
@@ -253,7 +269,11 @@ def test_every_control_has_a_label_and_the_result_is_a_live_region(page):
     assert unlabeled == []
     live = page.find("#result-status")
     assert live.get_attribute("role") == "status" and live.get_attribute("aria-live") == "polite"
-    for group in page.find_all("ul.options"):
+    # Each question's answers: a list (so no role on the <ul>) inside a named group.
+    assert page.find_all("ul.options")
+    for answers in page.find_all("ul.options"):
+        assert answers.get_attribute("role") is None
+        group = answers.find_element("xpath", "..")
         assert group.get_attribute("role") == "group"
         labelled_by = group.get_attribute("aria-labelledby")
         assert page.find(f"#{labelled_by}").text
@@ -461,3 +481,35 @@ def test_a_service_with_api_keys_asks_for_one_and_never_copies_it(page):
             assert [s["id"] for s in json.loads(out.stdout)["steps"]] == page.step_ids()
     finally:
         other.stop()
+
+
+PHASE_TITLES = {
+    "en": {"now": "Now", "fallback": "If that does not work", "next_time": "Next time"},
+    "ru": {"now": "Сейчас", "fallback": "Если это не помогло", "next_time": "В следующий раз"},
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_the_plan_is_shown_by_phase_with_reason_sentences(page, server, lang):
+    expected = api(server, SILENT_CASE, lang)
+    page.open(f"/?lang={lang}")
+    fill_silent_case(page)
+    # One heading per phase, in the answer's order, with that phase's steps under it.
+    phases = list(dict.fromkeys(s["phase"] for s in expected["steps"]))
+    assert len(phases) > 1
+    sections = page.find_all("section.phase")
+    assert [s.get_attribute("data-phase") for s in sections] == phases
+    for section, phase in zip(sections, phases):
+        assert section.find_element("css selector", ".phase__title").text.lower() \
+            == PHASE_TITLES[lang][phase].lower()
+        assert [li.get_attribute("data-step-id")
+                for li in section.find_elements("css selector", "li.step")] \
+            == [s["id"] for s in expected["steps"] if s["phase"] == phase]
+    # Each reason is the answer's sentence; the rule id stays in the markup only.
+    for step, shown in zip(expected["steps"], page.steps()):
+        assert shown["rules"] == [b["rule"] for b in step["because"]]
+        sentences = [li.text for li in page.find_all(
+            f'li.step[data-step-id="{step["id"]}"] .because > li')]
+        assert sentences == [b["reason"] for b in step["because"]]
+        for b in step["because"]:
+            assert b["rule"] not in shown["because"]
