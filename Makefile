@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 PYTHON ?=
 PY := $(shell .ci/pythons $(PYTHON) | head -n 1)
-PYVER := $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+PYVER := $(if $(PY),$(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])'))
 VENV := .venv
 BIN := $(VENV)/bin
 # durable_rules 2.0.28 is an sdist with a C extension; on Python 3.13 it compiles once its
