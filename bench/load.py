@@ -45,6 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "wrk" / "guidance.lua"
 sys.path.insert(0, str(ROOT))
 
+from service.engine import flatten
+from service.plan import complete
 from service.rulebook import load_rulebook
 
 TARGETS = {"service": "service:create_app()", "bare": "bench.bare_app:app"}
@@ -73,8 +75,24 @@ def generate(count: int, seed: int) -> list[dict]:
                 case.setdefault(fact.group, {})[fact.key] = value
             else:
                 case[fact.name] = value
-        cases.append(case)
+        cases.append(consistent(rulebook, case))
     return cases
+
+
+def consistent(rulebook, case: dict) -> dict:
+    """The case without the facts that contradict what its other facts imply (a valid case)."""
+    while True:
+        facts = complete(rulebook, flatten(case))
+        wrong = {name for i in rulebook.implications if i.test(facts)
+                 for name, value in i.then.items() if facts.get(name, value) != value}
+        if not wrong:
+            return case
+        for name in wrong:
+            group, _, key = name.partition(".")
+            if key:
+                case[group].pop(key, None)
+            else:
+                case.pop(name, None)
 
 
 def free_port() -> int:

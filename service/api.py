@@ -12,7 +12,7 @@ from service import jsonio
 from service.engine import Guidance, flatten
 from schemas.rules import PHASES
 from service.messages import compose
-from service.plan import contradictions
+from service.plan import contradictions, settle
 from service.errors import (BadParameter, UnreadableBody, UnsupportedMediaType, ValidationFailed,
                             flatten_messages)
 from service.rulebook import PLACEHOLDER, Rulebook
@@ -120,7 +120,8 @@ def validate_case(state: Loaded, data: Any) -> dict:
         raise ValidationFailed("The case does not match the schema; see `errors`.",
                                flatten_messages(error.messages)) from None
     if state.rulebook.implications:
-        errors = contradictions(state.rulebook, flatten(case))
+        flat = flatten(case)
+        errors = settle(state.rulebook, flat)[1] and contradictions(state.rulebook, flat)
         if errors:
             raise ValidationFailed("Facts of the case contradict each other; see `errors`.",
                                    errors)

@@ -52,6 +52,10 @@ class Planner:
         for step in self._superseded_by:
             visit(step)
         self._supersession_order = tuple(s for s in order if s in self._superseded_by)
+        self._superseded = frozenset(self._superseded_by)
+        self._settle_rank = {s: i for i, s in enumerate(self._supersession_order)}
+        self._adds = {rule.id: rule.add for rule in rulebook.rules}
+        self._removes = {rule.id: rule.remove for rule in rulebook.rules if rule.remove}
         self._shifts: dict[str, list] = {}
         for shift in rulebook.phase_shifts:
             for step in shift.steps:
@@ -76,6 +80,25 @@ class Planner:
             if step in adders and any(by in adders for by in superseded_by[step]):
                 del adders[step]
         return adders
+
+    def present(self, rule_ids: Iterable[str]) -> set[str]:
+        """The ids of the steps these fired rules give (what `given` gives, only faster:
+        the questions try it for every answer)."""
+        adds, removes = self._adds, self._removes
+        present: set[str] = set()
+        removed: set[str] = set()
+        for rule_id in rule_ids:
+            present.update(adds[rule_id])
+            if rule_id in removes:
+                removed.update(removes[rule_id])
+        present -= removed
+        candidates = present & self._superseded
+        if candidates:
+            superseded_by = self._superseded_by
+            for step in sorted(candidates, key=self._settle_rank.__getitem__):
+                if not present.isdisjoint(superseded_by[step]):
+                    present.discard(step)
+        return present
 
     def plan(self, rules: Iterable[Rule]) -> tuple[PlannedStep, ...]:
         """The ordered plan for these fired rules (in rulebook order)."""
@@ -113,6 +136,24 @@ def complete(rulebook: Rulebook, flat: Mapping[str, Any]) -> dict:
         if not changed:
             break
     return facts
+
+
+def settle(rulebook: Rulebook, flat: Mapping[str, Any]) -> tuple[dict, bool]:
+    """The facts with what they imply, and whether a given fact contradicts it (the
+    questions try this for every answer; `contradictions` says which, for an error)."""
+    facts = complete(rulebook, flat)
+    if len(facts) > len(flat):  # something is implied: is any of it contradicted?
+        for implication in rulebook.implications:
+            if implication.test(facts):
+                for name, value in implication.then.items():
+                    if flat.get(name, value) != value:
+                        return facts, True
+    elif rulebook.implications:
+        for implication in rulebook.implications:
+            if any(flat.get(n, v) != v for n, v in implication.then.items()) \
+                    and implication.test(facts):
+                return facts, True
+    return facts, False
 
 
 def contradictions(rulebook: Rulebook, flat: Mapping[str, Any]) -> dict[str, list[str]]:

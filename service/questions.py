@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any, Mapping, NamedTuple
 
 from service.conditions import Any_, Source, to_python
-from service.plan import Planner, complete, contradictions
+from service.plan import Planner, settle
 from service.rulebook import Fact, Rule, Rulebook, Step
 
 CATEGORY_WEIGHT = {"escalate": 5, "disengage": 3, "prevent": 1}
@@ -96,16 +96,29 @@ class Asker:
         self._rank = {s.id: s.rank for s in rulebook.steps.values()}
         source = Source()
         self._bits: dict[str, int] = {}  # expression -> its bit in the mask of parts
+        self._reads: dict[str, frozenset] = {}  # expression -> the facts it reads
         self._source = source
         self._probes = {name: tuple(self._probe(rule, name, answers)
                                     for rule in rulebook.rules_reading[name])
                         for name, answers in self.answers.items()}
+        # Every rule as the mask of its parts: it fires when they all hold (answers that
+        # imply other facts are tried on every rule at once).
+        self._rule_parts = tuple((rule.id, sum({self._bit(p) for p in rule.when.parts}))
+                                 for rule in rulebook.rules)
         self._parts = source.compile_mask(self._bits, "all rule parts")
+        # Per fact, the parts that read it: an answer recomputes only those.
+        self._parts_reading: dict[str, tuple] = {}
+        for name in rulebook.facts:
+            bits = {e: b for e, b in self._bits.items() if name in self._reads[e]}
+            if bits:
+                self._parts_reading[name] = (sum(bits.values()),
+                                             source.compile_mask(bits, f"parts reading {name}"))
 
     def _bit(self, node) -> int:
         expression = self._source.expression(node)
         if expression not in self._bits:  # rules share parts ("situations includes conflict")
             self._bits[expression] = 1 << len(self._bits)
+            self._reads[expression] = node.reads
         return self._bits[expression]
 
     def _probe(self, rule: Rule, name: str, answers: tuple) -> _Probe:
@@ -174,11 +187,12 @@ class Asker:
         """
         holding = self._parts(flat)
         questions = []
+        tried: dict[frozenset, set] = {}
         for name, probes in self._probes.items():
             if name in flat:
                 continue
             if name in self._implying:  # an answer may imply more facts: try it whole
-                question = self._tried(name, flat, given)
+                question = self._tried(name, flat, given, holding)
                 if question:
                     questions.append(question)
                 continue
@@ -207,8 +221,11 @@ class Asker:
                 continue
             changes = {}
             for k, flipped in flips.items():
-                now = fired.symmetric_difference(rule.id for rule in flipped)
-                changes[k] = self._steps_of(now)
+                key = frozenset(rule.id for rule in flipped)
+                steps = tried.get(key)
+                if steps is None:  # other facts' answers often flip the very same rules
+                    steps = tried[key] = self._steps_of(fired.symmetric_difference(key))
+                changes[k] = steps
             question = self._question(name, changes, given, ())
             if question:
                 questions.append(question)
@@ -216,22 +233,31 @@ class Asker:
         return questions
 
     def _steps_of(self, fired) -> set:
-        rules = self._rules
-        return set(self.planner.given(rules[rule_id] for rule_id in fired))
+        return self.planner.present(fired)
 
-    def _tried(self, name: str, flat: Mapping[str, Any], given: set) -> Question | None:
+    def _tried(self, name: str, flat: Mapping[str, Any], given: set,
+               holding: int) -> Question | None:
         """Each answer filled in with what it implies, every rule tried on the result;
-        answers that contradict the known facts are not offered."""
+        answers that contradict the known facts are not offered. `holding`: the parts that
+        hold for `flat`; only those reading a fact the answer sets are evaluated again."""
         changes = {}
         impossible = []
+        reading = self._parts_reading
         for k, answer in enumerate(self.answers[name]):
             trial = dict(flat)
             trial[name] = answer.value
-            if contradictions(self.rulebook, trial):
+            trial, contradicted = settle(self.rulebook, trial)
+            if contradicted:
                 impossible.append(k)
                 continue
-            trial = complete(self.rulebook, trial)
-            changes[k] = self._steps_of(r.id for r in self.rulebook.rules if r.test(trial))
+            now = holding
+            for fact in trial.keys() - flat.keys():
+                if fact in reading:
+                    mask, parts = reading[fact]
+                    now = (now & ~mask) | parts(trial)
+            holding_now = now
+            changes[k] = self._steps_of(rule_id for rule_id, parts in self._rule_parts
+                                        if holding_now & parts == parts)
         return self._question(name, changes, given, tuple(impossible))
 
     def _question(self, name: str, changes: dict, given: set,

@@ -1,7 +1,7 @@
 """The engine's own limits stay unreachable under concurrent requests.
 
 durable_rules caps live sessions at 1,024 per ruleset, tells sessions apart by a 32-bit
-hash of the sid, and segfaults when its timer threads race (../shared/DURABLE_RULES.md).
+hash of the sid, and segfaults when its timer threads race (docs/engine.md).
 The adapter holds one session at a time per ruleset and deletes it in `finally`. Proved here:
 
 - over HTTP, against gunicorn with threaded workers: thousands of concurrent requests (more

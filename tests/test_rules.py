@@ -1,4 +1,4 @@
-"""The bundled rules: each file's own cases, full coverage, and GUIDANCE.md §3 for all inputs."""
+"""The bundled rules: each file's own cases, full coverage, and the rules of thumb for all inputs."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_every_step_is_produced_by_some_rule_file_case(state):
 
 
 def test_every_guidance_step_id_is_in_the_catalogue(state):
-    guidance_ids = {  # GUIDANCE.md §2, the contract clients key on
+    guidance_ids = {  # the article's steps: released ids, the contract clients key on
         "stay-diplomatic", "cool-down-then-talk", "no-mutual-accusations",
         "cite-written-agreements", "confirm-agreements-in-writing", "admit-mistake",
         "offer-remedies-up-to-refund", "agree-on-channel", "bridge-knowledge-gap",

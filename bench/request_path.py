@@ -1,0 +1,174 @@
+"""The request path: the service against a bare Flask endpoint, in process and over HTTP.
+
+    .venv/bin/python bench/request_path.py [--cases 300] [--rounds 5] [--http] [--requests 30000]
+
+1. **In process**, through the WSGI call alone: for each of --cases generated cases (seeded,
+   as bench/load.py makes them), the time of `app(environ, start_response)` with the body
+   read and the answer consumed, for the service (every feature on: validation, the
+   questions, the messages, metrics, the JSON log line, the request id) and for the bare
+   Flask endpoint of bench/bare_app.py, which parses the same body and answers the very
+   JSON the service answered (same size). Rounds are interleaved (service, bare, service,
+   bare, ...) so that other work on a shared machine disturbs both alike; the medians of
+   all rounds and their ratio are printed.
+2. **Over HTTP** (`--http`, needs wrk: `apt-get install wrk`): both apps under the same
+   gunicorn configuration, --requests requests at --concurrency connections per round,
+   interleaved rounds, the best round of each and the throughput ratio.
+
+Exits 1 when the in-process ratio is above --max-ratio or (with --http) the HTTP ratio is
+below --min-ratio. Not run by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from werkzeug.test import EnvironBuilder  # noqa: E402
+
+import bench.bare_app as bare_app  # noqa: E402
+from bench.load import Gunicorn, generate, wrk  # noqa: E402
+from service import create_app  # noqa: E402
+
+
+@contextmanager
+def quiet_stderr():
+    """The service's log lines go to stderr: to /dev/null while timing, as a collector would
+    take them, without the terminal's cost."""
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+
+
+def environs(cases: list[dict]) -> list[tuple[dict, bytes]]:
+    out = []
+    for case in cases:
+        body = json.dumps(case).encode()
+        environ = EnvironBuilder(path="/v1/guidance", method="POST", data=body,
+                                 content_type="application/json").get_environ()
+        out.append((environ, body))
+    return out
+
+
+def call(app, environ: dict, body: bytes) -> bytes:
+    environ = dict(environ)
+    environ["wsgi.input"] = io.BytesIO(body)
+    status = []
+    result = app(environ, lambda s, h, e=None: status.append(s))
+    try:
+        data = b"".join(result)
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    if not status or not status[0].startswith("200"):
+        raise RuntimeError(f"{status}: {data[:300]!r}")
+    return data
+
+
+def timed(app, requests: list[tuple[dict, bytes]]) -> list[int]:
+    clock = time.perf_counter_ns
+    out = []
+    for environ, body in requests:
+        start = clock()
+        call(app, environ, body)
+        out.append(clock() - start)
+    return out
+
+
+def in_process(args) -> float:
+    cases = generate(args.cases, args.seed)
+    service = create_app()
+    requests = environs(cases)
+    with quiet_stderr():
+        answers = {c["case_id"]: json.loads(call(service, e, b)) for c, (e, b) in
+                   zip(cases, requests, strict=True)}
+    bare_app.ANSWERS.clear()
+    bare_app.ANSWERS.update(answers)
+    size = statistics.median(len(json.dumps(a)) for a in answers.values())
+    results: dict[str, list[int]] = {"service": [], "bare": []}
+    with quiet_stderr():
+        for _ in range(args.rounds):
+            results["service"] += timed(service, requests)
+            results["bare"] += timed(bare_app.app, requests)
+    medians = {name: statistics.median(t) / 1000 for name, t in results.items()}
+    ratio = medians["service"] / medians["bare"]
+    print(f"in process: {args.cases} cases x {args.rounds} rounds, answers of "
+          f"{size / 1024:.1f} KiB (median)")
+    for name, value in medians.items():
+        print(f"  {name:<8} {value:8.1f} µs per request (median)")
+    print(f"  service / bare: {ratio:.2f}x (target <= {args.max_ratio}x)")
+    return ratio
+
+
+def over_http(args) -> float:
+    cases = generate(args.cases, args.seed)
+    cases_file = ROOT / "bench" / ".http-cases.json"
+    answers_file = ROOT / "bench" / ".http-answers.json"
+    cases_file.write_text(json.dumps(cases), encoding="utf-8")
+    service = create_app()
+    with quiet_stderr():
+        answers = {c["case_id"]: json.loads(call(service, e, b))
+                   for c, (e, b) in zip(cases, environs(cases), strict=True)}
+    answers_file.write_text(json.dumps(answers), encoding="utf-8")
+    best = {"service": 0.0, "bare": 0.0}
+    targets = {"service": ("service:create_app()", {}),
+               "bare": ("bench.bare_app:app", {"BARE_APP_ANSWERS": str(answers_file)})}
+    try:
+        for round_ in range(args.http_rounds):
+            for name, (app, env) in targets.items():
+                server = Gunicorn(app, args.workers, {"DISPUTE_GUIDE_LOG_LEVEL": "info", **env})
+                try:
+                    result = wrk(server.url, str(cases_file), args.requests, args.concurrency,
+                                 args.threads)
+                finally:
+                    server.stop()
+                rate = result["answers"] / (result["duration_us"] / 1e6)
+                print(f"  round {round_ + 1} {name:<8} {rate:8.0f} req/s "
+                      f"({result.get('errors', 0)} errors)")
+                best[name] = max(best[name], rate)
+    finally:
+        cases_file.unlink(missing_ok=True)
+        answers_file.unlink(missing_ok=True)
+    ratio = best["service"] / best["bare"]
+    print(f"over HTTP, best rounds: service {best['service']:.0f} req/s, bare "
+          f"{best['bare']:.0f} req/s: {ratio:.2f} (target >= {args.min_ratio})")
+    return ratio
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--max-ratio", type=float, default=2.0)
+    parser.add_argument("--http", action="store_true", help="also measure over HTTP with wrk")
+    parser.add_argument("--http-rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=30000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--min-ratio", type=float, default=0.7)
+    args = parser.parse_args()
+    ok = in_process(args) <= args.max_ratio
+    if args.http:
+        ok = over_http(args) >= args.min_ratio and ok
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
