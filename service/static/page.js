@@ -7,6 +7,11 @@
  * words, so the form has one author: the server. An unknown fact is simply left out of
  * the case. All API texts come localized with ?lang=.
  *
+ * The case's `context` (names, sums, dates for the ready-to-send messages) has its own
+ * fields under "For the messages"; it goes with the case and in the address like the
+ * facts. The messages are shown in editable boxes with a "Copy" button. Every value from
+ * the person or the service is put in as text (textContent, value), never as HTML.
+ *
  * In embed mode (?embed=1, in an iframe), the page tells its parent what happens with
  * postMessage, only when the parent's origin is one the service allows to frame it
  * (DISPUTE_GUIDE_FRAME_ORIGINS), and only to that origin: never to "*".
@@ -49,6 +54,9 @@
     langSeq: 0, // the latest language switch; older ones are dropped
     fromAddress: false, // the case came in the address (#case=...)
     caseId: null, // the case_id that came in the address, sent with every request
+    context: {}, // context field -> a value for the messages; an empty field has no entry
+    contextInvalid: {}, // context field -> the i18n key of what is wrong with it
+    edits: {}, // message id -> {text, subject: the service's; value, subjectValue: edited}
   };
 
   function readKey() {
@@ -308,6 +316,67 @@
     return t("error_number", { min: fact.min, max: fact.max });
   }
 
+  // --- the context of the messages (never a fact: it changes no step) ---------------
+
+  var AMOUNT_MAX = 1e12;
+
+  function contextControls() {
+    return Array.prototype.slice.call(document.querySelectorAll("[data-context]"));
+  }
+
+  function readContext() {
+    // state.context / state.contextInvalid from the "For the messages" fields.
+    state.context = {};
+    state.contextInvalid = {};
+    contextControls().forEach(function (c) {
+      var name = c.getAttribute("data-context");
+      var raw = c.value.trim();
+      var bad = c.validity && c.validity.badInput;
+      if (raw === "" && !bad) return;
+      if (name === "amount") {
+        var n = Number(raw);
+        if (bad || !isFinite(n) || n < 0 || n > AMOUNT_MAX || Math.round(n * 100) / 100 !== n) {
+          state.contextInvalid[name] = "error_amount";
+        } else state.context[name] = n;
+      } else if (name === "currency") {
+        var code = raw.toUpperCase();
+        if (/^[A-Z]{3}$/.test(code)) state.context[name] = code;
+        else state.contextInvalid[name] = "error_currency";
+      } else if (c.type === "date") {
+        if (bad || !/^\d{4}-\d{2}-\d{2}$/.test(raw)) state.contextInvalid[name] = "error_date";
+        else state.context[name] = raw;
+      } else state.context[name] = raw;
+    });
+    if (state.context.currency !== undefined && state.context.amount === undefined &&
+        state.contextInvalid.amount === undefined) {
+      state.contextInvalid.currency = "error_currency_amount";
+      delete state.context.currency;
+    }
+  }
+
+  function writeContext() {
+    contextControls().forEach(function (c) {
+      var value = state.context[c.getAttribute("data-context")];
+      c.value = value === undefined || value === null ? "" : String(value);
+    });
+    if (Object.keys(state.context).length) $("#context").open = true;
+  }
+
+  function contextFromCase(body) {
+    // The context of a case passed in the address: only the fields the page has.
+    var given = body.context;
+    var context = {};
+    if (!given || typeof given !== "object" || Array.isArray(given)) return context;
+    contextControls().forEach(function (c) {
+      var name = c.getAttribute("data-context");
+      var value = given[name];
+      if (typeof value === "string" || (typeof value === "number" && isFinite(value))) {
+        context[name] = value;
+      }
+    });
+    return context;
+  }
+
   function buildCase() {
     // The nested request body, in the order of the facts; unknown facts are left out.
     // A case id given in the address (a CRM's record) goes with every request.
@@ -323,6 +392,12 @@
       }
       node[path[path.length - 1]] = state.values[fact.name];
     });
+    var context = {};
+    contextControls().forEach(function (c) {
+      var name = c.getAttribute("data-context");
+      if (state.context[name] !== undefined) context[name] = state.context[name];
+    });
+    if (Object.keys(context).length) body.context = context;
     return body;
   }
 
@@ -351,6 +426,8 @@
   function showFieldError(name, message) {
     var field = fieldNode(name);
     if (!field) return false;
+    var closed = field.closest("details");
+    if (closed) closed.open = true;
     field.classList.add("field--invalid");
     var p = field.querySelector(".field-error");
     p.textContent = message;
@@ -381,6 +458,11 @@
         problems.push([fact.name, fact.name === "situations" ? t("error_situations") : t("error_form")]);
       }
       if (state.invalid[fact.name] !== undefined) problems.push([fact.name, invalidMessage(fact)]);
+    });
+    contextControls().forEach(function (c) {
+      var name = c.getAttribute("data-context");
+      var key = state.contextInvalid[name];
+      if (key) problems.push(["context." + name, t(key)]);
     });
     return problems;
   }
@@ -418,10 +500,12 @@
     $("#case-curl").rows = curl.split("\n").length + 1; // + a scroll bar's height
   }
 
-  function copyText(text, source) {
-    var status = $("#copy-status");
+  function copyText(text, source, status, onCopied) {
+    // Into the clipboard; if the browser refuses, the text is selected for Ctrl+C.
+    status = status || $("#copy-status");
     function done() {
       status.textContent = t("copied");
+      if (onCopied) onCopied();
     }
     function fallback() {
       source.focus();
@@ -433,6 +517,7 @@
         ok = false;
       }
       status.textContent = ok ? t("copied") : t("copy_failed");
+      if (ok && onCopied) onCopied();
     }
     status.textContent = "";
     if (navigator.clipboard && window.isSecureContext) {
@@ -472,7 +557,8 @@
     resultBody.setAttribute("aria-busy", "true");
     resultBody.setAttribute("data-state", "loading");
     $("#result").classList.add("result--loading");
-    return fetch(apiUrl("v1/guidance?lang=" + encodeURIComponent(state.lang)), {
+    // All the letters: those for now, and those for "if that does not work".
+    return fetch(apiUrl("v1/guidance?messages=all&lang=" + encodeURIComponent(state.lang)), {
       method: "POST",
       headers: headers({ "Content-Type": "application/json" }),
       body: JSON.stringify(body),
@@ -596,7 +682,17 @@
       el(titleTag, { className: "step__title", id: titleId, text: step.title }),
       el("p", { className: "step__detail", text: step.detail }),
       becauseNode(step.because || []),
+      sourceNode(step),
     ]);
+  }
+
+  function sourceNode(step) {
+    // Where the step comes from, discreetly: the article (with its section) or practice.
+    var label = step.source_label ||
+      (step.source && has("source_" + step.source) ? t("source_" + step.source) : null);
+    if (!label) return null;
+    return el("p", { className: "step__source step__source--" + (step.source || "other"),
+                     "data-source": step.source || null, text: label });
   }
 
   function phasesOf(steps) {
@@ -690,6 +786,143 @@
     return el("section", { className: "questions-block", "aria-labelledby": "questions-heading" }, parts);
   }
 
+  // --- the ready-to-send messages ---------------------------------------------------
+
+  function coversText(message, steps) {
+    // "carries out steps 1, 2, 5": the steps' numbers in the plan shown above.
+    var numbers = (message.covers || []).map(function (id) {
+      for (var i = 0; i < steps.length; i++) if (steps[i].id === id) return i + 1;
+      return null;
+    }).filter(function (n) { return n !== null; });
+    if (!numbers.length) return "";
+    var forms = lookup("message_covers") || {};
+    var category = "other";
+    try {
+      category = new Intl.PluralRules(state.lang).select(numbers.length);
+    } catch (e) {
+      category = numbers.length === 1 ? "one" : "other";
+    }
+    return format(forms[category] || forms.other || "{list}", { list: numbers.join(", ") });
+  }
+
+  function keptEdit(message) {
+    // What the person typed into this letter is kept while the service's text is the same.
+    var edit = state.edits[message.id];
+    if (edit && edit.text === message.text && edit.subject === message.subject) return edit;
+    edit = { text: message.text, subject: message.subject, value: message.text,
+             subjectValue: message.subject };
+    state.edits[message.id] = edit;
+    return edit;
+  }
+
+  function messageRows(text) {
+    // Tall enough for the letter on a phone (about 40 characters a line), within limits.
+    var rows = String(text).split("\n").reduce(function (sum, line) {
+      return sum + Math.max(1, Math.ceil(line.length / 40));
+    }, 0);
+    return Math.max(4, Math.min(rows + 1, 24));
+  }
+
+  function messageNode(message, i, steps) {
+    var id = "msg-" + i;
+    var edit = keptEdit(message);
+    var to = has("message_to." + message.to) ? t("message_to." + message.to) : message.to;
+    var covers = coversText(message, steps);
+    var subject = el("input", { type: "text", id: id + "-subject", className: "message__subject",
+                                "data-message-subject": message.id, spellcheck: "true" });
+    subject.value = edit.subjectValue;
+    var text = el("textarea", { id: id + "-text", className: "message__text",
+                                "data-message-text": message.id, spellcheck: "true",
+                                rows: messageRows(edit.value) });
+    text.value = edit.value;
+    var status = el("span", { className: "copy-status", id: id + "-status", role: "status",
+                              "aria-live": "polite" });
+    return el("li", {
+      className: "message message--" + message.to,
+      "data-message-id": message.id,
+      "data-to": message.to,
+      "data-phase": message.phase,
+      "data-covers": (message.covers || []).join(" "),
+      lang: message.lang || null,
+      "aria-labelledby": id + "-title",
+    }, [
+      el("h4", { className: "message__purpose", id: id + "-title", lang: state.lang, text: message.purpose }),
+      el("p", { className: "message__meta", lang: state.lang },
+        [to + (covers ? " \u00b7 " + covers : "")]),
+      el("label", { className: "message__label", "for": id + "-subject", lang: state.lang, text: t("message_subject") }),
+      subject,
+      el("label", { className: "message__label", "for": id + "-text", lang: state.lang, text: t("message_text") }),
+      text,
+      el("div", { className: "message__actions", lang: state.lang }, [
+        el("button", { type: "button", className: "button button--primary message__copy",
+                       "data-copy-message": message.id, "aria-describedby": id + "-title",
+                       text: t("message_copy") }),
+        el("button", { type: "button", className: "button message__copy-subject",
+                       "data-copy-subject": message.id, "aria-describedby": id + "-title",
+                       text: t("message_copy_subject") }),
+        status,
+      ]),
+    ]);
+  }
+
+  function messagesNode(guidance) {
+    var messages = guidance.messages;
+    if (!Array.isArray(messages)) return null; // a service without messages
+    var parts = [el("h3", { id: "messages-heading", className: "messages-heading", text: t("messages_heading") })];
+    if (!messages.length) {
+      parts.push(el("p", { className: "hint", id: "no-messages", text: t("no_messages") }));
+    } else {
+      parts.push(el("p", { className: "hint", text: t("messages_hint") }));
+      parts.push(el("ol", { className: "messages" }, messages.map(function (m, i) {
+        return messageNode(m, i, guidance.steps);
+      })));
+    }
+    return el("section", { className: "messages-block", id: "messages", "aria-labelledby": "messages-heading" }, parts);
+  }
+
+  function messageById(id) {
+    var messages = (state.result && state.result.messages) || [];
+    for (var i = 0; i < messages.length; i++) if (messages[i].id === id) return messages[i];
+    return null;
+  }
+
+  function onMessageEdit(event) {
+    var target = event.target;
+    var id = target.getAttribute("data-message-text") || target.getAttribute("data-message-subject");
+    if (!id || !state.edits[id]) return;
+    if (target.hasAttribute("data-message-text")) state.edits[id].value = target.value;
+    else state.edits[id].subjectValue = target.value;
+  }
+
+  function onMessageCopy(event) {
+    var button = event.target.closest("button[data-copy-message], button[data-copy-subject]");
+    if (!button) return false;
+    var item = button.closest("li.message");
+    var id = item.getAttribute("data-message-id");
+    var message = messageById(id);
+    var box = item.querySelector(button.hasAttribute("data-copy-message") ? ".message__text" : ".message__subject");
+    var status = item.querySelector(".copy-status");
+    status.textContent = "";
+    var textBox = item.querySelector(".message__text");
+    var subjectBox = item.querySelector(".message__subject");
+    copyText(box.value, box, status, function () {
+      if (!message) return;
+      notify("message_copied", {
+        case_id: state.result.case_id === undefined ? null : state.result.case_id,
+        message_id: id,
+        part: button.hasAttribute("data-copy-message") ? "text" : "subject",
+        to: message.to,
+        phase: message.phase,
+        lang: message.lang,
+        covers: message.covers || [],
+        subject: subjectBox.value,
+        text: textBox.value,
+        edited: textBox.value !== message.text || subjectBox.value !== message.subject,
+      });
+    });
+    return true;
+  }
+
   function summaryText(guidance, added, removed) {
     var steps = guidance.steps;
     var avoid = steps.filter(function (s) { return s.kind === "avoid"; }).length;
@@ -727,13 +960,14 @@
       ]));
     }
     parts.push(questionsNode(guidance.questions || []));
+    parts.push(messagesNode(guidance));
     parts.push(el("p", { className: "result-meta" }, [
       t("ruleset", { version: "" }),
       el("code", { text: guidance.ruleset_version }),
     ]));
 
     var resultBody = $("#result-body");
-    resultBody.replaceChildren.apply(resultBody, parts);
+    resultBody.replaceChildren.apply(resultBody, parts.filter(Boolean));
     state.result = guidance;
     state.evaluated = true;
     state.revision++;
@@ -785,7 +1019,26 @@
 
   // --- events ------------------------------------------------------------------
 
+  function onContextChange(event, typing) {
+    // A context field: the messages change, never the steps.
+    var name = event.target.getAttribute("data-fact");
+    readContext();
+    if (!typing && event.target.getAttribute("data-context") === "currency" &&
+        state.context.currency !== undefined) {
+      event.target.value = state.context.currency; // shown as it is sent: in capitals
+    }
+    updateIntegrators();
+    if (typing) return;
+    if (state.evaluated) evaluate();
+    else {
+      clearFieldErrors();
+      var key = state.contextInvalid[event.target.getAttribute("data-context")];
+      if (key) showFieldError(name, t(key));
+    }
+  }
+
   function onFormChange(event) {
+    if (event.target.hasAttribute("data-context")) return onContextChange(event, false);
     var name = event.target.getAttribute("data-fact");
     var fact = name && meta() && meta().byName[name];
     if (!fact) return;
@@ -800,6 +1053,7 @@
 
   function onFormInput(event) {
     // While typing: keep the integrators' view current; advice and errors wait for `change`.
+    if (event.target.hasAttribute("data-context")) return onContextChange(event, true);
     var name = event.target.getAttribute("data-fact");
     var fact = name && meta() && meta().byName[name];
     if (!fact) return;
@@ -812,6 +1066,7 @@
     if (!meta()) return; // the form is not there yet
     // A number still being typed has not fired `change`: read every control.
     meta().facts.forEach(readControl);
+    readContext();
     evaluate({ focus: true });
   }
 
@@ -819,6 +1074,10 @@
     if (!meta()) return;
     state.values = {};
     state.invalid = {};
+    state.context = {};
+    state.contextInvalid = {};
+    state.edits = {};
+    writeContext();
     state.result = null;
     state.evaluated = false;
     state.seq++;
@@ -987,11 +1246,15 @@
     var given = caseFromAddress();
     if (given) {
       state.values = valuesFromCase(given);
+      state.context = contextFromCase(given);
       state.fromAddress = true;
       writeControls();
+      writeContext();
+      readContext(); // as the fields hold it
     } else {
       // What a person already picked before the script ran is kept.
       meta().facts.forEach(readControl);
+      readContext();
     }
     updateIntegrators();
     var form = $("#case-form");
@@ -999,7 +1262,10 @@
     form.addEventListener("input", onFormInput);
     form.addEventListener("submit", onSubmit);
     $("#reset").addEventListener("click", onReset);
-    $("#result").addEventListener("click", onAnswer);
+    $("#result").addEventListener("click", function (event) {
+      if (!onMessageCopy(event)) onAnswer(event);
+    });
+    $("#result").addEventListener("input", onMessageEdit);
     $("#copy-curl").addEventListener("click", function () {
       updateIntegrators();
       copyText($("#case-curl").value, $("#case-curl"));

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 from browser import (ARTIFACTS, artifacts, axe_source, chromium_paths, color_scheme,  # noqa: F401
                      driver, lighthouse_bin, page, phone)
-from test_page import fill_silent_case
+from test_page import CONTEXT, fill_context, fill_silent_case
 
 pytestmark = pytest.mark.server
 
@@ -21,7 +21,13 @@ LANGS = ("en", "ru")
 
 
 def axe(page, source: str) -> list[dict]:
-    """axe-core's violations on the page as it is now (its default rules)."""
+    """axe-core's violations on the page as it is now (its default rules).
+
+    An answer fades in (opacity 0.6 to 1 over 0.15 s): colours are measured once it is
+    fully shown, not half-way through, which would blend them with the background."""
+    page.wait_for(lambda d: d.execute_script(
+        "return getComputedStyle(document.querySelector('#result-body')).opacity") == "1",
+                  "the answer to be fully shown")
     if not page.driver.execute_script("return !!window.axe"):
         page.driver.execute_script(source)
     result = page.driver.execute_async_script("""
@@ -58,6 +64,16 @@ def test_axe_finds_nothing_in_any_state(page, axe_source, lang, scheme):
     seen["a result with steps and questions"] = axe(page, axe_source)
     answer_first_question(page)
     seen["a question answered"] = axe(page, axe_source)
+    fill_context(page, {**CONTEXT, "amount": "1500", "currency": "EUR"})
+    revision = page.revision
+    page.submit()
+    page.wait_for_result(revision)
+    assert page.find_all("li.message textarea")
+    seen["the context filled in, with its messages"] = axe(page, axe_source)
+    fill_context(page, {"currency": "E"})
+    page.submit()
+    assert page.find('.field[data-fact="context.currency"] .field-error').is_displayed()
+    seen["a context field in error"] = axe(page, axe_source)
     page.open(f"/?lang={lang}&embed=1")
     seen["embed mode"] = axe(page, axe_source)
     fill_silent_case(page)
@@ -78,8 +94,11 @@ def test_no_sideways_scrolling_at_phone_widths(page, artifacts, lang):
         phone(page.driver, width)
         scroll, client = overflow(page)
         assert client == width and scroll <= client, f"empty form at {width}px: {scroll} > {client}"
+    fill_context(page, {**CONTEXT, "amount": "1500", "currency": "EUR",
+                        "project": "A rather long project name: brand identity and website"})
     fill_silent_case(page)
     answer_first_question(page)
+    assert page.find_all("li.message textarea")
     for width in (320, 375, 390, 414):
         phone(page.driver, width)
         scroll, client = overflow(page)

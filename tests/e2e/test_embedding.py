@@ -128,8 +128,20 @@ def test_an_allowed_origin_frames_the_page_and_gets_its_events(page, embeddable,
         page.answer(field, value)
         page.wait_for_result(revision)
         steps_now = page.step_ids()
+        # Copying a ready-to-send message is told too, with the text as copied.
+        letter = page.find('li.message[data-message-id="client-now"]')
+        letter_text = letter.find_element("css selector", "textarea").get_attribute("value")
+        page.click(letter.find_element("css selector", "button.message__copy"))
     finally:
         page.driver.switch_to.default_content()
+    page.wait_for(lambda d: events(page, "message_copied"), "the message_copied event")
+    copied = events(page, "message_copied")[0]
+    assert copied["origin"] == embeddable.url
+    assert copied["data"]["case_id"] == "crm-1042"
+    assert copied["data"]["message_id"] == "client-now" and copied["data"]["to"] == "client"
+    assert copied["data"]["part"] == "text" and copied["data"]["text"] == letter_text
+    assert copied["data"]["edited"] is False and copied["data"]["lang"] == "en"
+    assert "keep-reaching-out" in copied["data"]["covers"]
     page.wait_for(lambda d: len(events(page, "plan_shown")) >= 2, "a second plan_shown")
     answered = events(page, "question_answered")
     assert len(answered) == 1

@@ -10,6 +10,7 @@ import json
 import shutil
 from pathlib import Path
 import subprocess
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -513,3 +514,204 @@ def test_the_plan_is_shown_by_phase_with_reason_sentences(page, server, lang):
         assert sentences == [b["reason"] for b in step["because"]]
         for b in step["because"]:
             assert b["rule"] not in shown["because"]
+
+
+def source_labels(page) -> dict[str, str]:
+    return {li.get_attribute("data-step-id"):
+            li.find_element("css selector", ".step__source").text
+            for li in page.find_all("ol.steps > li.step")}
+
+
+@pytest.mark.parametrize("lang", ["en", "ru"])
+def test_a_new_situation_and_its_new_question_change_the_steps(page, server, lang):
+    # A payment reversed after delivery (a chargeback): a situation from common practice,
+    # and its question on whether the rights pass only on full payment.
+    page.open(f"/?lang={lang}")
+    label = page.find('input[name="situations"][value="payment_reversed"]').find_element(
+        "xpath", "..")
+    assert label.text and label.text != "payment_reversed"
+    page.tick_situation("payment_reversed")
+    before = page.revision
+    page.submit()
+    page.wait_for_result(before)
+    case = {"situations": ["payment_reversed"]}
+    expected = api(server, case, lang)
+    assert page.step_ids() == [s["id"] for s in expected["steps"]]
+    assert "answer-payment-dispute-with-proof" in page.step_ids()
+    assert "rights-stay-until-paid" not in page.step_ids()
+    # Each step says discreetly where it comes from, in the answer's words.
+    assert source_labels(page) == {s["id"]: s["source_label"] for s in expected["steps"]}
+    assert {s["source"] for s in expected["steps"]} == {"article", "practice"}
+    practice = page.find('li.step[data-step-id="answer-payment-dispute-with-proof"] .step__source')
+    assert practice.get_attribute("data-source") == "practice"
+
+    question = next(q for q in expected["questions"] if q["field"] == "rights_on_full_payment")
+    assert question["question"] in page.find(
+        'li.question[data-field="rights_on_full_payment"]').text
+    revision = page.revision
+    page.answer("rights_on_full_payment", True)
+    page.wait_for_result(revision)
+    assert "rights-stay-until-paid" in page.step_ids()
+    answered = api(server, {**case, "rights_on_full_payment": True}, lang)
+    assert page.step_ids() == [s["id"] for s in answered["steps"]]
+    assert source_labels(page)["rights-stay-until-paid"] == next(
+        s["source_label"] for s in answered["steps"] if s["id"] == "rights-stay-until-paid")
+    assert page.find('.field[data-fact="rights_on_full_payment"] input[value="true"]').is_selected()
+    assert page.browser_errors() == []
+
+
+def test_scope_creep_with_the_scope_in_writing(page):
+    page.open("/?lang=en")
+    page.tick_situation("scope_creep")
+    before = page.revision
+    page.submit()
+    page.wait_for_result(before)
+    assert "fix-scope-in-writing-now" in page.step_ids()
+    revision = page.revision
+    page.answer("evidence.written_agreements", True)
+    page.wait_for_result(revision)
+    ids = page.step_ids()
+    assert "point-to-agreed-scope" in ids and "fix-scope-in-writing-now" not in ids
+    assert {"quote-extras-as-paid-changes", "no-unpaid-extra-work"} <= set(ids)
+
+
+# --- ready-to-send messages and their context ----------------------------------------
+
+CONTEXT = {"client_name": "Anna <b>Lee</b>", "freelancer_name": "Igor", "project": "Logo redesign",
+           "reply_by": "2027-03-15"}
+
+
+def fill_context(page, context: dict) -> None:
+    """Opens "For the messages" and fills its fields as a person would (dates by script:
+    a date box's typing order depends on the browser's locale)."""
+    details = page.find("#context")
+    if not details.get_attribute("open"):
+        page.click(page.find("#context > summary"))
+    for name, value in context.items():
+        box = page.find(f'[data-context="{name}"]')
+        if box.get_attribute("type") == "date" or box.tag_name == "select":
+            page.driver.execute_script(
+                "arguments[0].value = arguments[1];"
+                "for (const t of ['input', 'change'])"
+                "  arguments[0].dispatchEvent(new Event(t, {bubbles: true}));", box, str(value))
+        else:
+            box.clear()
+            box.send_keys(str(value))
+            page.driver.execute_script(
+                "arguments[0].dispatchEvent(new Event('change', {bubbles: true}))", box)
+
+
+def grant_clipboard(page) -> None:
+    page.driver.execute_cdp_cmd("Browser.grantPermissions", {
+        "origin": page.base_url,
+        "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+
+
+def read_clipboard(page) -> str:
+    return page.driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        navigator.clipboard.readText().then(done, e => done('clipboard error: ' + e));""")
+
+
+def message(page, message_id: str):
+    return page.find(f'li.message[data-message-id="{message_id}"]')
+
+
+@pytest.mark.parametrize("page_lang,letter_lang", [("en", None), ("ru", None), ("en", "ru")])
+def test_the_silent_client_message_is_filled_in_and_copied(page, server, page_lang, letter_lang):
+    grant_clipboard(page)
+    page.open(f"/?lang={page_lang}")
+    context = {**CONTEXT, **({"language": letter_lang} if letter_lang else {})}
+    fill_context(page, context)
+    fill_silent_case(page)
+    sent = json.loads(page.find("#case-json").get_attribute("value"))
+    assert sent["context"] == context
+    expected = api(server, {**SILENT_CASE, "context": context}, page_lang)
+    letter = next(m for m in expected["messages"] if m["id"] == "client-now")
+    lang = letter_lang or page_lang
+    assert letter["lang"] == lang
+
+    item = message(page, "client-now")
+    assert item.get_attribute("lang") == lang
+    assert item.get_attribute("data-to") == "client"
+    assert item.get_attribute("data-covers").split() == letter["covers"]
+    box = item.find_element("css selector", "textarea.message__text")
+    subject = item.find_element("css selector", "input.message__subject")
+    assert box.get_attribute("value") == letter["text"]
+    assert subject.get_attribute("value") == letter["subject"]
+    assert item.find_element("css selector", ".message__purpose").text == letter["purpose"]
+    # The name went in as text: its angle brackets are characters, not markup.
+    assert "Anna <b>Lee</b>" in box.get_attribute("value")
+    assert page.find_all("#result b") == []
+
+    page.click(item.find_element("css selector", "button.message__copy"))
+    status = item.find_element("css selector", ".copy-status")
+    page.wait_for(lambda d: status.text, "the copy to say how it went")
+    assert status.text in ("Copied.", "Скопировано.")
+    pasted = read_clipboard(page)
+    assert pasted == letter["text"]
+    assert "Anna <b>Lee</b>" in pasted and "Igor" in pasted
+    assert "{" not in pasted and "}" not in pasted
+    assert ("Здравствуйте" in pasted) == (lang == "ru")
+    assert page.browser_errors() == []
+
+
+def test_an_edited_message_is_copied_as_edited_and_the_context_is_kept_in_the_address(page):
+    grant_clipboard(page)
+    page.open("/?lang=en")
+    fill_context(page, {"client_name": "Anna", "amount": "1500", "currency": "eur"})
+    # The currency is shown as it is sent: in capitals.
+    assert page.find('[data-context="currency"]').get_attribute("value") == "EUR"
+    fill_silent_case(page)
+    box = message(page, "client-now").find_element("css selector", "textarea")
+    box.send_keys(" P.S. Thank you!")
+    page.click(message(page, "client-now").find_element("css selector", "button.message__copy"))
+    page.wait_for(lambda d: read_clipboard(page).endswith("P.S. Thank you!"), "the edited text")
+
+    url = page.driver.current_url
+    body = json.loads(urllib.parse.unquote(url.split("#case=", 1)[1]))
+    assert body["context"] == {"client_name": "Anna", "amount": 1500, "currency": "EUR"}
+    page.driver.get(page.base_url + "/healthz")
+    page.open(url[len(page.base_url):])
+    page.wait_for_result(0)
+    assert page.find("#context").get_attribute("open") is not None
+    assert page.find('[data-context="client_name"]').get_attribute("value") == "Anna"
+    assert "Hello Anna," in message(page, "client-now").find_element(
+        "css selector", "textarea").get_attribute("value")
+
+
+def test_the_context_is_checked_before_asking(page):
+    page.open("/?lang=en")
+    page.tick_situation("client_silent")
+    fill_context(page, {"currency": "EU"})
+    page.submit()
+    error = page.find('.field[data-fact="context.currency"] .field-error')
+    assert error.text.startswith("Enter a three-letter currency code")
+    fill_context(page, {"currency": "EUR"})
+    page.submit()
+    assert error.text.startswith("A currency needs an amount")
+    fill_context(page, {"amount": "12.345"})
+    page.submit()
+    assert page.find('.field[data-fact="context.amount"] .field-error').text.startswith(
+        "Enter a sum")
+    assert page.find("#result-body").get_attribute("data-state") == "empty"
+    fill_context(page, {"amount": "12.34"})
+    before = page.revision
+    page.submit()
+    page.wait_for_result(before)
+    assert json.loads(page.find("#case-json").get_attribute("value"))["context"] == {
+        "amount": 12.34, "currency": "EUR"}
+
+
+def test_a_walk_away_plan_has_no_message_that_courts_the_client(page, server):
+    case = {"situations": ["client_silent"], "client": {"fraud_signals": True}}
+    assert api(server, case, "en")["messages"] == []
+    page.open("/?lang=en")
+    page.tick_situation("client_silent")
+    page.choose("client.fraud_signals", True)
+    before = page.revision
+    page.submit()
+    page.wait_for_result(before)
+    assert "stop-dealing-with-fraudster" in page.step_ids()
+    assert page.find_all("li.message") == []
+    assert page.find("#no-messages").text == "No message to send for this plan."
