@@ -1,40 +1,59 @@
 # Two entry points: `make run` serves the bundled rules, `make test` runs every test.
-# Each creates .venv with a Python that durable_rules 2.0.28 supports (3.11 or 3.12).
+# Each creates .venv with the newest supported Python found (3.13, 3.12 or 3.11, on PATH or
+# installed by pyenv); `make test PYTHON=python3.11` picks one.
 SHELL := /bin/bash
-PYTHON ?= $(shell for p in python3.11 python3.12 python3; do \
-	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not (3,11) <= sys.version_info[:2] <= (3,12))' 2>/dev/null; \
-	then echo $$p; break; fi; done)
+PYTHON ?=
+PY := $(shell .ci/pythons $(PYTHON) | head -n 1)
+PYVER := $(if $(PY),$(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])'))
 VENV := .venv
 BIN := $(VENV)/bin
+# durable_rules 2.0.28 is an sdist with a C extension; on Python 3.13 it compiles once its
+# one removed C API call is mapped to its replacement (harmless on 3.11 and 3.12).
+DURABLE_RULES_CPPFLAGS := -DPyEval_CallObject=PyObject_CallObject
+PIP := CPPFLAGS="$(DURABLE_RULES_CPPFLAGS)" $(BIN)/python -m pip install --quiet
 PYTEST_ARGS ?=
 
-.PHONY: run test check bench openapi clean venv
+.PHONY: run test check bench openapi clean venv venv-run dist
 
-$(BIN)/python:
-	@test -n "$(PYTHON)" || { echo "Python 3.11 or 3.12 is needed (durable_rules does not import on 3.13)"; exit 1; }
-	$(PYTHON) -m venv $(VENV)
+# A .venv made with another Python is replaced.
+$(VENV)/.python-$(PYVER):
+	@test -n "$(PY)" || { echo "Python 3.11, 3.12 or 3.13 is needed$(if $(PYTHON), ($(PYTHON) does not run or is not one of them))"; exit 1; }
+	rm -rf $(VENV)
+	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-
-$(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-venv: $(VENV)/.installed
+# Serving and the command line only.
+$(VENV)/.run-$(PYVER): $(VENV)/.python-$(PYVER) pyproject.toml
+	$(PIP) -e .
+	touch $@
 
-run: venv
+# Everything the tests use, the batch report's matplotlib included.
+$(VENV)/.test-$(PYVER): $(VENV)/.python-$(PYVER) pyproject.toml
+	$(PIP) -e '.[test]'
+	touch $@ $(VENV)/.run-$(PYVER)
+
+venv: $(VENV)/.test-$(PYVER)
+venv-run: $(VENV)/.run-$(PYVER)
+
+run: venv-run
 	$(BIN)/dispute-guide serve
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-check: venv
+check: venv-run
 	$(BIN)/dispute-guide check
 
 bench: venv
 	$(BIN)/python bench/engine.py
 
-openapi: venv
+openapi: venv-run
 	$(BIN)/dispute-guide openapi > openapi.yaml
 
+# The wheel and the sdist, in dist/.
+dist: venv
+	$(BIN)/python -m build --outdir dist .
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis *.egg-info build dist

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import socket
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-GUNICORN_CONFIG = ROOT / "gunicorn.conf.py"
+GUNICORN_CONFIG = "python:service.gunicorn_conf"  # in the package: found whatever the folder
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -25,13 +26,57 @@ def _load(rules_dir: str | None):
         raise SystemExit(EXIT_FAILED) from None
 
 
+def cannot_listen(bind: str) -> str | None:
+    """Why gunicorn could not listen on `bind`, in one line; None when it can.
+
+    gunicorn itself would retry a taken port five times, a second apart, and then say
+    only "Can't connect"; trying first gives the reason and the setting to change at once.
+    """
+    from gunicorn.util import parse_address
+
+    try:
+        address = parse_address(bind)
+    except RuntimeError as error:
+        return f"DISPUTE_GUIDE_BIND={bind!r} is not HOST:PORT: {error}"
+    if not isinstance(address, tuple):  # a unix socket or a file descriptor: gunicorn checks
+        return None
+    host, port = address
+    try:
+        family, kind, proto, _, sockaddr = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except (socket.gaierror, UnicodeError, OverflowError) as error:
+        return (f"cannot listen on {bind}: {getattr(error, 'strerror', None) or error}; "
+                "set DISPUTE_GUIDE_BIND (or --bind) to HOST:PORT")
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
+        try:
+            probe.bind(sockaddr)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return (f"{bind} is already in use by another process; set DISPUTE_GUIDE_BIND "
+                        "(or --bind) to a free HOST:PORT")
+            return (f"cannot listen on {bind}: {error.strerror}; set DISPUTE_GUIDE_BIND "
+                    "(or --bind) to another HOST:PORT")
+    return None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Run gunicorn with the repository's configuration (replaces this process)."""
-    argv = [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG)]
+    """Run gunicorn with the package's configuration (replaces this process)."""
+    from service.config import ConfigError, from_env
+
+    try:
+        bind = args.bind or from_env()["BIND"]
+    except ConfigError as error:
+        print(f"dispute-guide: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    problem = cannot_listen(bind)
+    if problem:
+        print(f"dispute-guide: {problem}", file=sys.stderr)
+        return EXIT_FAILED
+    argv = [sys.executable, "-m", "gunicorn", "--config", GUNICORN_CONFIG]
     if args.bind:
         argv += ["--bind", args.bind]
     argv.append("service:create_app()")
-    os.chdir(ROOT)
     os.execv(sys.executable, argv)
     return EXIT_FAILED  # not reached
 
@@ -41,6 +86,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from service import jsonio
     from service.api import DEFAULT_QUESTIONS, render_guidance, validate_case
     from service.errors import ApiError, ValidationFailed
+    from service.problem_texts import translate
 
     state = _load(args.rules)
     try:
@@ -53,10 +99,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     except ValidationFailed as error:
         for path, messages in error.errors.items():
             for message in messages:
-                print(f"dispute-guide: {args.file}: {path}: {message}", file=sys.stderr)
+                print(f"dispute-guide: {args.file}: {path}: {translate(message, args.lang)}",
+                      file=sys.stderr)
         return EXIT_FAILED
     except ApiError as error:
-        print(f"dispute-guide: {args.file}: {error.detail}", file=sys.stderr)
+        print(f"dispute-guide: {args.file}: {translate(error.detail, args.lang)}", file=sys.stderr)
         return EXIT_FAILED
     guidance = state.engine.evaluate(case, questions=not args.no_questions)
     most = None if args.all_questions else DEFAULT_QUESTIONS

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context
 from werkzeug.exceptions import HTTPException
 
+from service import problem_texts
 from service.engine import EngineError
 
 PROBLEM_TYPE = "application/problem+json"
+DEFAULT_LANG = "en"
 TYPE_BASE = "tag:dispute-guide,2026:problem:"
 log = logging.getLogger("dispute_guide")
 
@@ -52,6 +54,9 @@ class NotReady(ApiError):
     status, title, slug = 503, "Not ready", "not-ready"
 
 
+ENGLISH = problem_texts.ENGLISH  # marshmallow's generic wording, said plainly
+
+
 def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     """marshmallow's nested messages as {"client.silent_days": [...]}."""
     out: dict[str, list[str]] = {}
@@ -61,7 +66,7 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
             for p, msgs in flatten_messages(value, path).items():
                 out.setdefault(p, []).extend(msgs)
     elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        out[prefix or "$"] = list(messages)
+        out[prefix or "$"] = [ENGLISH.get(m, m) for m in messages]
     elif isinstance(messages, list):
         for i, value in enumerate(messages):
             out.update(flatten_messages(value, f"{prefix}.{i}" if prefix else str(i)))
@@ -79,13 +84,33 @@ def problem(status: int, title: str, detail: str, slug: str | None = None,
     request_id = g.get("request_id") if g else None
     if request_id:
         body["request_id"] = request_id
-    return body
+    lang = problem_lang()
+    return problem_texts.localize(body, lang) if lang != DEFAULT_LANG else body
+
+
+def problem_lang() -> str:
+    """The language of the request's problems: the one its answer would be in."""
+    if not has_request_context():
+        return DEFAULT_LANG
+    lang = g.get("problem_lang")
+    if lang is None:
+        from service.api import negotiate_lang
+
+        try:
+            lang = negotiate_lang()
+        except Exception:  # a header too broken to read: English, and the real problem said
+            lang = DEFAULT_LANG
+        g.problem_lang = lang
+    return lang
 
 
 def problem_response(body: dict, headers: dict | None = None):
     response = current_app.json.response(body)
     response.status_code = body["status"]
     response.mimetype = PROBLEM_TYPE
+    if has_request_context():
+        response.headers["Content-Language"] = problem_lang()
+        response.vary.add("Accept-Language")
     if headers:
         response.headers.update(headers)
     return response

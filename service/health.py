@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Blueprint, Response, jsonify
 
 from service.errors import NotReady
+from service.resources import bundled
 from service.state import PROBE_CASE, loaded
 
-OPENAPI_FILE = Path(__file__).resolve().parent.parent / "openapi.yaml"
+OPENAPI_FILE = bundled("openapi.yaml")
 
 bp = Blueprint("health", __name__)
 

@@ -15,6 +15,20 @@ from schemas.problem import ProblemSchema
 from service.rulebook import Rulebook
 
 PROBLEM = "application/problem+json"
+NDJSON = "application/x-ndjson"
+CONTACT = {"name": "dispute-guide maintainers",
+           "url": "https://pypi.org/project/dispute-guide/"}
+SERVERS = [{"url": "http://127.0.0.1:8000",
+            "description": "`dispute-guide serve` with its default DISPUTE_GUIDE_BIND"}]
+TAGS = [
+    {"name": "guidance", "description": "Cases in, ordered and explained steps out."},
+    {"name": "catalogue", "description": "What the rules can say: the steps, the rules, the facts."},
+    {"name": "operations", "description": "Probes, metrics and this contract, for operators."},
+]
+SHARED_ENUMS = {"Lang": ("en", "ru"), "StepKind": ("do", "avoid"),
+                "Flag": ("true", "false", "all", "1", "0", "yes", "no")}
+# `null` and nothing else (a nullable reference: "this schema, or null").
+NULL = {"type": "object", "nullable": True, "enum": [None]}
 
 
 def _problem(description: str) -> dict:
@@ -30,19 +44,19 @@ LANG_PARAM = {
     "name": "lang", "in": "query", "required": False,
     "description": "Language of the texts (en or ru); before Accept-Language. Others fall back "
                    "to en, as the Content-Language header says.",
-    "schema": {"type": "string"},
+    "schema": {"anyOf": [{"$ref": "#/components/schemas/Lang"}, {"type": "string"}]},
 }
 QUESTIONS_PARAM = {
     "name": "questions", "in": "query", "required": False,
     "description": "true (the default) lists the 5 best follow-up questions, all lists every "
                    "one, false skips them (a little faster).",
-    "schema": {"type": "string", "enum": ["true", "false", "all", "1", "0", "yes", "no"]},
+    "schema": {"$ref": "#/components/schemas/Flag"},
 }
 MESSAGES_PARAM = {
     "name": "messages", "in": "query", "required": False,
     "description": "true (the default) composes the ready-to-send messages of the plan's `now` "
                    "phase, all adds the escalation letters (`fallback`), false none.",
-    "schema": {"type": "string", "enum": ["true", "false", "all", "1", "0", "yes", "no"]},
+    "schema": {"$ref": "#/components/schemas/Flag"},
 }
 CONTENT_LANGUAGE = {"Content-Language": {"description": "The language of the texts.",
                                          "schema": {"type": "string"}}}
@@ -59,8 +73,16 @@ def _paths() -> dict:
     rules_ok["headers"] = CONTENT_LANGUAGE
     return {
         "/v1/guidance": {"post": {
-            "operationId": "getGuidance",
+            "operationId": "evaluateCase",
+            "tags": ["guidance"],
             "summary": "One case in, one guidance out.",
+            "description": (
+                "Evaluates the facts of one case against the rules. Only `situations` is "
+                "required; an absent field (or `null`) means unknown, which is not `false`. "
+                "The answer lists the steps in order, each with the rules and facts behind it, "
+                "and the follow-up questions whose answers would change the steps. Errors are "
+                "`application/problem+json` in the language asked for, with `errors` keyed "
+                "by field path."),
             "parameters": [LANG_PARAM, QUESTIONS_PARAM, MESSAGES_PARAM],
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/Case"}}}},
@@ -73,28 +95,44 @@ def _paths() -> dict:
             },
         }},
         "/v1/steps": {"get": {
-            "operationId": "listSteps", "summary": "The step catalogue, localized.",
+            "operationId": "listSteps", "tags": ["catalogue"],
+            "summary": "The step catalogue, localized.",
+            "description": "Every step the rules can recommend, with its stable id, kind, "
+                           "category and texts, in the order answers use.",
             "parameters": [LANG_PARAM], "responses": {"200": steps_ok}}},
         "/v1/rules": {"get": {
-            "operationId": "listRules", "summary": "The rules as loaded, and the ruleset version.",
+            "operationId": "listRules", "tags": ["catalogue"],
+            "summary": "The rules as loaded, and the ruleset version.",
+            "description": "Each rule with its conditions as written and the steps it adds or "
+                           "removes, and every fact a case may hold, with its type, values and "
+                           "follow-up question.",
             "parameters": [LANG_PARAM], "responses": {"200": rules_ok}}},
         "/healthz": {"get": {
-            "operationId": "healthz", "summary": "Liveness: the process answers.",
+            "operationId": "checkLiveness", "tags": ["operations"],
+            "summary": "Liveness: the process answers.",
+            "description": "For a liveness probe; needs no key.",
             "responses": {"200": _ok("Health", "Alive.")}}},
         "/readyz": {"get": {
-            "operationId": "readyz",
+            "operationId": "checkReadiness", "tags": ["operations"],
             "summary": "Readiness: rules compiled and a probe case evaluated.",
+            "description": "For a readiness probe or a load balancer's health check; needs no "
+                           "key. Also says when the last rule reload failed (the last good "
+                           "rules still serve).",
             "responses": {"200": _ok("Ready", "Ready to serve."),
                           "503": _problem("Not ready.")}}},
         "/metrics": {"get": {
-            "operationId": "metrics",
-            "summary": "Prometheus metrics, summed over the workers "
-                       "(behind DISPUTE_GUIDE_METRICS_KEY when set).",
+            "operationId": "getMetrics", "tags": ["operations"],
+            "summary": "Prometheus metrics, summed over the workers.",
+            "description": "Requests, durations, evaluations, rules fired, validation errors "
+                           "and rule reloads, in the Prometheus text format; behind "
+                           "DISPUTE_GUIDE_METRICS_KEY when it is set.",
             "responses": {"200": {"description": "Prometheus text exposition format.",
                                   "content": {"text/plain": {"schema": {"type": "string"}}}},
                           "401": _problem("A metrics key is configured and was not sent.")}}},
         "/openapi.yaml": {"get": {
-            "operationId": "openapi", "summary": "This contract.",
+            "operationId": "getOpenapi", "tags": ["operations"],
+            "summary": "This contract.",
+            "description": "The OpenAPI document of the service, as generated from its schemas.",
             "responses": {"200": {"description": "The OpenAPI document.",
                                   "content": {"application/yaml": {"schema": {"type": "object"}}}}}}},
     }
@@ -112,7 +150,11 @@ def build_spec(rulebook: Rulebook) -> dict:
         plugins=[plugin],
         info={"description": "What a freelancer should do in a dispute with a client: facts in, "
                              "ordered and explained steps, warnings and follow-up questions out. "
-                             "Every error is application/problem+json (RFC 9457)."},
+                             "Every error is application/problem+json (RFC 9457), its texts in "
+                             "the language asked for (`?lang=ru` or `Accept-Language: ru`).",
+              "contact": CONTACT},
+        servers=SERVERS,
+        tags=TAGS,
     )
     plugin.converter.map_to_openapi_type(StrictBoolean, "boolean", None)
 
@@ -130,6 +172,8 @@ def build_spec(rulebook: Rulebook) -> dict:
     document = spec.to_dict()
     document["paths"] = _paths()
     document["paths"].update(batch.openapi_paths())
+    _batch_items_are_any_value(document)
+    _one_type_per_enum(document["components"]["schemas"])
     unauthorized = _problem("API keys are configured and none, or a wrong one, was sent "
                             "(`Authorization: Bearer <key>`).")
     for path, item in document["paths"].items():
@@ -151,6 +195,58 @@ def build_spec(rulebook: Rulebook) -> dict:
             operation["responses"].setdefault(
                 "431", _problem("The request's headers are too many or too large."))
     return document
+
+
+def _batch_items_are_any_value(document: dict) -> None:
+    """A batch takes any JSON value as a case and answers each bad one with its own problem."""
+    item = document["paths"]["/v1/guidance/batch"]
+    operation = item["post"] = {"operationId": "evaluateBatch", "tags": ["guidance"],
+                                **{k: v for k, v in item["post"].items() if k != "operationId"}}
+    case = {"description": "A case, as `POST /v1/guidance` takes it. Any JSON value is accepted "
+                           "here: one that is not a valid case is answered at its place with a "
+                           "result holding its `problem`, and the others are evaluated.",
+            "anyOf": [{"$ref": "#/components/schemas/Case"}, {}]}
+    cases = document["components"]["schemas"]["BatchRequest"]["properties"]["cases"]
+    cases["items"] = case
+    operation["requestBody"]["content"][NDJSON]["schema"] = {
+        **case, "description": "One case per line; " + case["description"][0].lower()
+        + case["description"][1:]}
+
+
+def _camel(name: str) -> str:
+    return "".join(part.title() for part in name.replace(".", "_").split("_"))
+
+
+def _one_type_per_enum(schemas: dict) -> None:
+    """Every enumeration once, as a named schema; a nullable one referred to as "it or null".
+
+    Written inline with `nullable` (and `null` among the values, as OpenAPI 3.0.3 needs),
+    a generated client makes several identical classes per enumeration. Named, each is one
+    type: `CaseStage`, `Lang`, `StepKind`.
+    """
+    named = {tuple(values): name for name, values in SHARED_ENUMS.items()}
+    for name, values in SHARED_ENUMS.items():
+        schemas[name] = {"type": "string", "enum": list(values)}
+
+    def ref(name: str) -> dict:
+        return {"$ref": f"#/components/schemas/{name}"}
+
+    for owner in [n for n in schemas if n not in SHARED_ENUMS]:
+        properties = schemas[owner].get("properties", {})
+        for prop, field in properties.items():
+            if "anyOf" in field and field["anyOf"][-1] == {"type": "object", "nullable": True}:
+                field["anyOf"][-1] = NULL  # an object or null, not any object
+            if "enum" not in field:
+                continue
+            values = [v for v in field["enum"] if v is not None]
+            nullable = field.get("nullable", False) or None in field["enum"]
+            target = named.get(tuple(values))
+            if target is None:
+                target = owner + _camel(prop)
+                schemas[target] = {"type": field["type"], "enum": values}
+            described = {"description": field["description"]} if "description" in field else {}
+            properties[prop] = ({**described, "anyOf": [ref(target), NULL]} if nullable
+                                else {**described, "allOf": [ref(target)]})
 
 
 class _NoAliases(yaml.SafeDumper):

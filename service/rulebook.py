@@ -21,6 +21,7 @@ from service.coherence import find_conflicts
 from service.messages import MessagesError, Templates, templates
 from service.conditions import (All, Check, ConditionError, FactType, Predicate, mentioned,
                                 parse, thresholds, to_python)
+from service.resources import bundled
 
 FACTS_FILE = "facts.yaml"
 STEPS_FILE = "steps.yaml"
@@ -29,7 +30,7 @@ MESSAGES_FILE = "messages.yaml"
 SPECIAL_FILES = (FACTS_FILE, STEPS_FILE, PLAN_FILE, MESSAGES_FILE)
 LANGS = ("en", "ru")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+DEFAULT_RULES_DIR = bundled("rules")
 MAX_RULE_FILE_BYTES = 1 << 20
 
 

@@ -121,8 +121,8 @@ def test_null_means_unknown(client):
     ({"fault": "client"}, "situations", "required"),
     ({"situations": ["conflict"], "budget": 100}, "budget", "Unknown field"),
     ({"situations": ["conflict"], "client": {"mood": "bad"}}, "client.mood", "Unknown field"),
-    ({"situations": ["conflict"], "client": [1]}, "client", "Invalid input type"),
-    ([{"situations": ["conflict"]}], "$", "Invalid input type"),
+    ({"situations": ["conflict"], "client": [1]}, "client", "Expected a JSON object"),
+    ([{"situations": ["conflict"]}], "$", "Expected a JSON object"),
 ])
 def test_invalid_case_is_a_422_keyed_by_field_path(client, case, path, problem):
     response, body = post(client, case)

@@ -163,7 +163,7 @@ def test_json_batch_over_the_limit_is_a_413_problem():
 
 
 @pytest.mark.parametrize("body, errors", [
-    ([], {"$": ["Invalid input type."]}),
+    ([], {"$": ["Expected a JSON object."]}),
     ({}, {"cases": ["Missing data for required field."]}),
     ({"cases": {"situations": ["conflict"]}}, {"cases": ["Not a valid list."]}),
     ({"cases": None}, {"cases": ["Field may not be null."]}),

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
 
 from conftest import ROOT
 
 
-def run(*args, stdin: str | None = None):
+def run(*args, stdin: str | None = None, env: dict | None = None):
     return subprocess.run([sys.executable, "-m", "service.cli", *args], input=stdin,
-                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+                          capture_output=True, text=True, timeout=60, cwd=ROOT,
+                          env={**os.environ, **(env or {})})
 
 
 def test_evaluate_reads_stdin_and_prints_guidance():
@@ -52,3 +55,31 @@ def test_readme_configuration_table_is_the_generated_one():
     from service.config import markdown_table
 
     assert markdown_table() in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_serve_says_in_one_line_that_the_port_is_taken_and_what_to_set():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = "127.0.0.1:%d" % taken.getsockname()[1]
+        for result in (run("serve", env={"DISPUTE_GUIDE_BIND": address}),
+                       run("serve", "--bind", address)):
+            assert result.returncode == 1
+            assert result.stderr == (f"dispute-guide: {address} is already in use by another "
+                                     "process; set DISPUTE_GUIDE_BIND (or --bind) to a free "
+                                     "HOST:PORT\n")
+
+
+def test_serve_refuses_a_bind_that_is_not_host_port():
+    result = run("serve", env={"DISPUTE_GUIDE_BIND": "127.0.0.1:http"})
+    assert result.returncode == 1
+    assert "DISPUTE_GUIDE_BIND='127.0.0.1:http' is not HOST:PORT" in result.stderr
+
+
+def test_openapi_needs_only_the_runtime_dependencies():
+    from importlib.metadata import requires
+
+    runtime = [r for r in requires("dispute-guide") if "extra ==" not in r]
+    assert any(r.startswith("apispec") for r in runtime)
+    result = run("openapi")
+    assert result.returncode == 0 and result.stdout.startswith("# Generated")

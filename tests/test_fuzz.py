@@ -4,7 +4,12 @@ Every operation in openapi.yaml (whatever the file holds when the test runs: a n
 is fuzzed as soon as `make openapi` adds it) gets a few hundred generated requests, valid
 and invalid (schemathesis' positive and negative modes), and every answer must be:
 not a 5xx, a status the contract lists for the operation, a content type the contract
-lists for that status, and a body matching its schema (for NDJSON: every line).
+lists for that status, headers and a body matching their schemas (for NDJSON: every line);
+a request the contract calls invalid must be refused (4xx), an unsupported method
+answered 405 with its Allow header. Every check schemathesis has runs, except
+positive_data_acceptance: a request valid for the contract may still be refused, since
+the contract cannot say everything the server checks (a batch over the case limit, a
+string holding a lone surrogate escape).
 
 The server is one of its own: after the run, its log must show no crashed, restarted or
 timed-out worker and no traceback. A failure found here becomes a regression test in
@@ -32,8 +37,7 @@ pytestmark = pytest.mark.server
 NDJSON = "application/x-ndjson"
 BATCH = "/v1/guidance/batch"
 load_all_checks()
-CHECK_NAMES = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
-               "response_schema_conformance"]
+CHECK_NAMES = [name for name in CHECKS.get_all_names() if name != "positive_data_acceptance"]
 FUZZ_CHECKS = CHECKS.get_by_names(CHECK_NAMES)
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 RANDOM = os.environ.get("FUZZ_SEED", "") == "random"

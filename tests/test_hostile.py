@@ -418,7 +418,8 @@ def test_nul_and_rtl_in_values_and_field_names_are_refused_with_their_path(h):
     assert answer.status == 422
     assert answer.problem() == invalid({"situations.0": [choices], "situations.1": [choices],
                                         "\u0000": ["Unknown field."],
-                                        "client.\u202etoxic": ["Unknown field."]})
+                                        "client.\u202etoxic": [
+                                            "Unknown field; did you mean `toxic`?"]})
     h.survives()
 
 
@@ -483,12 +484,12 @@ def test_arrays_and_scalars_where_objects_belong(h):
     for root in [[], [{"situations": ["conflict"]}], "case", 5, True, None]:
         answer = h.post(dumps(root))
         assert answer.status == 422
-        assert answer.problem() == invalid({"$": ["Invalid input type."]})
+        assert answer.problem() == invalid({"$": ["Expected a JSON object."]})
     for group in groups:
         for value in [[], [{"x": 1}], "x", 5, True]:
             answer = h.post(dumps({"situations": ["conflict"], group: value}))
             assert answer.status == 422
-            assert answer.problem() == invalid({group: ["Invalid input type."]})
+            assert answer.problem() == invalid({group: ["Expected a JSON object."]})
     h.survives()
 
 
@@ -548,7 +549,7 @@ def test_hostile_cases_in_a_json_batch_each_get_their_own_problem(h, app):
     client = app.test_client()
     single = client.post(GUIDANCE, json=NORMAL).get_json()
     assert results[0] == {"index": 0, "case_id": "after", "status": 200, "guidance": single}
-    root = invalid({"$": ["Invalid input type."]})
+    root = invalid({"$": ["Expected a JSON object."]})
     assert results[1:4] == [batch_entry(1, root), batch_entry(2, root), batch_entry(3, root)]
     assert results[4] == batch_entry(4, invalid({f"f{i}": ["Unknown field."]
                                                  for i in range(10_000)}))
@@ -556,7 +557,7 @@ def test_hostile_cases_in_a_json_batch_each_get_their_own_problem(h, app):
     assert results[6] == batch_entry(6, invalid({"case_id": ["Longer than maximum length 128."]}))
     assert results[7] == batch_entry(7, invalid({"contract": [
         "Not a valid boolean: expected true or false."]}), case_id=odd)
-    assert results[8] == batch_entry(8, invalid({"client": ["Invalid input type."]}))
+    assert results[8] == batch_entry(8, invalid({"client": ["Expected a JSON object."]}))
     assert results[9]["case_id"] == odd and results[9]["guidance"]["case_id"] == odd
     assert got["summary"]["cases"] == 10 and got["summary"]["errors"] == 8
     h.survives()
@@ -580,7 +581,7 @@ def test_a_malformed_json_batch_is_malformed_as_a_whole(h, body, detail):
 
 
 def test_a_json_batch_of_the_wrong_shape(h):
-    shapes = [([], {"$": ["Invalid input type."]}), ({"cases": {}}, {"cases": ["Not a valid list."]}),
+    shapes = [([], {"$": ["Expected a JSON object."]}), ({"cases": {}}, {"cases": ["Not a valid list."]}),
               ({"cases": "x"}, {"cases": ["Not a valid list."]}),
               ({}, {"cases": ["Missing data for required field."]}),
               ({"cases": [], **{f"f{i}": 1 for i in range(10_000)}},
@@ -659,8 +660,8 @@ def test_hostile_ndjson_lines_each_get_their_own_problem(h, app):
     assert by_line[10] == at(10, malformed("The body is not valid UTF-8 (byte 12)."))
     assert by_line[12] == bad(12, invalid({"case_id": ["Longer than maximum length 128."]}))
     assert by_line[13]["case_id"] == odd and by_line[13]["guidance"]["case_id"] == odd
-    assert by_line[14] == bad(14, invalid({"$": ["Invalid input type."]}))
-    assert by_line[15] == bad(15, invalid({"client": ["Invalid input type."]}))
+    assert by_line[14] == bad(14, invalid({"$": ["Expected a JSON object."]}))
+    assert by_line[15] == bad(15, invalid({"client": ["Expected a JSON object."]}))
     assert by_line[16] == bad(16, invalid({f"f{i}": ["Unknown field."] for i in range(5000)}))
     assert by_line[17]["status"] == 400 and by_line[17]["problem"]["detail"].startswith(
         "Line 17: Malformed JSON at line 1, column 2")
