@@ -13,7 +13,7 @@ DURABLE_RULES_CPPFLAGS := -DPyEval_CallObject=PyObject_CallObject
 PIP := CPPFLAGS="$(DURABLE_RULES_CPPFLAGS)" $(BIN)/python -m pip install --quiet
 PYTEST_ARGS ?=
 
-.PHONY: run test check bench openapi clean venv venv-run dist
+.PHONY: run test test-fast check bench openapi clean venv venv-run dist
 
 # A .venv made with another Python is replaced.
 $(VENV)/.python-$(PYVER):
@@ -41,6 +41,13 @@ run: venv-run
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The in-process tests only (no gunicorn, no browser, no wheel build): a minute or two.
+test-fast: venv
+	$(BIN)/python -m pytest -q -m "not server and not wheel" --ignore=tests/e2e \
+	  --deselect "tests/test_scale.py::test_every_case_evaluates_and_matches_the_python_compilation[5000]" \
+	  --deselect "tests/test_scale.py::test_each_engine_ruleset_stays_within_the_stack_budget[5000]" \
+	  $(PYTEST_ARGS)
 
 check: venv-run
 	$(BIN)/dispute-guide check

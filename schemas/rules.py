@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from service.conditions import ConditionError, FactType, parse
+from typing import Any, Callable, Mapping
 
 KEBAB = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 FACT_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$"
@@ -203,10 +203,14 @@ class RuleFileSchema(ma.Schema):
     rules = ma.fields.List(ma.fields.Nested(RuleSchema), required=True)
     tests = ma.fields.List(ma.fields.Nested(RuleTestSchema), load_default=list)
 
-    def __init__(self, *, facts: dict[str, FactType], steps: set[str], **kwargs):
+    def __init__(self, *, facts: Mapping[str, Any], steps: set[str],
+                 parse: Callable[[Any, Mapping[str, Any]], Any], **kwargs):
         super().__init__(**kwargs)
         self.facts = facts
         self.steps = steps
+        # The condition parser (service.conditions.parse), given by the loader: schemas
+        # describe documents and import nothing of the service.
+        self.parse = parse
 
     @ma.validates_schema
     def _known_names(self, data, **kwargs):
@@ -218,9 +222,10 @@ class RuleFileSchema(ma.Schema):
                 problems["id"] = [f"duplicate rule id {rule['id']!r}"]
             seen.add(rule["id"])
             try:
-                rule["when"] = parse(rule["when"], self.facts)
-            except ConditionError as error:
-                problems[error.path or "when"] = [error.message]
+                rule["when"] = self.parse(rule["when"], self.facts)
+            except ValueError as error:  # the parser's ConditionError: where and what
+                where = getattr(error, "path", "") or "when"
+                problems[where] = [getattr(error, "message", str(error))]
             for key in ("add", "remove"):
                 unknown = [s for s in rule[key] if s not in self.steps]
                 if unknown:

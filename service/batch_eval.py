@@ -19,6 +19,7 @@ from service.api import DEFAULT_MESSAGES, DEFAULT_QUESTIONS, render_guidance, va
 from service.batch import dumps_line
 from service.batch_input import LineProblem, Unusable
 from service.errors import ApiError, MalformedJson
+from service.exceptions import DisputeGuideError
 
 LIST_SEPARATOR = ";"
 OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
@@ -67,7 +68,7 @@ def load_state(rules: str | None):
         raise Unusable(f"the rules cannot be loaded:\n{error}") from None
 
 
-class CellError(ValueError):
+class CellError(DisputeGuideError, ValueError):
     pass
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 from service.batch import MAX_LINE_BYTES, read_lines
+from service.exceptions import DisputeGuideError
 
 FORMATS = ("jsonl", "csv", "parquet")
 EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet",
@@ -24,7 +25,7 @@ EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": 
 PARQUET_ROWS = 1000  # rows read from a Parquet file at a time
 
 
-class Unusable(Exception):
+class Unusable(DisputeGuideError):
     """The arguments or the input cannot be used at all (exit status 2)."""
 
 

@@ -29,6 +29,7 @@ from typing import BinaryIO
 from service.batch import Tally
 from service.batch_eval import Evaluator, Job, Outcome
 from service.batch_input import Input, Unusable, need_pyarrow
+from service.exceptions import DisputeGuideError
 
 CSV_OUTPUT_COLUMNS = ("line", "case_id", "steps", "questions", "ruleset_version")
 PARQUET_OUTPUT_COLUMNS = ("file", "line", "case_id", "steps", "questions", "ruleset_version")
@@ -38,7 +39,7 @@ WINDOW = 3  # chunks in flight per worker: bounds memory however long the input 
 TOP_STEPS = 10
 
 
-class RunFailed(Exception):
+class RunFailed(DisputeGuideError):
     """The run could not finish (exit status 2); nothing that looks complete was written."""
 
 

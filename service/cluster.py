@@ -34,6 +34,7 @@ from service.batch_input import (
     open_parquet,
     parquet_records,
 )
+from service.exceptions import DisputeGuideError
 
 try:
     from distributed.diagnostics.plugin import WorkerPlugin
@@ -41,7 +42,7 @@ except ImportError:  # the extra is missing: the command line names it before co
     WorkerPlugin = object  # type: ignore[assignment,misc]
 
 
-class RulesMismatch(Exception):
+class RulesMismatch(DisputeGuideError):
     """A worker compiled other rules, or runs another dispute-guide, than the client."""
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
+from service.exceptions import DisputeGuideError
 
 Predicate = Callable[[Mapping[str, Any]], bool]
 
@@ -31,7 +32,7 @@ OPERATORS = SCALAR_OPS + NUMBER_OPS + LIST_OPS + ("known",)
 _DURABLE_COMPARISON = {"less_than": "$lt", "at_most": "$lte", "more_than": "$gt", "at_least": "$gte"}
 
 
-class ConditionError(ValueError):
+class ConditionError(DisputeGuideError, ValueError):
     """A condition that cannot be compiled; `path` says where it is inside `when`."""
 
     def __init__(self, path: str, message: str):

@@ -11,11 +11,12 @@ import os
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
+from service.exceptions import DisputeGuideError
 
 PREFIX = "DISPUTE_GUIDE_"
 
 
-class ConfigError(Exception):
+class ConfigError(DisputeGuideError):
     """A configuration value that cannot be used; the message names the variable."""
 
 

@@ -31,6 +31,7 @@ from service.conditions import durable_terms
 from service.plan import Planner, complete
 from service.questions import Asker
 from service.rulebook import Rulebook
+from service.exceptions import DisputeGuideError
 
 GUARD_FIELD = "_c"  # fact names start with a letter, so this and the `_l` markers never clash
 _GUARD = {GUARD_FIELD: 1}
@@ -49,7 +50,7 @@ _encode = json.JSONEncoder(separators=(",", ":")).encode
 _engines: weakref.WeakSet = weakref.WeakSet()
 
 
-class EngineError(Exception):
+class EngineError(DisputeGuideError):
     """The engine failed on a case (a bug, reported as a 500)."""
 
 

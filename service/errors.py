@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from service import problem_texts
 from service.engine import EngineError
+from service.exceptions import DisputeGuideError
 
 PROBLEM_TYPE = "application/problem+json"
 DEFAULT_LANG = "en"
@@ -17,7 +18,7 @@ TYPE_BASE = "tag:dispute-guide,2026:problem:"
 log = logging.getLogger("dispute_guide")
 
 
-class ApiError(Exception):
+class ApiError(DisputeGuideError):
     """Every error the API answers deliberately; the handler turns it into a problem."""
 
     status = 400

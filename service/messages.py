@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from schemas.case import CONTEXT_FIELDS
+from service.exceptions import DisputeGuideError
 
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 LANGS = ("en", "ru")
@@ -34,7 +35,7 @@ _MONTHS = {
 }
 
 
-class MessagesError(ValueError):
+class MessagesError(DisputeGuideError, ValueError):
     """messages.yaml cannot be used; the message names the entry and the problem."""
 
 

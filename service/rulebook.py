@@ -22,6 +22,7 @@ from service.messages import MessagesError, Templates, templates
 from service.conditions import (All, Check, ConditionError, FactType, Predicate, mentioned,
                                 parse, thresholds, to_python)
 from service.resources import bundled
+from service.exceptions import DisputeGuideError
 
 FACTS_FILE = "facts.yaml"
 STEPS_FILE = "steps.yaml"
@@ -34,7 +35,7 @@ DEFAULT_RULES_DIR = bundled("rules")
 MAX_RULE_FILE_BYTES = 1 << 20
 
 
-class RulesError(Exception):
+class RulesError(DisputeGuideError):
     """The rules folder cannot be used; the message names the file, the rule and the problem."""
 
 
@@ -210,7 +211,7 @@ def load_rulebook(directory: str | Path | None = None) -> Rulebook:
     tests: list[RuleTest] = []
     owner: dict[str, str] = {}
     for name, document in documents.items():
-        schema = RuleFileSchema(facts=fact_types, steps=set(steps))
+        schema = RuleFileSchema(facts=fact_types, steps=set(steps), parse=parse)
         loaded = _validate(directory / name, schema, document)
         for raw, rule in zip(document["rules"], loaded["rules"]):
             if rule["id"] in owner:

@@ -1,0 +1,10 @@
+"""The root of every error the project raises on purpose.
+
+Each has a home where it is raised (rules that cannot be used, a configuration, the engine,
+an API request, a batch run); all share this base, so a caller embedding the service can
+catch the project's own failures apart from everything else.
+"""
+
+
+class DisputeGuideError(Exception):
+    """An error of dispute-guide's own: its message says what is wrong and where."""
