@@ -76,7 +76,9 @@ def test_only_non_payment_asks_the_contract_first(client):
     options = {o["value"]: o for o in first["options"]}
     assert options[True]["add"] == ["formal-demand-under-contract"]
     assert options[False]["add"] == ["no-threats-without-contract"]
-    assert options[True]["remove"] == options[False]["remove"] == []
+    # Under a contract the formal demand is the fallback, in place of a firm reminder.
+    assert options[True]["remove"] == ["firm-reminder-with-date"]
+    assert options[False]["remove"] == []
     assert options[True]["label"] and first["question"].endswith("?")
 
 
