@@ -13,7 +13,10 @@ Containment of the engine's known crashes and limits:
 - one evaluation at a time per ruleset (a lock), so at most one session is live:
   the 1,024-session cap and 32-bit sid-hash collisions are unreachable;
 - facts reach the engine only after schema validation (exact types, bounded ints,
-  short strings), so its type coercion and long-string hashing never matter.
+  short strings), so its type coercion and long-string hashing never matter;
+- conditions reach it as plain chains of tests (no `$or`, which fires a rule once per
+  alternative), spread over as many rulesets as keep its matcher's fixed stack provably
+  within bounds (`shard`, below; error 303 otherwise).
 """
 
 from __future__ import annotations
@@ -28,10 +31,10 @@ from typing import Any, Mapping, NamedTuple
 import durable_rules_engine as _dre
 
 from service.conditions import durable_terms
+from service.exceptions import DisputeGuideError
 from service.plan import Planner, complete
 from service.questions import Asker
 from service.rulebook import Rulebook
-from service.exceptions import DisputeGuideError
 
 GUARD_FIELD = "_c"  # fact names start with a letter, so this and the `_l` markers never clash
 _GUARD = {GUARD_FIELD: 1}
