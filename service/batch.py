@@ -311,7 +311,11 @@ def _stream(state: Loaded, lang: str, questions: tuple) -> Iterator[str]:
             try:
                 data = jsonio.loads(line)
             except ApiError as error:
-                error.detail = f"Line {number}: {error.detail}"
+                # One line of the stream is one JSON text: its own "line 1" would be a second
+                # line number beside the stream's.
+                detail = error.detail.replace("Malformed JSON at line 1, column",
+                                              "Malformed JSON at column", 1)
+                error.detail = f"Line {number}: {detail}"
                 entry = _failed(None, error, tally)
             else:
                 entry = evaluate_entry(state, data, lang, questions, tally)

@@ -118,6 +118,8 @@ _RU: list[tuple[str, str, dict]] = [
     (r"Malformed JSON at line (?P<line>\d+), column (?P<column>\d+): (?P<reason>.*?)(?: "
      r"\(char \d+\))?\.",
      "Некорректный JSON в строке {line}, столбце {column}: {reason}.", {"reason": "json"}),
+    (r"Malformed JSON at column (?P<column>\d+): (?P<reason>.*?)(?: \(char \d+\))?\.",
+     "Некорректный JSON в столбце {column}: {reason}.", {"reason": "json"}),
     (r"Duplicate key (?P<key>.*) in an object\.", "Повторяющийся ключ {key} в объекте.", {}),
     (r"(?P<name>NaN|-?Infinity) is not a JSON number\.", "{name} — не число JSON.", {}),
     (r"A number with (?P<digits>\d+) digits is too long\.",

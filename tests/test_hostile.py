@@ -664,7 +664,7 @@ def test_hostile_ndjson_lines_each_get_their_own_problem(h, app):
     assert by_line[15] == bad(15, invalid({"client": ["Expected a JSON object."]}))
     assert by_line[16] == bad(16, invalid({f"f{i}": ["Unknown field."] for i in range(5000)}))
     assert by_line[17]["status"] == 400 and by_line[17]["problem"]["detail"].startswith(
-        "Line 17: Malformed JSON at line 1, column 2")
+        "Line 17: Malformed JSON at column 2")
     assert by_line[18] == bad(18, {**long_line, "detail": f"Line 18 is longer than {MAX_LINE} "
                                                           "bytes; it was skipped."})
     assert by_line[19] == {"line": 19, "case_id": "after", "status": 200, "guidance": single}
