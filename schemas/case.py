@@ -10,7 +10,7 @@ fact and means the same as leaving it out: unknown.
 from __future__ import annotations
 
 import difflib
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import marshmallow as ma
 
@@ -170,3 +170,15 @@ def case_schema(facts: Iterable, name: str = "Case") -> type[ma.Schema]:
         "description": "Names, sums and dates that fill the ready-to-send messages; never a "
                        "fact: it changes no step."})
     return _Strict.from_dict(top, name=name)
+
+
+def nest(flat: Mapping[str, Any]) -> dict:
+    """Dotted fact names (`client.silent_days`) back into the case's nested objects."""
+    case: dict = {}
+    for name, value in flat.items():
+        group, dot, key = name.partition(".")
+        if dot:
+            case.setdefault(group, {})[key] = value
+        else:
+            case[name] = value
+    return case

@@ -19,6 +19,7 @@ from service.api import DEFAULT_MESSAGES, DEFAULT_QUESTIONS, render_guidance, va
 from service.batch import dumps_line
 from service.batch_input import LineProblem, Unusable
 from service.errors import ApiError, MalformedJson
+from schemas.case import nest
 from service.exceptions import DisputeGuideError
 
 LIST_SEPARATOR = ";"
@@ -95,18 +96,6 @@ def _converter(fact) -> Callable[[str], Any]:
     if fact.type == "list":
         return lambda cell: [item.strip() for item in cell.split(LIST_SEPARATOR) if item.strip()]
     return str
-
-
-def nest(flat: dict) -> dict:
-    """Dotted fact names back into the request's nested objects."""
-    case: dict = {}
-    for name, value in flat.items():
-        group, dot, key = name.partition(".")
-        if dot:
-            case.setdefault(group, {})[key] = value
-        else:
-            case[name] = value
-    return case
 
 
 def without_nulls(row: dict) -> dict:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from pysat.solvers import Solver
 
+from schemas.case import nest
 from service.conditions import All, Any_, Check, thresholds, to_python
 
 if TYPE_CHECKING:  # the loader calls this module; it needs the types, not the module
@@ -204,14 +205,7 @@ class Encoding:
         for name, (members, unknown) in self.members.items():
             if unknown not in model:
                 flat[name] = [v for v, var in members.items() if var in model]
-        case: dict = {}
-        for name, value in flat.items():
-            group, _, key = name.partition(".")
-            if key:
-                case.setdefault(group, {})[key] = value
-            else:
-                case[name] = value
-        return case
+        return nest(flat)
 
 
 def find_conflicts(rulebook: Rulebook) -> list[Witness]:
