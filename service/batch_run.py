@@ -12,30 +12,24 @@ A run never hangs and never leaves a file that looks complete:
 
 from __future__ import annotations
 
-import ctypes
-import multiprocessing
 import os
-import signal
 import sys
 import tempfile
 import time
-from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import BinaryIO
 
 from service.batch import Tally
 from service.batch_eval import Evaluator, Job, Outcome
 from service.batch_input import Input, Unusable, need_pyarrow
+from service.batch_workers import WorkerDied, Workers
 from service.exceptions import DisputeGuideError
 
 CSV_OUTPUT_COLUMNS = ("line", "case_id", "steps", "questions", "ruleset_version")
 PARQUET_OUTPUT_COLUMNS = ("file", "line", "case_id", "steps", "questions", "ruleset_version")
 PARQUET_ROW_GROUP = 10_000
 CHUNK = 200  # cases per task sent to a worker
-WINDOW = 3  # chunks in flight per worker: bounds memory however long the input is
 TOP_STEPS = 10
 
 
@@ -160,28 +154,6 @@ def open_sink(path: str, job: Job, source: str) -> Sink:
     return Sink(path)
 
 
-# --- the worker processes -------------------------------------------------------------------
-
-_evaluator: Evaluator | None = None
-PR_SET_PDEATHSIG = 1
-
-
-def _start_worker(job: Job, parent: int) -> None:
-    global _evaluator
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    try:  # die with the parent, even by SIGKILL: an orphan would wait on its queue for ever
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):
-        pass
-    if os.getppid() != parent:
-        os._exit(1)
-    _evaluator = Evaluator(job)
-
-
-def _run_chunk(chunk: list) -> list[Outcome]:
-    return _evaluator(chunk)
-
-
 # --- the run -----------------------------------------------------------------------------------
 
 class Run:
@@ -247,43 +219,16 @@ class Run:
             for chunk, position in self._chunks(records):
                 yield evaluator(chunk), position
             return
-        # A window of ordered futures keeps the look-ahead bounded (Pool.imap's results
-        # queue grows without bound when writing is slower than evaluating), and a process
-        # pool executor breaks at once when a worker dies, where Pool.get() waits for ever.
-        context = multiprocessing.get_context("fork")
-        pool = ProcessPoolExecutor(self.jobs, context, _start_worker, (self.job, os.getpid()))
-        processes: list = []
-        broken = False
+        workers = Workers(self.jobs, self.job)
+        finished = False
         try:
-            pending: deque = deque()
-            for chunk, position in self._chunks(records):
-                pending.append((pool.submit(_run_chunk, chunk), position))
-                if not processes:  # started by the first submit; kept to tell how one died
-                    processes = list((getattr(pool, "_processes", None) or {}).values())
-                if len(pending) >= self.jobs * WINDOW:
-                    future, at = pending.popleft()
-                    yield future.result(), at
-            while pending:
-                future, at = pending.popleft()
-                yield future.result(), at
-        except BrokenProcessPool:
-            broken = True
+            yield from workers.map(self._chunks(records))
+            finished = True
+        except WorkerDied as died:
+            raise RunFailed(f"a worker process died ({died.how}); the run is stopped, "
+                            "and no output file was written") from None
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-        if broken:  # told once the pool has reaped its processes
-            raise RunFailed(f"a worker process died ({_how_died(processes)}); the run is "
-                            "stopped, and no output file was written")
-
-
-def _how_died(processes: list) -> str:
-    """`killed by signal 9 (SIGKILL)`, as far as the worker processes tell."""
-    for process in processes:
-        code = process.exitcode
-        if code is not None and code < 0 and -code != signal.SIGTERM:  # the pool sends TERM
-            return f"killed by signal {-code} ({signal.Signals(-code).name})"
-        if code is not None and code > 0:
-            return f"exit status {code}"
-    return "killed by a signal, as by the out-of-memory killer"
+            workers.close(finished)
 
 
 def summary_rows(tally: Tally, seconds: float, workers: tuple[str, str]) -> list[tuple[str, str]]:

@@ -85,7 +85,12 @@ def test_a_killed_worker_fails_the_run_at_once_with_exit_2_and_no_output(big, tm
     proc, workers = start_and_wait_for_workers(big, out)
     os.kill(workers[0], signal.SIGKILL)
     killed = time.monotonic()
-    _, stderr = proc.communicate(timeout=60)  # a hang fails here
+    try:
+        _, stderr = proc.communicate(timeout=60)  # a hang fails here
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
     assert time.monotonic() - killed < 30
     assert proc.returncode == 2, stderr.decode()[-2000:]
     assert b"a worker process died (killed by signal 9 (SIGKILL))" in stderr
