@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from batch_cases import COLUMNS, csv_row, generated_cases
+from batch_cases import COLUMNS, csv_row, generated_cases  # noqa: E402
 
 CLI = Path(sys.executable).with_name("dispute-guide")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -66,8 +66,9 @@ def _pss(pid: int) -> int:
 def run(args: list[str]) -> dict:
     """Run the command; its wall time and peak memory (tree and main process)."""
     started = time.perf_counter()
-    proc = subprocess.Popen([str(CLI), "batch", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [str(CLI), "batch", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     tree_peak = main_peak = 0
     while proc.poll() is None:
         pids, tree = [proc.pid], 0
@@ -100,31 +101,61 @@ def main() -> int:
         with jsonl.open("w", encoding="utf-8") as f:
             f.writelines(json.dumps(case) + "\n" for case in cases)
         with small.open("w", encoding="utf-8") as f:
-            f.writelines(json.dumps(case) + "\n" for case in cases[:len(cases) // 5])
+            f.writelines(json.dumps(case) + "\n" for case in cases[: len(cases) // 5])
         with table.open("w", encoding="utf-8", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(COLUMNS)
             writer.writerows(csv_row(case) for case in cases)
         out = str(folder / "out.jsonl")
         for n in jobs:
-            rows.append((f"jsonl -> jsonl, --jobs {n}", len(cases),
-                         run([str(jsonl), "-o", out, "--jobs", str(n)])))
+            rows.append(
+                (
+                    f"jsonl -> jsonl, --jobs {n}",
+                    len(cases),
+                    run([str(jsonl), "-o", out, "--jobs", str(n)]),
+                )
+            )
         n = max(jobs)
-        rows.append((f"jsonl -> jsonl, --jobs {n}", len(cases) // 5,
-                     run([str(small), "-o", out, "--jobs", str(n)])))
-        rows.append((f"csv -> jsonl + report, --jobs {n}", len(cases),
-                     run([str(table), "-o", out, "--jobs", str(n),
-                          "--report", str(folder / "report.html")])))
+        rows.append(
+            (
+                f"jsonl -> jsonl, --jobs {n}",
+                len(cases) // 5,
+                run([str(small), "-o", out, "--jobs", str(n)]),
+            )
+        )
+        rows.append(
+            (
+                f"csv -> jsonl + report, --jobs {n}",
+                len(cases),
+                run(
+                    [
+                        str(table),
+                        "-o",
+                        out,
+                        "--jobs",
+                        str(n),
+                        "--report",
+                        str(folder / "report.html"),
+                    ]
+                ),
+            )
+        )
 
-    print(f"dispute-guide batch on {os.cpu_count()} cores, Python "
-          f"{sys.version.split()[0]}, generated cases (follow-up questions included)\n")
-    print(f"| {'run':<32} | {'cases':>7} | {'seconds':>7} | {'cases/s':>7} | "
-          f"{'peak PSS MB, all':>16} | {'peak RSS MB, main':>17} |")
+    print(
+        f"dispute-guide batch on {os.cpu_count()} cores, Python "
+        f"{sys.version.split()[0]}, generated cases (follow-up questions included)\n"
+    )
+    print(
+        f"| {'run':<32} | {'cases':>7} | {'seconds':>7} | {'cases/s':>7} | "
+        f"{'peak PSS MB, all':>16} | {'peak RSS MB, main':>17} |"
+    )
     print(f"|{'-' * 34}|{'-' * 8}:|{'-' * 8}:|{'-' * 8}:|{'-' * 17}:|{'-' * 18}:|")
     for name, count, r in rows:
-        print(f"| {name:<32} | {count:>7,} | {r['seconds']:>7.1f} | "
-              f"{count / r['seconds']:>7,.0f} | {r['tree'] / 2**20:>16.0f} | "
-              f"{r['main'] / 2**20:>17.0f} |")
+        print(
+            f"| {name:<32} | {count:>7,} | {r['seconds']:>7.1f} | "
+            f"{count / r['seconds']:>7,.0f} | {r['tree'] / 2**20:>16.0f} | "
+            f"{r['main'] / 2**20:>17.0f} |"
+        )
     return 0
 
 

@@ -38,8 +38,9 @@ def run(args: list[str], out: Path | None) -> float:
     if out is not None and out.exists():
         shutil.rmtree(out) if out.is_dir() else out.unlink()
     started = time.perf_counter()
-    proc = subprocess.run([CLI, "batch", *args], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.run(
+        [CLI, "batch", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT
+    )
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise SystemExit(f"dispute-guide batch {' '.join(args)} failed:\n{proc.stderr.decode()}")
@@ -69,8 +70,11 @@ def main() -> int:
         folder = Path(name)
         jsonl, parquet = folder / "cases.jsonl", folder / "cases.parquet"
         jsonl.write_text("".join(json.dumps(case) + "\n" for case in cases), encoding="utf-8")
-        pq.write_table(pa.Table.from_pylist(cases, schema=arrow_schema(load_state(None).rulebook)),
-                       parquet, row_group_size=2_500)
+        pq.write_table(
+            pa.Table.from_pylist(cases, schema=arrow_schema(load_state(None).rulebook)),
+            parquet,
+            row_group_size=2_500,
+        )
         out = folder / "out"
         best: dict[str, float] = {}
         counts: dict[str, int] = {}
@@ -83,53 +87,94 @@ def main() -> int:
         clusters = {}
         try:
             for size in (n, 1):
-                local = LocalCluster(n_workers=size, threads_per_worker=1, processes=True,
-                                     dashboard_address=":0")
+                local = LocalCluster(
+                    n_workers=size, threads_per_worker=1, processes=True, dashboard_address=":0"
+                )
                 clusters[size] = (local, Client(local))
             for _ in range(options.rounds):
                 for size in (n, 1):
                     address = clusters[size][0].scheduler_address
                     label = f"{size} worker" + ("s" if size > 1 else "")
-                    keep(f"jsonl, cluster of {label}",
-                         run([str(jsonl), "-o", str(out), "--cluster", address], out),
-                         tasks(out))
-                    keep(f"parquet, cluster of {label}",
-                         run([str(parquet), "-o", str(out), "--output-format", "parquet",
-                              "--cluster", address], out), tasks(out))
-                    keep(f"jsonl, --jobs {size}",
-                         run([str(jsonl), "-o", str(out) + ".jsonl", "--jobs", str(size)], None))
-                    keep(f"parquet, --jobs {size}",
-                         run([str(parquet), "-o", str(out) + ".parquet", "--jobs", str(size)],
-                             None))
+                    keep(
+                        f"jsonl, cluster of {label}",
+                        run([str(jsonl), "-o", str(out), "--cluster", address], out),
+                        tasks(out),
+                    )
+                    keep(
+                        f"parquet, cluster of {label}",
+                        run(
+                            [
+                                str(parquet),
+                                "-o",
+                                str(out),
+                                "--output-format",
+                                "parquet",
+                                "--cluster",
+                                address,
+                            ],
+                            out,
+                        ),
+                        tasks(out),
+                    )
+                    keep(
+                        f"jsonl, --jobs {size}",
+                        run([str(jsonl), "-o", str(out) + ".jsonl", "--jobs", str(size)], None),
+                    )
+                    keep(
+                        f"parquet, --jobs {size}",
+                        run([str(parquet), "-o", str(out) + ".parquet", "--jobs", str(size)], None),
+                    )
                 address = clusters[n][0].scheduler_address
-                keep(f"jsonl, cluster of {n} workers, {SMALL_BLOCK // 1024} KiB blocks",
-                     run([str(jsonl), "-o", str(out), "--cluster", address,
-                          "--block-size", str(SMALL_BLOCK)], out), tasks(out))
+                keep(
+                    f"jsonl, cluster of {n} workers, {SMALL_BLOCK // 1024} KiB blocks",
+                    run(
+                        [
+                            str(jsonl),
+                            "-o",
+                            str(out),
+                            "--cluster",
+                            address,
+                            "--block-size",
+                            str(SMALL_BLOCK),
+                        ],
+                        out,
+                    ),
+                    tasks(out),
+                )
         finally:
             for local, client in clusters.values():
                 client.close()
                 local.close()
 
     count = len(cases)
-    print(f"dispute-guide batch on {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
-          f"{count:,} generated cases (follow-up questions included), best of "
-          f"{options.rounds}\n")
+    print(
+        f"dispute-guide batch on {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+        f"{count:,} generated cases (follow-up questions included), best of "
+        f"{options.rounds}\n"
+    )
     print(f"| {'run':<44} | {'tasks':>5} | {'seconds':>7} | {'cases/s':>7} | {'vs --jobs':>9} |")
     print(f"|{'-' * 46}|{'-' * 6}:|{'-' * 8}:|{'-' * 8}:|{'-' * 10}:|")
     for label, seconds in best.items():
         fmt, _, rest = label.partition(", ")
         size = n if f"{n} workers" in rest or rest == f"--jobs {n}" else 1
         base = best[f"{fmt}, --jobs {size}"]
-        print(f"| {label:<44} | {counts.get(label, ''):>5} | {seconds:>7.1f} | "
-              f"{count / seconds:>7,.0f} | {base / seconds:>8.2f}x |")
+        print(
+            f"| {label:<44} | {counts.get(label, ''):>5} | {seconds:>7.1f} | "
+            f"{count / seconds:>7,.0f} | {base / seconds:>8.2f}x |"
+        )
     small = f"jsonl, cluster of {n} workers, {SMALL_BLOCK // 1024} KiB blocks"
     big = f"jsonl, cluster of {n} workers"
     extra = counts[small] - counts[big]
     if extra > 0:
         per_task = (best[small] - best[big]) / extra * n
-        print(f"\n{extra} more tasks took {best[small] - best[big]:+.1f} s on {n} workers: "
-              + (f"about {per_task * 1000:.0f} ms of a worker per task" if per_task > 0
-                 else "the cost per task is below the noise of this machine"))
+        print(
+            f"\n{extra} more tasks took {best[small] - best[big]:+.1f} s on {n} workers: "
+            + (
+                f"about {per_task * 1000:.0f} ms of a worker per task"
+                if per_task > 0
+                else "the cost per task is below the noise of this machine"
+            )
+        )
     per_case = best["jsonl, cluster of 1 worker"] / count
     print(f"per case on one worker, all included: {per_case * 1000:.2f} ms")
     return 0

@@ -72,7 +72,7 @@ def bare_loop(handles: list, payloads: list[tuple[str, str]]) -> list[int]:
             result = dre.start_action_for_state(handle, state)
             while result:
                 message = result[1] if type(result) is tuple else result
-                message[2:message.index('"', 2)]
+                message[2 : message.index('"', 2)]
                 result = dre.complete_and_start_action(handle, state)
             dre.delete_state(handle, sid)
         timings.append(clock() - start)
@@ -118,9 +118,11 @@ def main() -> int:
         results["adapter+questions"] += adapter_loop(engine, cases, True)
 
     figures = {name: summary(t) for name, t in results.items()}
-    print(f"{args.cases} generated cases x {args.rounds} rounds, {len(rulebook.rules)} rules "
-          f"in {len(engine.shards)} engine rulesets, "
-          f"Python {sys.version.split()[0]}")
+    print(
+        f"{args.cases} generated cases x {args.rounds} rounds, {len(rulebook.rules)} rules "
+        f"in {len(engine.shards)} engine rulesets, "
+        f"Python {sys.version.split()[0]}"
+    )
     print(f"{'variant':<20}{'median µs':>12}{'p99 µs':>12}")
     for name, (median, p99) in figures.items():
         print(f"{name:<20}{median:>12.1f}{p99:>12.1f}")

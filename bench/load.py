@@ -45,9 +45,9 @@ ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "wrk" / "guidance.lua"
 sys.path.insert(0, str(ROOT))
 
-from service.engine import flatten
-from service.plan import complete
-from service.rulebook import load_rulebook
+from service.engine import flatten  # noqa: E402
+from service.plan import complete  # noqa: E402
+from service.rulebook import load_rulebook  # noqa: E402
 
 TARGETS = {"service": "service:create_app()", "bare": "bench.bare_app:app"}
 
@@ -58,10 +58,14 @@ def generate(count: int, seed: int) -> list[dict]:
     situations = rulebook.facts["situations"].values
     cases = []
     for i in range(count):
-        case: dict = {"case_id": f"load-{i}",
-                      "situations": [situations[i % len(situations)]] +
-                      rng.sample([s for s in situations if s != situations[i % len(situations)]],
-                                 rng.choice((0, 0, 1, 2)))}
+        case: dict = {
+            "case_id": f"load-{i}",
+            "situations": [situations[i % len(situations)]]
+            + rng.sample(
+                [s for s in situations if s != situations[i % len(situations)]],
+                rng.choice((0, 0, 1, 2)),
+            ),
+        }
         for fact in rulebook.facts.values():
             if fact.required or rng.random() < 0.5:
                 continue
@@ -83,8 +87,13 @@ def consistent(rulebook, case: dict) -> dict:
     """The case without the facts that contradict what its other facts imply (a valid case)."""
     while True:
         facts = complete(rulebook, flatten(case))
-        wrong = {name for i in rulebook.implications if i.test(facts)
-                 for name, value in i.then.items() if facts.get(name, value) != value}
+        wrong = {
+            name
+            for i in rulebook.implications
+            if i.test(facts)
+            for name, value in i.then.items()
+            if facts.get(name, value) != value
+        }
         if not wrong:
             return case
         for name in wrong:
@@ -137,12 +146,28 @@ class Gunicorn:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed by stop)
-            prefix="load-gunicorn-", suffix=".log", delete=False)
+            prefix="load-gunicorn-", suffix=".log", delete=False
+        )
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
-             "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
-             "--max-requests", "0", app],
-            cwd=ROOT, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--config",
+                str(ROOT / "gunicorn.conf.py"),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+                "--max-requests",
+                "0",
+                app,
+            ],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -161,8 +186,11 @@ class Gunicorn:
         self.workers = children(self.proc.pid)
 
     def post(self, body: bytes, query: str = "") -> bytes:
-        request = urllib.request.Request(self.url + "/v1/guidance" + query, data=body,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.url + "/v1/guidance" + query,
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.read()
 
@@ -178,13 +206,30 @@ class Gunicorn:
         os.unlink(self.log.name)
 
 
-def wrk(url: str, cases_file: str, total: int, concurrency: int, threads: int,
-        query: str = "") -> dict:
+def wrk(
+    url: str, cases_file: str, total: int, concurrency: int, threads: int, query: str = ""
+) -> dict:
     """`total` requests by wrk; the duration from its threads' own start and stop times."""
     markers = Path(tempfile.mkdtemp(prefix="load-wrk-"))
-    command = ["wrk", "-t", str(threads), "-c", str(concurrency), "-d", "3600s", "--timeout",
-               "10s", "-s", str(LUA), url + "/v1/guidance" + query, "--",
-               cases_file, str(total), str(threads), str(markers)]
+    command = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(concurrency),
+        "-d",
+        "3600s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(LUA),
+        url + "/v1/guidance" + query,
+        "--",
+        cases_file,
+        str(total),
+        str(threads),
+        str(markers),
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         while len(list(markers.iterdir())) < threads:
@@ -216,12 +261,16 @@ CATEGORIES = [
     ("answer JSON encoding", ("json/encoder.py", "flask/json/")),
     ("log line per request", ("logging/",)),
     ("metrics", ("prometheus_client/", "Metrics.evaluated")),
-    ("request id, timing, security headers", ("service/observability.py", "uuid",
-                                               "service/security.py")),
+    (
+        "request id, timing, security headers",
+        ("service/observability.py", "uuid", "service/security.py"),
+    ),
     ("the view and the rest of the service", ("service/",)),
     ("Flask and Werkzeug", ("flask/", "werkzeug/")),
-    ("gunicorn: HTTP parsing, sockets, threads", ("gunicorn/", "selectors.py", "socket.py",
-                                                  "concurrent/futures", "threading.py")),
+    (
+        "gunicorn: HTTP parsing, sockets, threads",
+        ("gunicorn/", "selectors.py", "socket.py", "concurrent/futures", "threading.py"),
+    ),
 ]
 
 
@@ -243,14 +292,49 @@ def profile(server: Gunicorn, args, cases_file: str) -> dict:
     out = Path(tempfile.mkdtemp(prefix="load-profile-"))
     seconds = str(args.profile)
     load = subprocess.Popen(
-        ["wrk", "-t", str(args.wrk_threads), "-c", str(args.concurrency), "-d", seconds, "-s",
-         str(LUA), server.url + "/v1/guidance" + args.query, "--", cases_file, "1000000000",
-         str(args.wrk_threads), str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    spies = [subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", seconds,
-                               "--rate", "200", "--gil", "--nonblocking", "--format", "raw",
-                               "--output", str(out / f"{pid}.txt")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-              for pid in server.workers]
+        [
+            "wrk",
+            "-t",
+            str(args.wrk_threads),
+            "-c",
+            str(args.concurrency),
+            "-d",
+            seconds,
+            "-s",
+            str(LUA),
+            server.url + "/v1/guidance" + args.query,
+            "--",
+            cases_file,
+            "1000000000",
+            str(args.wrk_threads),
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    spies = [
+        subprocess.Popen(
+            [
+                spy,
+                "record",
+                "--pid",
+                str(pid),
+                "--duration",
+                seconds,
+                "--rate",
+                "200",
+                "--gil",
+                "--nonblocking",
+                "--format",
+                "raw",
+                "--output",
+                str(out / f"{pid}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid in server.workers
+    ]
     for process in spies + [load]:
         process.wait()
     counts: dict = {}
@@ -262,8 +346,10 @@ def profile(server: Gunicorn, args, cases_file: str) -> dict:
                 counts[category] = counts.get(category, 0) + int(samples)
     shutil.rmtree(out)
     total = sum(counts.values()) or 1
-    return {name: round(100 * n / total, 1)
-            for name, n in sorted(counts.items(), key=lambda item: -item[1])}
+    return {
+        name: round(100 * n / total, 1)
+        for name, n in sorted(counts.items(), key=lambda item: -item[1])
+    }
 
 
 def run_target(name: str, args, cases_file: str, env: dict) -> dict:
@@ -273,26 +359,36 @@ def run_target(name: str, args, cases_file: str, env: dict) -> dict:
         wrk(server.url, cases_file, args.warmup, args.concurrency, args.wrk_threads, args.query)
         before = {pid: memory_kb(pid) for pid in server.workers}
         cpu = cpu_seconds(server.workers)
-        result = wrk(server.url, cases_file, args.requests, args.concurrency, args.wrk_threads,
-                     args.query)
+        result = wrk(
+            server.url, cases_file, args.requests, args.concurrency, args.wrk_threads, args.query
+        )
         cpu = cpu_seconds(server.workers) - cpu
         after = {pid: memory_kb(pid) for pid in server.workers}
         result["cpu_ms_per_request"] = cpu * 1000 / result["answers"]
         if args.profile and name == "service":
             result["profile"] = profile(server, args, cases_file)
         result["replaced_workers"] = children(server.proc.pid) != server.workers
-        result["workers"] = [{"pid": pid, "start_kb": start[pid]["VmRSS"],
-                              "before_kb": before[pid]["VmRSS"], "after_kb": after[pid]["VmRSS"],
-                              "anon_before_kb": before[pid]["RssAnon"],
-                              "anon_after_kb": after[pid]["RssAnon"]}
-                             for pid in server.workers]
+        result["workers"] = [
+            {
+                "pid": pid,
+                "start_kb": start[pid]["VmRSS"],
+                "before_kb": before[pid]["VmRSS"],
+                "after_kb": after[pid]["VmRSS"],
+                "anon_before_kb": before[pid]["RssAnon"],
+                "anon_after_kb": after[pid]["RssAnon"],
+            }
+            for pid in server.workers
+        ]
     finally:
         server.stop()
     seconds = result["duration_us"] / 1e6
     result["name"] = name
     result["throughput"] = result["answers"] / seconds
-    result["failed"] = (result["non_200"] + sum(result["errors"].values()) +
-                        max(0, args.requests - result["answers"]))
+    result["failed"] = (
+        result["non_200"]
+        + sum(result["errors"].values())
+        + max(0, args.requests - result["answers"])
+    )
     return result
 
 
@@ -306,16 +402,27 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=64)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--log-level", default=os.environ.get("DISPUTE_GUIDE_LOG_LEVEL", "info"),
-                        help="the service's log level (default: the service's default, info: "
-                             "one JSON line per request)")
-    parser.add_argument("--query", default="",
-                        help="appended to the path, e.g. ?questions=false (default: none, so "
-                             "the answers carry the follow-up questions)")
-    parser.add_argument("--profile", type=int, default=0, metavar="SECONDS",
-                        help="after the measured run, sample the service's workers with "
-                             "py-spy for this long under the same load, and print where the "
-                             "CPU time goes")
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("DISPUTE_GUIDE_LOG_LEVEL", "info"),
+        help="the service's log level (default: the service's default, info: "
+        "one JSON line per request)",
+    )
+    parser.add_argument(
+        "--query",
+        default="",
+        help="appended to the path, e.g. ?questions=false (default: none, so "
+        "the answers carry the follow-up questions)",
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="after the measured run, sample the service's workers with "
+        "py-spy for this long under the same load, and print where the "
+        "CPU time goes",
+    )
     parser.add_argument("--max-growth-mb", type=float, default=5.0)
     parser.add_argument("--min-ratio", type=float, default=0.8)
     parser.add_argument("--json", help="also write the figures to this file")
@@ -327,15 +434,17 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="load-"))
     cases = generate(args.cases, args.seed)
     cases_file = work / "cases.jsonl"
-    cases_file.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in cases),
-                          encoding="utf-8")
+    cases_file.write_text(
+        "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in cases), encoding="utf-8"
+    )
     env = {"DISPUTE_GUIDE_LOG_LEVEL": args.log_level, "DISPUTE_GUIDE_WORKERS": str(args.workers)}
 
     # The service's answers, which the bare app will give back for the same requests.
     probe = Gunicorn(TARGETS["service"], 1, env)
     try:
-        answers = {c["case_id"]: json.loads(probe.post(json.dumps(c).encode(), args.query))
-                   for c in cases}
+        answers = {
+            c["case_id"]: json.loads(probe.post(json.dumps(c).encode(), args.query)) for c in cases
+        }
     finally:
         probe.stop()
     answers_file = work / "answers.json"
@@ -345,12 +454,19 @@ def main() -> int:
     try:
         for case in cases[:8]:
             body = json.dumps(case).encode()
-            assert bare.post(body) == json.dumps(answers[case["case_id"]], ensure_ascii=False,
-                                                 separators=(",", ":")).encode() + b"\n"
+            assert (
+                bare.post(body)
+                == json.dumps(
+                    answers[case["case_id"]], ensure_ascii=False, separators=(",", ":")
+                ).encode()
+                + b"\n"
+            )
     finally:
         bare.stop()
-    sizes = [len(json.dumps(a, ensure_ascii=False, separators=(",", ":")).encode())
-             for a in answers.values()]
+    sizes = [
+        len(json.dumps(a, ensure_ascii=False, separators=(",", ":")).encode())
+        for a in answers.values()
+    ]
 
     results = []
     for _ in range(args.rounds):
@@ -364,40 +480,67 @@ def main() -> int:
     service = max(r["throughput"] for r in results if r["name"] == "service")
     bare_tp = max(r["throughput"] for r in results if r["name"] == "bare")
     ratio = service / bare_tp
-    growth = max((w["after_kb"] - w["before_kb"]) / 1024
-                 for r in results if r["name"] == "service" for w in r["workers"])
-    print(f"\nanswer size: median {statistics.median(sizes):.0f} B (min {min(sizes)}, "
-          f"max {max(sizes)}); {args.cases} cases; python {sys.version.split()[0]}; "
-          f"{os.cpu_count()} cores; service log level {args.log_level}")
+    growth = max(
+        (w["after_kb"] - w["before_kb"]) / 1024
+        for r in results
+        if r["name"] == "service"
+        for w in r["workers"]
+    )
+    print(
+        f"\nanswer size: median {statistics.median(sizes):.0f} B (min {min(sizes)}, "
+        f"max {max(sizes)}); {args.cases} cases; python {sys.version.split()[0]}; "
+        f"{os.cpu_count()} cores; service log level {args.log_level}"
+    )
     print(f"service / bare throughput, best rounds: {ratio:.2f} (target >= {args.min_ratio})")
-    cpu = {name: min(r["cpu_ms_per_request"] for r in results if r["name"] == name)
-           for name in TARGETS}
-    print(f"worker CPU per request: service {cpu['service']:.3f} ms, bare {cpu['bare']:.3f} ms "
-          f"(bare / service {cpu['bare'] / cpu['service']:.2f})")
+    cpu = {
+        name: min(r["cpu_ms_per_request"] for r in results if r["name"] == name) for name in TARGETS
+    }
+    print(
+        f"worker CPU per request: service {cpu['service']:.3f} ms, bare {cpu['bare']:.3f} ms "
+        f"(bare / service {cpu['bare'] / cpu['service']:.2f})"
+    )
     for r in results:
         if r.get("profile"):
             print("\nwhere the service's CPU time goes (py-spy, GIL holder):")
             for category, share in r["profile"].items():
                 print(f"  {share:5.1f}%  {category}")
-    print(f"largest worker RSS growth over {args.requests} requests: {growth:+.2f} MB "
-          f"(limit {args.max_growth_mb} MB)")
+    print(
+        f"largest worker RSS growth over {args.requests} requests: {growth:+.2f} MB "
+        f"(limit {args.max_growth_mb} MB)"
+    )
     if args.json:
-        Path(args.json).write_text(json.dumps(
-            {"args": vars(args), "results": results, "ratio": ratio, "max_growth_mb": growth,
-             "answer_bytes_median": statistics.median(sizes)}, indent=2), encoding="utf-8")
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "args": vars(args),
+                    "results": results,
+                    "ratio": ratio,
+                    "max_growth_mb": growth,
+                    "answer_bytes_median": statistics.median(sizes),
+                },
+                indent=2,
+            ),
+            encoding="utf-8",
+        )
     failed = any(r["failed"] or r["replaced_workers"] for r in results)
     return 1 if failed or growth > args.max_growth_mb or ratio < args.min_ratio else 0
 
 
 def print_row(r: dict, args) -> None:
     latency = r["latency_us"]
-    workers = "; ".join(f"{w['before_kb'] / 1024:.1f}->{w['after_kb'] / 1024:.1f} MB "
-                        f"({(w['after_kb'] - w['before_kb']) / 1024:+.2f})" for w in r["workers"])
-    print(f"{r['name']:8} {r['answers']:>6} answers  failed {r['failed']}  "
-          f"{r['throughput']:8.0f} req/s  cpu {r['cpu_ms_per_request']:.3f} ms/req  p50 {latency['p50'] / 1000:6.2f} ms  "
-          f"p99 {latency['p99'] / 1000:6.2f} ms  RSS {workers}"
-          f"{'  WORKERS REPLACED' if r['replaced_workers'] else ''}"
-          f"{'  non-200: ' + json.dumps(r['statuses']) if r.get('statuses') else ''}", flush=True)
+    workers = "; ".join(
+        f"{w['before_kb'] / 1024:.1f}->{w['after_kb'] / 1024:.1f} MB "
+        f"({(w['after_kb'] - w['before_kb']) / 1024:+.2f})"
+        for w in r["workers"]
+    )
+    print(
+        f"{r['name']:8} {r['answers']:>6} answers  failed {r['failed']}  "
+        f"{r['throughput']:8.0f} req/s  cpu {r['cpu_ms_per_request']:.3f} ms/req  p50 {latency['p50'] / 1000:6.2f} ms  "  # noqa: E501
+        f"p99 {latency['p99'] / 1000:6.2f} ms  RSS {workers}"
+        f"{'  WORKERS REPLACED' if r['replaced_workers'] else ''}"
+        f"{'  non-200: ' + json.dumps(r['statuses']) if r.get('statuses') else ''}",
+        flush=True,
+    )
     if r.get("first_bad"):
         print(f"         first non-200 answer: {r['first_bad'][:200]}")
 

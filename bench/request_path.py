@@ -59,8 +59,9 @@ def environs(cases: list[dict]) -> list[tuple[dict, bytes]]:
     out = []
     for case in cases:
         body = json.dumps(case).encode()
-        environ = EnvironBuilder(path="/v1/guidance", method="POST", data=body,
-                                 content_type="application/json").get_environ()
+        environ = EnvironBuilder(
+            path="/v1/guidance", method="POST", data=body, content_type="application/json"
+        ).get_environ()
         out.append((environ, body))
     return out
 
@@ -95,8 +96,10 @@ def in_process(args) -> float:
     service = create_app()
     requests = environs(cases)
     with quiet_stderr():
-        answers = {c["case_id"]: json.loads(call(service, e, b)) for c, (e, b) in
-                   zip(cases, requests, strict=True)}
+        answers = {
+            c["case_id"]: json.loads(call(service, e, b))
+            for c, (e, b) in zip(cases, requests, strict=True)
+        }
     bare_app.ANSWERS.clear()
     bare_app.ANSWERS.update(answers)
     size = statistics.median(len(json.dumps(a)) for a in answers.values())
@@ -107,8 +110,10 @@ def in_process(args) -> float:
             results["bare"] += timed(bare_app.app, requests)
     medians = {name: statistics.median(t) / 1000 for name, t in results.items()}
     ratio = medians["service"] / medians["bare"]
-    print(f"in process: {args.cases} cases x {args.rounds} rounds, answers of "
-          f"{size / 1024:.1f} KiB (median)")
+    print(
+        f"in process: {args.cases} cases x {args.rounds} rounds, answers of "
+        f"{size / 1024:.1f} KiB (median)"
+    )
     for name, value in medians.items():
         print(f"  {name:<8} {value:8.1f} µs per request (median)")
     print(f"  service / bare: {ratio:.2f}x (target <= {args.max_ratio}x)")
@@ -122,31 +127,40 @@ def over_http(args) -> float:
     cases_file.write_text(json.dumps(cases), encoding="utf-8")
     service = create_app()
     with quiet_stderr():
-        answers = {c["case_id"]: json.loads(call(service, e, b))
-                   for c, (e, b) in zip(cases, environs(cases), strict=True)}
+        answers = {
+            c["case_id"]: json.loads(call(service, e, b))
+            for c, (e, b) in zip(cases, environs(cases), strict=True)
+        }
     answers_file.write_text(json.dumps(answers), encoding="utf-8")
     best = {"service": 0.0, "bare": 0.0}
-    targets = {"service": ("service:create_app()", {}),
-               "bare": ("bench.bare_app:app", {"BARE_APP_ANSWERS": str(answers_file)})}
+    targets = {
+        "service": ("service:create_app()", {}),
+        "bare": ("bench.bare_app:app", {"BARE_APP_ANSWERS": str(answers_file)}),
+    }
     try:
         for round_ in range(args.http_rounds):
             for name, (app, env) in targets.items():
                 server = Gunicorn(app, args.workers, {"DISPUTE_GUIDE_LOG_LEVEL": "info", **env})
                 try:
-                    result = wrk(server.url, str(cases_file), args.requests, args.concurrency,
-                                 args.threads)
+                    result = wrk(
+                        server.url, str(cases_file), args.requests, args.concurrency, args.threads
+                    )
                 finally:
                     server.stop()
                 rate = result["answers"] / (result["duration_us"] / 1e6)
-                print(f"  round {round_ + 1} {name:<8} {rate:8.0f} req/s "
-                      f"({result.get('errors', 0)} errors)")
+                print(
+                    f"  round {round_ + 1} {name:<8} {rate:8.0f} req/s "
+                    f"({result.get('errors', 0)} errors)"
+                )
                 best[name] = max(best[name], rate)
     finally:
         cases_file.unlink(missing_ok=True)
         answers_file.unlink(missing_ok=True)
     ratio = best["service"] / best["bare"]
-    print(f"over HTTP, best rounds: service {best['service']:.0f} req/s, bare "
-          f"{best['bare']:.0f} req/s: {ratio:.2f} (target >= {args.min_ratio})")
+    print(
+        f"over HTTP, best rounds: service {best['service']:.0f} req/s, bare "
+        f"{best['bare']:.0f} req/s: {ratio:.2f} (target >= {args.min_ratio})"
+    )
     return ratio
 
 

@@ -10,7 +10,8 @@ fact and means the same as leaving it out: unknown.
 from __future__ import annotations
 
 import difflib
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import marshmallow as ma
 
@@ -71,8 +72,11 @@ def _field(fact) -> ma.fields.Field:
         return StrictInteger(validate=ma.validate.Range(fact.min, fact.max), **common)
     if fact.type == "enum":
         return StrictString(validate=ma.validate.OneOf(fact.values), **common)
-    return UniqueList(StrictString(validate=ma.validate.OneOf(fact.values)),
-                      validate=ma.validate.Length(min=1), **common)
+    return UniqueList(
+        StrictString(validate=ma.validate.OneOf(fact.values)),
+        validate=ma.validate.Length(min=1),
+        **common,
+    )
 
 
 class _Strict(ma.Schema):
@@ -99,21 +103,30 @@ class _Strict(ma.Schema):
 
 
 MAX_NAME = 80
-_PRINTABLE = ma.validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="Control characters are not "
-                                                            "allowed here.")
-CONTEXT_FIELDS = ("client_name", "freelancer_name", "project", "amount", "due_date", "reply_by",
-                  "platform_name")  # the placeholders a message template may use
+_PRINTABLE = ma.validate.Regexp(
+    r"^[^\x00-\x1f\x7f]*$", error="Control characters are not allowed here."
+)
+CONTEXT_FIELDS = (
+    "client_name",
+    "freelancer_name",
+    "project",
+    "amount",
+    "due_date",
+    "reply_by",
+    "platform_name",
+)  # the placeholders a message template may use
 
 
 class Amount(ma.fields.Field):
     """A sum of money: a JSON number, finite, from 0 to 10^12, at most two decimals."""
 
-    default_error_messages = {"invalid": "Not a valid amount: expected a number such as 1500 "
-                                         "or 1499.99, from 0 to 1000000000000."}
+    default_error_messages = {
+        "invalid": "Not a valid amount: expected a number such as 1500 "
+        "or 1499.99, from 0 to 1000000000000."
+    }
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if type(value) not in (int, float) or not 0 <= value <= 10**12 \
-                or round(value, 2) != value:
+        if type(value) not in (int, float) or not 0 <= value <= 10**12 or round(value, 2) != value:
             raise self.make_error("invalid")
         return value
 
@@ -121,28 +134,52 @@ class Amount(ma.fields.Field):
 class ContextSchema(_Strict):
     """What fills a message's placeholders; it never changes which steps are given."""
 
-    client_name = StrictString(allow_none=True, validate=[ma.validate.Length(1, MAX_NAME),
-                                                         _PRINTABLE],
-                               metadata={"description": "How to address the client."})
-    freelancer_name = StrictString(allow_none=True, validate=[ma.validate.Length(1, MAX_NAME),
-                                                             _PRINTABLE],
-                                   metadata={"description": "The signature."})
-    project = StrictString(allow_none=True, validate=[ma.validate.Length(1, 120), _PRINTABLE],
-                           metadata={"description": "The project's name."})
+    client_name = StrictString(
+        allow_none=True,
+        validate=[ma.validate.Length(1, MAX_NAME), _PRINTABLE],
+        metadata={"description": "How to address the client."},
+    )
+    freelancer_name = StrictString(
+        allow_none=True,
+        validate=[ma.validate.Length(1, MAX_NAME), _PRINTABLE],
+        metadata={"description": "The signature."},
+    )
+    project = StrictString(
+        allow_none=True,
+        validate=[ma.validate.Length(1, 120), _PRINTABLE],
+        metadata={"description": "The project's name."},
+    )
     amount = Amount(allow_none=True, metadata={"description": "The sum at stake."})
-    currency = StrictString(allow_none=True, validate=ma.validate.Regexp(
-        r"^[A-Z]{3}$", error="Not a currency code: expected three capital letters such as EUR."),
-        metadata={"description": "ISO 4217 code of the amount's currency."})
-    due_date = ma.fields.Date(allow_none=True, metadata={
-        "description": "When the payment or the work was due (ISO date)."})
-    reply_by = ma.fields.Date(allow_none=True, metadata={
-        "description": "The date a message asks the client to answer or pay by (ISO date)."})
-    platform_name = StrictString(allow_none=True, validate=[ma.validate.Length(1, MAX_NAME),
-                                                           _PRINTABLE],
-                                 metadata={"description": "The platform the work runs on."})
-    language = StrictString(allow_none=True, validate=ma.validate.OneOf(("en", "ru")), metadata={
-        "description": "The language of the messages, when the client speaks another than the "
-                       "answer's (default: the answer's)."})
+    currency = StrictString(
+        allow_none=True,
+        validate=ma.validate.Regexp(
+            r"^[A-Z]{3}$", error="Not a currency code: expected three capital letters such as EUR."
+        ),
+        metadata={"description": "ISO 4217 code of the amount's currency."},
+    )
+    due_date = ma.fields.Date(
+        allow_none=True,
+        metadata={"description": "When the payment or the work was due (ISO date)."},
+    )
+    reply_by = ma.fields.Date(
+        allow_none=True,
+        metadata={
+            "description": "The date a message asks the client to answer or pay by (ISO date)."
+        },
+    )
+    platform_name = StrictString(
+        allow_none=True,
+        validate=[ma.validate.Length(1, MAX_NAME), _PRINTABLE],
+        metadata={"description": "The platform the work runs on."},
+    )
+    language = StrictString(
+        allow_none=True,
+        validate=ma.validate.OneOf(("en", "ru")),
+        metadata={
+            "description": "The language of the messages, when the client speaks another than the "
+            "answer's (default: the answer's)."
+        },
+    )
 
     @ma.validates_schema
     def _currency_with_amount(self, data, **kwargs):
@@ -153,8 +190,11 @@ class ContextSchema(_Strict):
 def case_schema(facts: Iterable, name: str = "Case") -> type[ma.Schema]:
     """A schema class for a case over `facts` (service.rulebook.Fact)."""
     top: dict[str, ma.fields.Field] = {
-        "case_id": StrictString(allow_none=True, validate=ma.validate.Length(max=MAX_STRING),
-                                metadata={"description": "The caller's id, echoed back."}),
+        "case_id": StrictString(
+            allow_none=True,
+            validate=ma.validate.Length(max=MAX_STRING),
+            metadata={"description": "The caller's id, echoed back."},
+        ),
     }
     groups: dict[str, dict[str, ma.fields.Field]] = {}
     for fact in facts:
@@ -164,11 +204,17 @@ def case_schema(facts: Iterable, name: str = "Case") -> type[ma.Schema]:
             top[fact.name] = _field(fact)
     for group, fields in groups.items():
         nested = _Strict.from_dict(fields, name=f"{name}{group.title()}")
-        top[group] = ma.fields.Nested(nested, allow_none=True,
-                                      metadata={"description": f"Facts about the {group}."})
-    top["context"] = ma.fields.Nested(ContextSchema, allow_none=True, metadata={
-        "description": "Names, sums and dates that fill the ready-to-send messages; never a "
-                       "fact: it changes no step."})
+        top[group] = ma.fields.Nested(
+            nested, allow_none=True, metadata={"description": f"Facts about the {group}."}
+        )
+    top["context"] = ma.fields.Nested(
+        ContextSchema,
+        allow_none=True,
+        metadata={
+            "description": "Names, sums and dates that fill the ready-to-send messages; never a "
+            "fact: it changes no step."
+        },
+    )
     return _Strict.from_dict(top, name=name)
 
 

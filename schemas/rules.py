@@ -6,9 +6,10 @@ any error stops the service from starting, naming the file, the rule and the pro
 
 from __future__ import annotations
 
-import marshmallow as ma
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from typing import Any, Callable, Mapping
+import marshmallow as ma
 
 KEBAB = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 FACT_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$"
@@ -68,8 +69,11 @@ class SourceLabelsSchema(ma.Schema):
 
 class StepCatalogueSchema(ma.Schema):
     categories = ma.fields.List(ma.fields.String(validate=ma.validate.Regexp(KEBAB)), required=True)
-    sections = ma.fields.Dict(keys=ma.fields.String(validate=ma.validate.OneOf(SECTIONS)),
-                              values=ma.fields.Nested(Localized), required=True)
+    sections = ma.fields.Dict(
+        keys=ma.fields.String(validate=ma.validate.OneOf(SECTIONS)),
+        values=ma.fields.Nested(Localized),
+        required=True,
+    )
     source_labels = ma.fields.Nested(SourceLabelsSchema, required=True)
     steps = ma.fields.List(ma.fields.Nested(StepSchema), required=True)
 
@@ -78,14 +82,30 @@ class StepCatalogueSchema(ma.Schema):
         seen = set()
         for i, step in enumerate(data["steps"]):
             if step["id"] in seen:
-                raise ma.ValidationError({"steps": {i: {"id": [f"duplicate step id {step['id']!r}"]}}})
+                raise ma.ValidationError(
+                    {"steps": {i: {"id": [f"duplicate step id {step['id']!r}"]}}}
+                )
             seen.add(step["id"])
             if step["section"] not in data["sections"]:
-                raise ma.ValidationError({"steps": {i: {"section": [
-                    f"{step['section']!r} has no title under `sections`"]}}})
+                raise ma.ValidationError(
+                    {
+                        "steps": {
+                            i: {"section": [f"{step['section']!r} has no title under `sections`"]}
+                        }
+                    }
+                )
             if step["category"] not in data["categories"]:
-                raise ma.ValidationError({"steps": {i: {"category": [
-                    f"{step['category']!r} is not one of the categories {data['categories']}"]}}})
+                raise ma.ValidationError(
+                    {
+                        "steps": {
+                            i: {
+                                "category": [
+                                    f"{step['category']!r} is not one of the categories {data['categories']}"  # noqa: E501
+                                ]
+                            }
+                        }
+                    }
+                )
 
 
 class FactSchema(ma.Schema):
@@ -95,9 +115,14 @@ class FactSchema(ma.Schema):
     min = StrictInteger()
     max = StrictInteger()
     required = ma.fields.Boolean(load_default=False)
-    priority = StrictInteger(load_default=0, validate=ma.validate.Range(0, 100), metadata={
-        "description": "Questions on facts of higher priority come first (then by what the "
-                       "answers change)."})
+    priority = StrictInteger(
+        load_default=0,
+        validate=ma.validate.Range(0, 100),
+        metadata={
+            "description": "Questions on facts of higher priority come first (then by what the "
+            "answers change)."
+        },
+    )
     description = ma.fields.String(required=True, validate=ma.validate.Length(1, 300))
     question = ma.fields.Nested(Localized)
     labels = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(Localized))
@@ -121,8 +146,9 @@ class FactSchema(ma.Schema):
         if extra:
             raise ma.ValidationError(f"labels for unknown values: {sorted(extra)}", "labels")
         if not data.get("required") and "question" not in data:
-            raise ma.ValidationError("an optional fact needs a question to ask when it is unknown",
-                                     "question")
+            raise ma.ValidationError(
+                "an optional fact needs a question to ask when it is unknown", "question"
+            )
         if kind in ("enum", "boolean") and set(data.get("labels") or {}) != allowed:
             raise ma.ValidationError(f"needs a label for each answer: {sorted(allowed)}", "labels")
 
@@ -136,14 +162,16 @@ class RangeLabelsSchema(ma.Schema):
 
 class ImplicationSchema(ma.Schema):
     when = ma.fields.Raw(required=True)  # parsed by the loader, which knows the facts
-    then = ma.fields.Dict(keys=ma.fields.String(), required=True,
-                          validate=ma.validate.Length(min=1))
+    then = ma.fields.Dict(
+        keys=ma.fields.String(), required=True, validate=ma.validate.Length(min=1)
+    )
     why = ma.fields.String(required=True, validate=ma.validate.Length(1, 300))
 
 
 class FactsFileSchema(ma.Schema):
-    facts = ma.fields.List(ma.fields.Nested(FactSchema), required=True,
-                           validate=ma.validate.Length(min=1))
+    facts = ma.fields.List(
+        ma.fields.Nested(FactSchema), required=True, validate=ma.validate.Length(min=1)
+    )
     range_labels = ma.fields.Nested(RangeLabelsSchema, required=True)
     implications = ma.fields.List(ma.fields.Nested(ImplicationSchema), load_default=list)
 
@@ -163,18 +191,32 @@ class FactsFileSchema(ma.Schema):
 
 
 class RuleSchema(ma.Schema):
-    id = ma.fields.String(required=True, validate=ma.validate.Regexp(
-        KEBAB, error="rule ids are kebab-case: lowercase letters, digits and single dashes"))
+    id = ma.fields.String(
+        required=True,
+        validate=ma.validate.Regexp(
+            KEBAB, error="rule ids are kebab-case: lowercase letters, digits and single dashes"
+        ),
+    )
     description = ma.fields.String(required=True, validate=ma.validate.Length(1, 400))
     when = ma.fields.Raw(required=True)  # parsed by RuleFileSchema, which knows the facts
-    reason = ma.fields.Nested(Sentence, required=True, metadata={
-        "description": "Why the rule gives its steps, as a sentence for people; may name "
-                       "integer facts the rule needs known, as {client.silent_days}."})
+    reason = ma.fields.Nested(
+        Sentence,
+        required=True,
+        metadata={
+            "description": "Why the rule gives its steps, as a sentence for people; may name "
+            "integer facts the rule needs known, as {client.silent_days}."
+        },
+    )
     add = ma.fields.List(ma.fields.String(), load_default=list)
     remove = ma.fields.List(ma.fields.String(), load_default=list)
-    phase = ma.fields.String(validate=ma.validate.OneOf(PHASES), load_default=None, metadata={
-        "description": "The phase of the steps this rule adds, instead of the steps' own "
-                       "(e.g. next_time for a lesson drawn from a case that is past help)."})
+    phase = ma.fields.String(
+        validate=ma.validate.OneOf(PHASES),
+        load_default=None,
+        metadata={
+            "description": "The phase of the steps this rule adds, instead of the steps' own "
+            "(e.g. next_time for a lesson drawn from a case that is past help)."
+        },
+    )
 
     @ma.validates_schema
     def _adds_or_removes(self, data, **kwargs):
@@ -187,13 +229,20 @@ class RuleTestSchema(ma.Schema):
     case = ma.fields.Dict(required=True)
     expect = ma.fields.List(ma.fields.String(), load_default=list)
     forbid = ma.fields.List(ma.fields.String(), load_default=list)
-    phases = ma.fields.Dict(keys=ma.fields.String(),
-                            values=ma.fields.String(validate=ma.validate.OneOf(PHASES)),
-                            load_default=dict)
-    messages = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.String()),
-                              load_default=None, metadata={
-                                  "description": "The messages the answer holds (all phases), "
-                                                 "each with the steps it covers, in order."})
+    phases = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(validate=ma.validate.OneOf(PHASES)),
+        load_default=dict,
+    )
+    messages = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        load_default=None,
+        metadata={
+            "description": "The messages the answer holds (all phases), "
+            "each with the steps it covers, in order."
+        },
+    )
 
 
 class RuleFileSchema(ma.Schema):
@@ -203,8 +252,14 @@ class RuleFileSchema(ma.Schema):
     rules = ma.fields.List(ma.fields.Nested(RuleSchema), required=True)
     tests = ma.fields.List(ma.fields.Nested(RuleTestSchema), load_default=list)
 
-    def __init__(self, *, facts: Mapping[str, Any], steps: set[str],
-                 parse: Callable[[Any, Mapping[str, Any]], Any], **kwargs):
+    def __init__(
+        self,
+        *,
+        facts: Mapping[str, Any],
+        steps: set[str],
+        parse: Callable[[Any, Mapping[str, Any]], Any],
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.facts = facts
         self.steps = steps
@@ -235,7 +290,8 @@ class RuleFileSchema(ma.Schema):
                 unknown = [s for s in test[key] if s not in self.steps]
                 if unknown:
                     errors.setdefault("tests", {}).setdefault(i, {})[key] = [
-                        f"unknown step ids {unknown}"]
+                        f"unknown step ids {unknown}"
+                    ]
         errors["rules"] = {i: p for i, p in errors.get("rules", {}).items() if p}
         errors = {k: v for k, v in errors.items() if v}
         if errors:
@@ -243,8 +299,7 @@ class RuleFileSchema(ma.Schema):
 
 
 class ConflictSchema(ma.Schema):
-    steps = ma.fields.List(ma.fields.String(), required=True,
-                           validate=ma.validate.Length(equal=2))
+    steps = ma.fields.List(ma.fields.String(), required=True, validate=ma.validate.Length(equal=2))
     why = ma.fields.String(required=True, validate=ma.validate.Length(1, 300))
 
 
@@ -257,8 +312,9 @@ class SupersedesSchema(ma.Schema):
 class PhaseShiftSchema(ma.Schema):
     steps = ma.fields.List(ma.fields.String(), required=True, validate=ma.validate.Length(min=1))
     phase = ma.fields.String(required=True, validate=ma.validate.OneOf(PHASES))
-    when_given = ma.fields.List(ma.fields.String(), required=True,
-                                validate=ma.validate.Length(min=1))
+    when_given = ma.fields.List(
+        ma.fields.String(), required=True, validate=ma.validate.Length(min=1)
+    )
     why = ma.fields.String(required=True, validate=ma.validate.Length(1, 300))
 
 
@@ -281,31 +337,43 @@ class PlanFileSchema(ma.Schema):
     @ma.validates_schema
     def _known_steps(self, data, **kwargs):
         errors: dict = {}
-        for key, fields in (("conflicts", ("steps",)), ("supersedes", ("step", "over")),
-                            ("phases", ("steps", "when_given"))):
+        for key, fields in (
+            ("conflicts", ("steps",)),
+            ("supersedes", ("step", "over")),
+            ("phases", ("steps", "when_given")),
+        ):
             for i, entry in enumerate(data[key]):
                 for name in fields:
                     value = entry[name]
-                    unknown = [s for s in ([value] if isinstance(value, str) else value)
-                               if s not in self.steps]
+                    unknown = [
+                        s
+                        for s in ([value] if isinstance(value, str) else value)
+                        if s not in self.steps
+                    ]
                     if unknown:
                         errors.setdefault(key, {}).setdefault(i, {})[name] = [
-                            f"unknown step ids {unknown} (steps are in steps.yaml)"]
+                            f"unknown step ids {unknown} (steps are in steps.yaml)"
+                        ]
         for i, entry in enumerate(data["conflicts"]):
             if len(set(entry["steps"])) != len(entry["steps"]):
                 errors.setdefault("conflicts", {}).setdefault(i, {})["steps"] = [
-                    "a step cannot conflict with itself"]
+                    "a step cannot conflict with itself"
+                ]
         for i, entry in enumerate(data["supersedes"]):
             if entry["step"] in entry["over"]:
                 errors.setdefault("supersedes", {}).setdefault(i, {})["over"] = [
-                    "a step cannot supersede itself"]
+                    "a step cannot supersede itself"
+                ]
         if errors:
             raise ma.ValidationError(errors)
 
 
 RECIPIENTS = ("client", "platform")
-Variants = ma.fields.List(ma.fields.String(validate=ma.validate.Length(1, 700)), required=True,
-                          validate=ma.validate.Length(min=1))
+Variants = ma.fields.List(
+    ma.fields.String(validate=ma.validate.Length(1, 700)),
+    required=True,
+    validate=ma.validate.Length(min=1),
+)
 
 
 class LocalizedVariants(ma.Schema):
@@ -328,8 +396,12 @@ class MessageKindSchema(ma.Schema):
 class BlockSchema(ma.Schema):
     step = ma.fields.String(required=True)
     to = ma.fields.String(required=True, validate=ma.validate.OneOf(RECIPIENTS))
-    demand = ma.fields.Boolean(load_default=False, metadata={
-        "description": "The block states a demand or a consequence (only a contract backs it)."})
+    demand = ma.fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "The block states a demand or a consequence (only a contract backs it)."
+        },
+    )
     en = Variants
     ru = Variants
 
@@ -340,6 +412,11 @@ class MessagesFileSchema(ma.Schema):
     max_length = StrictInteger(required=True, validate=ma.validate.Range(200, 5000))
     messages = ma.fields.List(ma.fields.Nested(MessageKindSchema), required=True)
     blocks = ma.fields.List(ma.fields.Nested(BlockSchema), required=True)
-    not_messages = ma.fields.List(ma.fields.String(), load_default=list, metadata={
-        "description": "Steps whose action is no message to anyone (attitudes, lessons, "
-                       "actions of one's own)."})
+    not_messages = ma.fields.List(
+        ma.fields.String(),
+        load_default=list,
+        metadata={
+            "description": "Steps whose action is no message to anyone (attitudes, lessons, "
+            "actions of one's own)."
+        },
+    )

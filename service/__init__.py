@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Flask
 
@@ -13,8 +14,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     `config` overrides the DISPUTE_GUIDE_* environment (tests pass a mapping).
     A broken rules folder raises service.rulebook.RulesError: the service does not start.
     """
-    from service import (api, batch, compression, config as settings, errors, health,
-                         observability, page, security, state)
+    from service import (
+        api,
+        batch,
+        compression,
+        errors,
+        health,
+        observability,
+        page,
+        security,
+        state,
+    )
+    from service import (
+        config as settings,
+    )
 
     app = Flask(__name__)
     values = settings.from_env()

@@ -8,13 +8,18 @@ import marshmallow as ma
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
+from schemas.rules import PHASES
 from service import jsonio
 from service.engine import Guidance, flatten
-from schemas.rules import PHASES
+from service.errors import (
+    BadParameter,
+    UnreadableBody,
+    UnsupportedMediaType,
+    ValidationFailed,
+    flatten_messages,
+)
 from service.messages import compose
 from service.plan import contradictions, settle
-from service.errors import (BadParameter, UnreadableBody, UnsupportedMediaType, ValidationFailed,
-                            flatten_messages)
 from service.rulebook import PLACEHOLDER, Rulebook
 from service.state import Loaded, loaded
 
@@ -29,6 +34,7 @@ bp = Blueprint("v1", __name__, url_prefix="/v1")
 
 
 # --- request helpers -------------------------------------------------------
+
 
 def negotiate_lang() -> str:
     """?lang= first, then Accept-Language, then English; unsupported ones fall back to English."""
@@ -48,16 +54,20 @@ def flag(name: str, default: bool) -> bool:
         return True
     if value in ("false", "0", "no"):
         return False
-    raise BadParameter(f"Query parameter {name!r} must be true or false.",
-                       {name: [f"{raw!r} is not true or false."]})
+    raise BadParameter(
+        f"Query parameter {name!r} must be true or false.",
+        {name: [f"{raw!r} is not true or false."]},
+    )
 
 
 def json_body() -> Any:
     mimetype = request.mimetype
     if mimetype != "application/json" and not (
-            mimetype.startswith("application/") and mimetype.endswith("+json")):
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    ):
         raise UnsupportedMediaType(
-            f"Send the case as application/json, not {mimetype or 'a body without a type'}.")
+            f"Send the case as application/json, not {mimetype or 'a body without a type'}."
+        )
     return jsonio.loads(read_body())
 
 
@@ -84,8 +94,10 @@ def read_body() -> bytes:
     except Exception as error:  # the server's reader: a broken chunked encoding, a client gone
         unreadable(f"The request body could not be read: {type(error).__name__}.")
     if expected is not None and len(data) < expected:
-        unreadable(f"The body ended after {len(data)} of the {expected} bytes its "
-                   "Content-Length announced.")
+        unreadable(
+            f"The body ended after {len(data)} of the {expected} bytes its "
+            "Content-Length announced."
+        )
     return data
 
 
@@ -117,14 +129,14 @@ def validate_case(state: Loaded, data: Any) -> dict:
     try:
         case = state.schema.load(data)
     except ma.ValidationError as error:
-        raise ValidationFailed("The case does not match the schema; see `errors`.",
-                               flatten_messages(error.messages)) from None
+        raise ValidationFailed(
+            "The case does not match the schema; see `errors`.", flatten_messages(error.messages)
+        ) from None
     if state.rulebook.implications:
         flat = flatten(case)
         errors = settle(state.rulebook, flat)[1] and contradictions(state.rulebook, flat)
         if errors:
-            raise ValidationFailed("Facts of the case contradict each other; see `errors`.",
-                                   errors)
+            raise ValidationFailed("Facts of the case contradict each other; see `errors`.", errors)
     return case
 
 
@@ -135,6 +147,7 @@ def localized(response: Response, lang: str) -> Response:
 
 
 # --- rendering ---------------------------------------------------------------
+
 
 def because(rule, facts: dict, lang: str) -> dict:
     """Why a rule gave a step: its sentence, and the known facts it read (for a list fact,
@@ -152,9 +165,12 @@ def because(rule, facts: dict, lang: str) -> dict:
     return {"rule": rule.id, "reason": reason, "facts": cited}
 
 
-def render_guidance(guidance: Guidance, lang: str,
-                    max_questions: int | None = DEFAULT_QUESTIONS,
-                    messages: tuple = DEFAULT_MESSAGES) -> dict:
+def render_guidance(
+    guidance: Guidance,
+    lang: str,
+    max_questions: int | None = DEFAULT_QUESTIONS,
+    messages: tuple = DEFAULT_MESSAGES,
+) -> dict:
     """The answer's body; `max_questions` None lists every question; `messages` names the
     phases whose messages it composes."""
     facts = guidance.facts
@@ -180,17 +196,24 @@ def render_guidance(guidance: Guidance, lang: str,
         "rules_fired": [rule.id for rule in guidance.rules_fired],
     }
     if messages:
-        body["messages"] = compose(guidance.templates, guidance.steps, guidance.context, lang,
-                                   messages)
+        body["messages"] = compose(
+            guidance.templates, guidance.steps, guidance.context, lang, messages
+        )
     if guidance.questions is not None:
-        asked = guidance.questions if max_questions is None \
-            else guidance.questions[:max_questions]
+        asked = guidance.questions if max_questions is None else guidance.questions[:max_questions]
         body["questions"] = [
             {
                 "field": q.fact.name,
                 "question": q.fact.question[lang],
-                "options": [{"value": o.answer.value, "label": o.answer.labels[lang],
-                             "add": list(o.add), "remove": list(o.remove)} for o in q.options],
+                "options": [
+                    {
+                        "value": o.answer.value,
+                        "label": o.answer.labels[lang],
+                        "add": list(o.add),
+                        "remove": list(o.remove),
+                    }
+                    for o in q.options
+                ],
             }
             for q in asked
         ]
@@ -200,8 +223,12 @@ def render_guidance(guidance: Guidance, lang: str,
 def describe_facts(rulebook: Rulebook, lang: str) -> list[dict]:
     facts = []
     for fact in rulebook.facts.values():
-        entry: dict[str, Any] = {"name": fact.name, "type": fact.type,
-                                 "required": fact.required, "description": fact.description}
+        entry: dict[str, Any] = {
+            "name": fact.name,
+            "type": fact.type,
+            "required": fact.required,
+            "description": fact.description,
+        }
         if fact.values:
             entry["values"] = list(fact.values)
         if fact.type == "integer":
@@ -216,6 +243,7 @@ def describe_facts(rulebook: Rulebook, lang: str) -> list[dict]:
 
 
 # --- routes ------------------------------------------------------------------
+
 
 @bp.post("/guidance")
 def guidance():
@@ -239,11 +267,20 @@ def steps():
         "lang": lang,
         "categories": list(rulebook.categories),
         "phases": list(PHASES),
-        "steps": [{"id": s.id, "kind": s.kind, "category": s.category, "order": s.order,
-                   "section": s.section, "source": s.source,
-                   "source_label": rulebook.source_labels[s.id][lang], "phase": s.phase,
-                   **s.texts[lang]}
-                  for s in sorted(rulebook.steps.values(), key=lambda s: s.rank)],
+        "steps": [
+            {
+                "id": s.id,
+                "kind": s.kind,
+                "category": s.category,
+                "order": s.order,
+                "section": s.section,
+                "source": s.source,
+                "source_label": rulebook.source_labels[s.id][lang],
+                "phase": s.phase,
+                **s.texts[lang],
+            }
+            for s in sorted(rulebook.steps.values(), key=lambda s: s.rank)
+        ],
     }
     return localized(jsonify(body), lang)
 
@@ -256,19 +293,32 @@ def rules():
     body = {
         "ruleset_version": rulebook.version,
         "lang": lang,
-        "rules": [{"id": r.id, "file": r.file, "description": r.description, "when": r.source,
-                   "reason": r.reason[lang], "add": list(r.add), "remove": list(r.remove),
-                   "reads": list(r.reads)}
-                  for r in rulebook.rules],
+        "rules": [
+            {
+                "id": r.id,
+                "file": r.file,
+                "description": r.description,
+                "when": r.source,
+                "reason": r.reason[lang],
+                "add": list(r.add),
+                "remove": list(r.remove),
+                "reads": list(r.reads),
+            }
+            for r in rulebook.rules
+        ],
         "plan": {
-            "conflicts": [{"steps": list(c.steps), "why": c.why,
-                           "by_supersession": c.by_supersession}
-                          for c in rulebook.conflicts],
-            "phase_shifts": [{"steps": list(p.steps), "phase": p.phase,
-                              "when_given": list(p.when_given)} for p in rulebook.phase_shifts],
+            "conflicts": [
+                {"steps": list(c.steps), "why": c.why, "by_supersession": c.by_supersession}
+                for c in rulebook.conflicts
+            ],
+            "phase_shifts": [
+                {"steps": list(p.steps), "phase": p.phase, "when_given": list(p.when_given)}
+                for p in rulebook.phase_shifts
+            ],
         },
-        "implications": [{"when": i.source, "then": i.then, "why": i.why}
-                         for i in rulebook.implications],
+        "implications": [
+            {"when": i.source, "then": i.then, "why": i.why} for i in rulebook.implications
+        ],
         "facts": describe_facts(rulebook, lang),
     }
     return localized(jsonify(body), lang)

@@ -30,8 +30,15 @@ from schemas.case import MAX_STRING
 from schemas.guidance import GuidanceSchema
 from schemas.problem import ProblemSchema
 from service import jsonio
-from service.api import (json_body, localized, messages_param, negotiate_lang, questions_param,
-                         render_guidance, validate_case)
+from service.api import (
+    json_body,
+    localized,
+    messages_param,
+    negotiate_lang,
+    questions_param,
+    render_guidance,
+    validate_case,
+)
 from service.engine import EngineError
 from service.errors import ApiError, UnsupportedMediaType, flatten_messages, problem
 from service.observability import metrics
@@ -66,6 +73,7 @@ class InternalError(ApiError):
 
 
 # --- the summary -------------------------------------------------------------
+
 
 class Tally:
     """How a batch went: cases, errors, and how often each step was recommended,
@@ -110,15 +118,17 @@ class Tally:
             "errors": self.errors,
             "steps": dict(self.ranked(self.steps, rulebook)),
             "situations": {
-                situation: {"cases": self.situations[situation],
-                            "steps": dict(self.ranked(self.steps_by_situation[situation],
-                                                      rulebook))}
+                situation: {
+                    "cases": self.situations[situation],
+                    "steps": dict(self.ranked(self.steps_by_situation[situation], rulebook)),
+                }
                 for situation in self.situation_order(rulebook)
             },
         }
 
 
 # --- reading lines -------------------------------------------------------------
+
 
 def read_lines(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes | None]]:
     """(line number, line without its break) for each line of a binary stream.
@@ -149,6 +159,7 @@ def dumps_line(value: Any) -> str:
 
 # --- evaluating ------------------------------------------------------------------
 
+
 def problem_of(error: ApiError) -> dict:
     return problem(error.status, error.title, error.detail, error.slug, error.errors)
 
@@ -165,8 +176,9 @@ def echoed_case_id(data: Any) -> str | None:
 def _failed(case_id: str | None, error: ApiError, tally: Tally) -> dict:
     tally.add_error()
     if 400 <= error.status < 500:
-        metrics(current_app).validation_errors.labels(request.url_rule.rule,
-                                                      str(error.status)).inc()
+        metrics(current_app).validation_errors.labels(
+            request.url_rule.rule, str(error.status)
+        ).inc()
     return {"case_id": case_id, "status": error.status, "problem": problem_of(error)}
 
 
@@ -188,26 +200,32 @@ def evaluate_entry(state: Loaded, data: Any, lang: str, options: tuple, tally: T
         engine_failed = isinstance(error, EngineError)
         if engine_failed:
             metrics(current_app).engine_errors.inc()
-        log.exception("unexpected error in a batch", extra={"fields": {
-            "event": "engine_error" if engine_failed else "unexpected_error"}})
-        return _failed(case_id, InternalError("The server failed on this case; it has been "
-                                              "logged."), tally)
+        log.exception(
+            "unexpected error in a batch",
+            extra={"fields": {"event": "engine_error" if engine_failed else "unexpected_error"}},
+        )
+        return _failed(
+            case_id, InternalError("The server failed on this case; it has been logged."), tally
+        )
     tally.add(case["situations"], (advice.step.id for advice in guidance.steps))
     return {"case_id": case_id, "status": 200, "guidance": body}
 
 
 # --- routes ----------------------------------------------------------------------
 
+
 class BatchRequestSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
     cases = ma.fields.List(
-        ma.fields.Raw(allow_none=True,
-                      metadata={"allOf": [{"$ref": "#/components/schemas/Case"}]}),
+        ma.fields.Raw(allow_none=True, metadata={"allOf": [{"$ref": "#/components/schemas/Case"}]}),
         required=True,
-        metadata={"description": "The cases, each as POST /v1/guidance takes it. An invalid "
-                                 "case gives a problem result at its index, not a failed batch."})
+        metadata={
+            "description": "The cases, each as POST /v1/guidance takes it. An invalid "
+            "case gives a problem result at its index, not a failed batch."
+        },
+    )
 
 
 _batch_request = BatchRequestSchema()
@@ -221,36 +239,43 @@ def guidance_batch():
     state = loaded()
     mimetype = request.mimetype
     if mimetype == NDJSON:
-        response = Response(stream_with_context(_stream(state, lang, with_questions)),
-                            mimetype=NDJSON)
+        response = Response(
+            stream_with_context(_stream(state, lang, with_questions)), mimetype=NDJSON
+        )
         response.headers["X-Accel-Buffering"] = "no"  # a proxy must not hold the lines back
         return localized(response, lang)
     if mimetype != "application/json" and not (
-            mimetype.startswith("application/") and mimetype.endswith("+json")):
-        raise UnsupportedMediaType(f"Send the cases as application/json or {NDJSON}, "
-                                   f"not {mimetype or 'a body without a type'}.")
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    ):
+        raise UnsupportedMediaType(
+            f"Send the cases as application/json or {NDJSON}, "
+            f"not {mimetype or 'a body without a type'}."
+        )
     try:
         cases = _batch_request.load(json_body())["cases"]
     except ma.ValidationError as error:
-        raise InvalidBatch('The body must be {"cases": [...]}; see `errors`.',
-                           flatten_messages(error.messages)) from None
+        raise InvalidBatch(
+            'The body must be {"cases": [...]}; see `errors`.', flatten_messages(error.messages)
+        ) from None
     limit = current_app.config["BATCH_LIMIT"]
     if len(cases) > limit:
-        raise BatchTooLarge(f"{len(cases)} cases is more than the limit of {limit} per request; "
-                            f"split them, or stream them as {NDJSON}.")
+        raise BatchTooLarge(
+            f"{len(cases)} cases is more than the limit of {limit} per request; "
+            f"split them, or stream them as {NDJSON}."
+        )
     tally = Tally()
     timeout = current_app.config["REQUEST_TIMEOUT"]
     deadline = time.monotonic() + timeout
     results = []
     for index, data in enumerate(cases):
         if time.monotonic() > deadline:
-            raise BatchTimedOut(f"The batch took longer than {timeout} s and was stopped after "
-                                f"{index} of {len(cases)} cases; send fewer cases per request, "
-                                f"or stream them as {NDJSON}.")
-        results.append({"index": index,
-                        **evaluate_entry(state, data, lang, with_questions, tally)})
-    return localized(jsonify({"results": results, "summary": tally.summary(state.rulebook)}),
-                     lang)
+            raise BatchTimedOut(
+                f"The batch took longer than {timeout} s and was stopped after "
+                f"{index} of {len(cases)} cases; send fewer cases per request, "
+                f"or stream them as {NDJSON}."
+            )
+        results.append({"index": index, **evaluate_entry(state, data, lang, with_questions, tally)})
+    return localized(jsonify({"results": results, "summary": tally.summary(state.rulebook)}), lang)
 
 
 class _Body:
@@ -281,10 +306,13 @@ class _Body:
 
 
 def _cut_off_line() -> str:
-    failure = ApiError("The request body could not be read to its end; the results above "
-                       "are complete, no summary follows.")
-    return dumps_line({"line": None, "case_id": None, "status": failure.status,
-                       "problem": problem_of(failure)})
+    failure = ApiError(
+        "The request body could not be read to its end; the results above "
+        "are complete, no summary follows."
+    )
+    return dumps_line(
+        {"line": None, "case_id": None, "status": failure.status, "problem": problem_of(failure)}
+    )
 
 
 def _stream(state: Loaded, lang: str, questions: tuple) -> Iterator[str]:
@@ -295,16 +323,24 @@ def _stream(state: Loaded, lang: str, questions: tuple) -> Iterator[str]:
         try:
             item = next(lines, None)
         except Exception as error:  # a broken chunked body or a client gone: nothing to read
-            log.warning("the NDJSON body could not be read: %s", type(error).__name__,
-                        extra={"fields": {"event": "batch_body_broken"}})
+            log.warning(
+                "the NDJSON body could not be read: %s",
+                type(error).__name__,
+                extra={"fields": {"event": "batch_body_broken"}},
+            )
             yield _cut_off_line()
             return
         if item is None:
             break
         number, line = item
         if line is None:
-            entry = _failed(None, LineTooLong(f"Line {number} is longer than {MAX_LINE_BYTES} "
-                                              "bytes; it was skipped."), tally)
+            entry = _failed(
+                None,
+                LineTooLong(
+                    f"Line {number} is longer than {MAX_LINE_BYTES} bytes; it was skipped."
+                ),
+                tally,
+            )
         elif not line.strip():
             continue
         else:
@@ -313,16 +349,19 @@ def _stream(state: Loaded, lang: str, questions: tuple) -> Iterator[str]:
             except ApiError as error:
                 # One line of the stream is one JSON text: its own "line 1" would be a second
                 # line number beside the stream's.
-                detail = error.detail.replace("Malformed JSON at line 1, column",
-                                              "Malformed JSON at column", 1)
+                detail = error.detail.replace(
+                    "Malformed JSON at line 1, column", "Malformed JSON at column", 1
+                )
                 error.detail = f"Line {number}: {detail}"
                 entry = _failed(None, error, tally)
             else:
                 entry = evaluate_entry(state, data, lang, questions, tally)
         yield dumps_line({"line": number, **entry})
     if body.cut_off:  # a summary now would claim a complete batch
-        log.warning("the NDJSON body ended before its Content-Length",
-                    extra={"fields": {"event": "batch_body_broken"}})
+        log.warning(
+            "the NDJSON body ended before its Content-Length",
+            extra={"fields": {"event": "batch_body_broken"}},
+        )
         yield _cut_off_line()
         return
     yield dumps_line({"summary": tally.summary(state.rulebook)})
@@ -330,61 +369,109 @@ def _stream(state: Loaded, lang: str, questions: tuple) -> Iterator[str]:
 
 # --- the contract ------------------------------------------------------------------
 
+
 class BatchResultSchema(ma.Schema):
-    index = ma.fields.Integer(metadata={
-        "description": "JSON batches: the case's position in `cases`, from 0."})
-    line = ma.fields.Integer(allow_none=True, metadata={
-        "description": "NDJSON: the case's line number, from 1 (null when the body broke off)."})
-    case_id = ma.fields.String(required=True, allow_none=True, metadata={
-        "description": "The case's case_id, echoed (null when absent or itself invalid)."})
-    status = ma.fields.Integer(required=True, metadata={
-        "description": "What POST /v1/guidance would answer for this case: 200, 400 (not "
-                       "JSON), 413 (line too long), 422 (invalid case), 500."})
-    guidance = ma.fields.Nested(GuidanceSchema, metadata={
-        "description": "When status is 200: exactly what POST /v1/guidance answers."})
-    problem = ma.fields.Nested(ProblemSchema, metadata={
-        "description": "Otherwise: exactly the error body POST /v1/guidance answers."})
+    index = ma.fields.Integer(
+        metadata={"description": "JSON batches: the case's position in `cases`, from 0."}
+    )
+    line = ma.fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "NDJSON: the case's line number, from 1 (null when the body broke off)."
+        },
+    )
+    case_id = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "The case's case_id, echoed (null when absent or itself invalid)."
+        },
+    )
+    status = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "What POST /v1/guidance would answer for this case: 200, 400 (not "
+            "JSON), 413 (line too long), 422 (invalid case), 500."
+        },
+    )
+    guidance = ma.fields.Nested(
+        GuidanceSchema,
+        metadata={"description": "When status is 200: exactly what POST /v1/guidance answers."},
+    )
+    problem = ma.fields.Nested(
+        ProblemSchema,
+        metadata={"description": "Otherwise: exactly the error body POST /v1/guidance answers."},
+    )
 
 
 class SituationTallySchema(ma.Schema):
-    cases = ma.fields.Integer(required=True, metadata={
-        "description": "Evaluated cases with this situation."})
-    steps = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True,
-                           metadata={"description": "Step id: how many of those cases it was "
-                                                    "recommended in; most frequent first."})
+    cases = ma.fields.Integer(
+        required=True, metadata={"description": "Evaluated cases with this situation."}
+    )
+    steps = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
+        required=True,
+        metadata={
+            "description": "Step id: how many of those cases it was "
+            "recommended in; most frequent first."
+        },
+    )
 
 
 class BatchSummarySchema(ma.Schema):
     cases = ma.fields.Integer(required=True, metadata={"description": "Cases received."})
     evaluated = ma.fields.Integer(required=True, metadata={"description": "Cases answered."})
-    errors = ma.fields.Integer(required=True, metadata={
-        "description": "Cases answered with a problem."})
-    steps = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), required=True,
-                           metadata={"description": "Step id: how many cases it was recommended "
-                                                    "in; most frequent first."})
+    errors = ma.fields.Integer(
+        required=True, metadata={"description": "Cases answered with a problem."}
+    )
+    steps = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
+        required=True,
+        metadata={
+            "description": "Step id: how many cases it was recommended in; most frequent first."
+        },
+    )
     situations = ma.fields.Dict(
-        keys=ma.fields.String(), values=ma.fields.Nested(SituationTallySchema), required=True,
-        metadata={"description": "Per situation (a case counts for each of its situations), "
-                                 "in catalogue order."})
+        keys=ma.fields.String(),
+        values=ma.fields.Nested(SituationTallySchema),
+        required=True,
+        metadata={
+            "description": "Per situation (a case counts for each of its situations), "
+            "in catalogue order."
+        },
+    )
 
 
 class BatchResponseSchema(ma.Schema):
-    results = ma.fields.List(ma.fields.Nested(BatchResultSchema), required=True, metadata={
-        "description": "One per case, in the order of `cases`."})
+    results = ma.fields.List(
+        ma.fields.Nested(BatchResultSchema),
+        required=True,
+        metadata={"description": "One per case, in the order of `cases`."},
+    )
     summary = ma.fields.Nested(BatchSummarySchema, required=True)
 
 
 class BatchSummaryLineSchema(ma.Schema):
-    summary = ma.fields.Nested(BatchSummarySchema, required=True, metadata={
-        "description": "The last line of a complete NDJSON answer."})
+    summary = ma.fields.Nested(
+        BatchSummarySchema,
+        required=True,
+        metadata={"description": "The last line of a complete NDJSON answer."},
+    )
 
 
 def openapi_schemas() -> dict:
     """Extra component schemas {name: marshmallow schema class} for openapi.yaml."""
     # Nested ones first, so that the later ones refer to them by these names.
-    return {"BatchResult": BatchResultSchema, "BatchSituationTally": SituationTallySchema,
-            "BatchSummary": BatchSummarySchema, "BatchRequest": BatchRequestSchema,
-            "BatchResponse": BatchResponseSchema, "BatchSummaryLine": BatchSummaryLineSchema}
+    return {
+        "BatchResult": BatchResultSchema,
+        "BatchSituationTally": SituationTallySchema,
+        "BatchSummary": BatchSummarySchema,
+        "BatchRequest": BatchRequestSchema,
+        "BatchResponse": BatchResponseSchema,
+        "BatchSummaryLine": BatchSummaryLineSchema,
+    }
 
 
 def _ref(name: str) -> dict:
@@ -396,51 +483,69 @@ def openapi_paths() -> dict:
     from service.openapi import CONTENT_LANGUAGE, LANG_PARAM, MESSAGES_PARAM, QUESTIONS_PARAM
 
     def problem_response(description: str) -> dict:
-        return {"description": description,
-                "content": {"application/problem+json": {"schema": _ref("Problem")}}}
+        return {
+            "description": description,
+            "content": {"application/problem+json": {"schema": _ref("Problem")}},
+        }
 
-    return {"/v1/guidance/batch": {"post": {
-        "operationId": "getGuidanceBatch",
-        "summary": "Many cases in one request: JSON, or NDJSON streamed line by line.",
-        "description": (
-            "With `application/json`, `{\"cases\": [...]}` (at most "
-            "`DISPUTE_GUIDE_BATCH_LIMIT` cases) answers "
-            "`{\"results\": [...], \"summary\": {...}}`, result `i` for case `i`.\n\n"
-            f"With `{NDJSON}`, one case per line: the answer streams one result per line "
-            "(chunked) while the body is read, then a last `{\"summary\": ...}` line; a missing "
-            "summary line means the answer is incomplete. The body has no size limit; a line may "
-            f"be at most {MAX_LINE_BYTES} bytes with its line break (longer: a 413 result for "
-            "that line). Blank lines are skipped, and line numbers count every line. Send and "
-            "read at the same time: a client that sends a long body before reading any of the "
-            "answer can block on full buffers.\n\n"
-            "A case that is not JSON, too long or invalid gives a result with a `problem` at its "
-            "place, and the rest are evaluated: one bad case never fails the batch."),
-        "parameters": [LANG_PARAM, QUESTIONS_PARAM, MESSAGES_PARAM],
-        "requestBody": {
-            "required": True,
-            "description": f"`{{\"cases\": [...]}}`, or with {NDJSON} one case per line.",
-            "content": {"application/json": {"schema": _ref("BatchRequest")},
-                        NDJSON: {"schema": _ref("Case")}},
-        },
-        "responses": {
-            "200": {
-                "description": "One result per case, in order, and the summary (with NDJSON: one "
-                               "result per line, the summary line last).",
-                "headers": CONTENT_LANGUAGE,
-                "content": {
-                    "application/json": {"schema": _ref("BatchResponse")},
-                    NDJSON: {"schema": {"oneOf": [_ref("BatchResult"), _ref("BatchSummaryLine")]}},
+    return {
+        "/v1/guidance/batch": {
+            "post": {
+                "operationId": "getGuidanceBatch",
+                "summary": "Many cases in one request: JSON, or NDJSON streamed line by line.",
+                "description": (
+                    'With `application/json`, `{"cases": [...]}` (at most '
+                    "`DISPUTE_GUIDE_BATCH_LIMIT` cases) answers "
+                    '`{"results": [...], "summary": {...}}`, result `i` for case `i`.\n\n'
+                    f"With `{NDJSON}`, one case per line: the answer streams one result per line "
+                    '(chunked) while the body is read, then a last `{"summary": ...}` line; '
+                    "a missing summary line means the answer is incomplete. The body has no "
+                    f"size limit; a line may be at most {MAX_LINE_BYTES} bytes with its line "
+                    "break (longer: a 413 result for that line). Blank lines are skipped, and "
+                    "line numbers count every line. Send and read at the same time: a client "
+                    "that sends a long body before reading any of the answer can block on full "
+                    "buffers.\n\n"
+                    "A case that is not JSON, too long or invalid gives a result with a "
+                    "`problem` at its place, and the rest are evaluated: one bad case never "
+                    "fails the batch."
+                ),
+                "parameters": [LANG_PARAM, QUESTIONS_PARAM, MESSAGES_PARAM],
+                "requestBody": {
+                    "required": True,
+                    "description": f'`{{"cases": [...]}}`, or with {NDJSON} one case per line.',
+                    "content": {
+                        "application/json": {"schema": _ref("BatchRequest")},
+                        NDJSON: {"schema": _ref("Case")},
+                    },
                 },
-            },
-            "400": problem_response("Malformed JSON (the whole JSON body)."),
-            "413": problem_response("The JSON body is larger than the byte limit, or has more "
-                                    "cases than the batch limit (type ending `batch-too-large`)."),
-            "415": problem_response(f"The body is neither application/json nor {NDJSON}."),
-            "422": problem_response("The JSON body is not `{\"cases\": [...]}` (`errors` says "
-                                    "where), or a query parameter is invalid."),
-            "503": problem_response("A JSON batch ran longer than DISPUTE_GUIDE_REQUEST_TIMEOUT "
-                                    "seconds (type ending `timeout`); NDJSON streams have no "
-                                    "such limit."),
-        },
-    }}}
-
+                "responses": {
+                    "200": {
+                        "description": "One result per case, in order, and the summary "
+                        "(with NDJSON: one result per line, the summary line last).",
+                        "headers": CONTENT_LANGUAGE,
+                        "content": {
+                            "application/json": {"schema": _ref("BatchResponse")},
+                            NDJSON: {
+                                "schema": {"oneOf": [_ref("BatchResult"), _ref("BatchSummaryLine")]}
+                            },
+                        },
+                    },
+                    "400": problem_response("Malformed JSON (the whole JSON body)."),
+                    "413": problem_response(
+                        "The JSON body is larger than the byte limit, or has more "
+                        "cases than the batch limit (type ending `batch-too-large`)."
+                    ),
+                    "415": problem_response(f"The body is neither application/json nor {NDJSON}."),
+                    "422": problem_response(
+                        'The JSON body is not `{"cases": [...]}` (`errors` says '
+                        "where), or a query parameter is invalid."
+                    ),
+                    "503": problem_response(
+                        "A JSON batch ran longer than DISPUTE_GUIDE_REQUEST_TIMEOUT "
+                        "seconds (type ending `timeout`); NDJSON streams have no "
+                        "such limit."
+                    ),
+                },
+            }
+        }
+    }

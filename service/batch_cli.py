@@ -53,37 +53,72 @@ def _positive(text: str) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register the `batch` subcommand."""
     s = sub.add_parser(
-        "batch", help="evaluate many cases from JSONL, CSV or Parquet",
+        "batch",
+        help="evaluate many cases from JSONL, CSV or Parquet",
         description=__doc__.split("\n\n", 1)[1],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("input", metavar="IN",
-                   help="a .jsonl, .csv or .parquet file of cases, or - for stdin")
-    s.add_argument("-o", "--output", metavar="OUT", default="-",
-                   help="a .jsonl, .csv or .parquet file, or - for stdout (the default); "
-                        "with --cluster, a folder")
-    s.add_argument("--format", choices=FORMATS,
-                   help="the input's format (default: from IN's extension; jsonl for -)")
-    s.add_argument("--output-format", choices=FORMATS,
-                   help="the output's format (default: from OUT's extension; jsonl for -)")
-    s.add_argument("-j", "--jobs", type=_positive, default=os.cpu_count() or 1,
-                   help="worker processes (default: the number of cores, %(default)s here)")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument(
+        "input", metavar="IN", help="a .jsonl, .csv or .parquet file of cases, or - for stdin"
+    )
+    s.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        default="-",
+        help="a .jsonl, .csv or .parquet file, or - for stdout (the default); "
+        "with --cluster, a folder",
+    )
+    s.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="the input's format (default: from IN's extension; jsonl for -)",
+    )
+    s.add_argument(
+        "--output-format",
+        choices=FORMATS,
+        help="the output's format (default: from OUT's extension; jsonl for -)",
+    )
+    s.add_argument(
+        "-j",
+        "--jobs",
+        type=_positive,
+        default=os.cpu_count() or 1,
+        help="worker processes (default: the number of cores, %(default)s here)",
+    )
     s.add_argument("--lang", choices=("en", "ru"), default="en")
     s.add_argument("--no-questions", action="store_true", help="skip the follow-up questions")
-    s.add_argument("--all-questions", action="store_true",
-                   help="list every follow-up question, not only the best few")
-    s.add_argument("--messages", choices=tuple(MESSAGES),
-                   help="the ready-to-send messages: now (what to send now), all (the "
-                        "escalation letters too) or none; default: as the API in JSONL, "
-                        "none in CSV and Parquet (given, a `messages` column of JSON)")
+    s.add_argument(
+        "--all-questions",
+        action="store_true",
+        help="list every follow-up question, not only the best few",
+    )
+    s.add_argument(
+        "--messages",
+        choices=tuple(MESSAGES),
+        help="the ready-to-send messages: now (what to send now), all (the "
+        "escalation letters too) or none; default: as the API in JSONL, "
+        "none in CSV and Parquet (given, a `messages` column of JSON)",
+    )
     s.add_argument("--rules", help="rules folder (default: the bundled one)")
-    s.add_argument("--report", metavar="HTML",
-                   help="also write a self-contained HTML report with a chart (needs the "
-                        "`report` extra)")
-    s.add_argument("--cluster", metavar="ADDRESS",
-                   help="run on a Dask cluster: its scheduler (tcp://host:8786), or local[:N] "
-                        "to start one here with N worker processes (needs the `cluster` extra)")
-    s.add_argument("--block-size", type=_positive, metavar="BYTES", default=1 << 20,
-                   help="with --cluster: bytes of JSONL per task (default: %(default)s)")
+    s.add_argument(
+        "--report",
+        metavar="HTML",
+        help="also write a self-contained HTML report with a chart (needs the `report` extra)",
+    )
+    s.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="run on a Dask cluster: its scheduler (tcp://host:8786), or local[:N] "
+        "to start one here with N worker processes (needs the `cluster` extra)",
+    )
+    s.add_argument(
+        "--block-size",
+        type=_positive,
+        metavar="BYTES",
+        default=1 << 20,
+        help="with --cluster: bytes of JSONL per task (default: %(default)s)",
+    )
     s.set_defaults(func=cmd_batch)
 
 
@@ -116,8 +151,16 @@ def _run_here(args: argparse.Namespace, rules: str | None, started: float) -> in
             raise Unusable(f"{args.output}: the output would overwrite the input")
         state = load_state(rules)
         cases, columns = records(source, input_format, state.rulebook, args.input)
-        job = Job(rules, input_format, columns, output_format, args.lang, not args.no_questions,
-                  None if args.all_questions else DEFAULT_QUESTIONS, messages_option(args))
+        job = Job(
+            rules,
+            input_format,
+            columns,
+            output_format,
+            args.lang,
+            not args.no_questions,
+            None if args.all_questions else DEFAULT_QUESTIONS,
+            messages_option(args),
+        )
         sink = open_sink(args.output, job, args.input)
         run = Run(state, job, args.jobs, sink, source, started)
         run.execute(cases)

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from schemas.case import nest
 from service import jsonio
 from service.api import DEFAULT_MESSAGES, DEFAULT_QUESTIONS, render_guidance, validate_case
 from service.batch import dumps_line
 from service.batch_input import LineProblem, Unusable
 from service.errors import ApiError, MalformedJson
-from schemas.case import nest
 from service.exceptions import DisputeGuideError
 
 LIST_SEPARATOR = ";"
@@ -81,17 +81,21 @@ _JSON_POSITION = re.compile(r"\bat line 1, column (\d+)")
 def _converter(fact) -> Callable[[str], Any]:
     """A CSV cell (not empty, stripped) to the fact's JSON type; the schema checks the rest."""
     if fact.type == "boolean":
+
         def boolean(cell: str) -> bool:
             value = cell.lower()
             if value not in ("true", "false"):
                 raise CellError("Not a valid boolean: expected true or false.")
             return value == "true"
+
         return boolean
     if fact.type == "integer":
+
         def integer(cell: str) -> int:
             if not _INTEGER.fullmatch(cell):
                 raise CellError("Not a valid integer.")
             return int(cell)
+
         return integer
     if fact.type == "list":
         return lambda cell: [item.strip() for item in cell.split(LIST_SEPARATOR) if item.strip()]
@@ -121,9 +125,10 @@ class Evaluator:
         self.state = state or load_state(job.rules)
         if job.columns is not None:
             facts = self.state.rulebook.facts
-            self.converters = [None if name is None else
-                               str if name == "case_id" else _converter(facts[name])
-                               for name in job.columns]
+            self.converters = [
+                None if name is None else str if name == "case_id" else _converter(facts[name])
+                for name in job.columns
+            ]
         self._buffer = io.StringIO()
         self._writer = csv.writer(self._buffer, lineterminator="\n")
 
@@ -150,9 +155,11 @@ class Evaluator:
             except ApiError as error:  # not JSON, or not a valid case
                 if isinstance(error, MalformedJson):
                     error.detail = _JSON_POSITION.sub(r"at column \1", error.detail)
-                problems += [LineProblem(field, message)
-                             for field, messages in (error.errors or {"$": [error.detail]}).items()
-                             for message in messages]
+                problems += [
+                    LineProblem(field, message)
+                    for field, messages in (error.errors or {"$": [error.detail]}).items()
+                    for message in messages
+                ]
             if problems:
                 return tuple(problems), None, None
             return (), case, self.state.engine.evaluate(case, self.job.questions)
@@ -185,19 +192,28 @@ class Evaluator:
         job = self.job
         if job.output_format == "jsonl":
             messages = DEFAULT_MESSAGES if job.messages is None else job.messages
-            return Outcome(number, dumps_line(render_guidance(guidance, job.lang, job.most,
-                                                              messages)),
-                           steps, situations)
-        questions = None if guidance.questions is None else [
-            q.fact.name for q in guidance.questions[:job.most]]
+            return Outcome(
+                number,
+                dumps_line(render_guidance(guidance, job.lang, job.most, messages)),
+                steps,
+                situations,
+            )
+        questions = (
+            None
+            if guidance.questions is None
+            else [q.fact.name for q in guidance.questions[: job.most]]
+        )
         row = [number, guidance.case_id, list(steps), questions, guidance.ruleset_version]
         if job.message_column:  # the messages as the API's JSON list, in one cell
             body = render_guidance(guidance, job.lang, 0, job.messages)
             row.append(json.dumps(body.get("messages", []), ensure_ascii=False))
         if job.output_format == "parquet":  # questions are null when not asked for
             return Outcome(number, tuple(row), steps, situations)
-        row[1:4] = [guidance.case_id or "", LIST_SEPARATOR.join(steps),
-                    LIST_SEPARATOR.join(questions or ())]
+        row[1:4] = [
+            guidance.case_id or "",
+            LIST_SEPARATOR.join(steps),
+            LIST_SEPARATOR.join(questions or ()),
+        ]
         return Outcome(number, self.csv_line(row), steps, situations)
 
     def csv_line(self, row: list) -> str:

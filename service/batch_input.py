@@ -20,8 +20,13 @@ from service.batch import MAX_LINE_BYTES, read_lines
 from service.exceptions import DisputeGuideError
 
 FORMATS = ("jsonl", "csv", "parquet")
-EXTENSIONS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet",
-              ".pq": "parquet"}
+EXTENSIONS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 PARQUET_ROWS = 1000  # rows read from a Parquet file at a time
 
 
@@ -36,8 +41,9 @@ class LineProblem(NamedTuple):
 
 def missing_extra(package: str, extra: str, purpose: str) -> Unusable:
     """The error for an optional dependency that is not installed: it names the install command."""
-    return Unusable(f"{purpose} needs {package}, which is not installed: "
-                    f"pip install 'dispute-guide[{extra}]'")
+    return Unusable(
+        f"{purpose} needs {package}, which is not installed: pip install 'dispute-guide[{extra}]'"
+    )
 
 
 def need_pyarrow(purpose: str = "Parquet"):
@@ -56,8 +62,10 @@ def format_of(path: str, given: str | None, option: str) -> str:
         return "jsonl"
     suffix = Path(path).suffix.lower()
     if suffix not in EXTENSIONS:
-        raise Unusable(f"{path}: cannot tell the format from the extension "
-                       f"{suffix or '(none)'}; name it .jsonl, .csv or .parquet, or use {option}")
+        raise Unusable(
+            f"{path}: cannot tell the format from the extension "
+            f"{suffix or '(none)'}; name it .jsonl, .csv or .parquet, or use {option}"
+        )
     return EXTENSIONS[suffix]
 
 
@@ -140,8 +148,9 @@ def csv_rows(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
                 try:
                     text = line.decode("utf-8")
                 except UnicodeDecodeError as error:
-                    troubles.append((number, LineProblem(
-                        "$", f"not valid UTF-8 (byte {error.start + 1})")))
+                    troubles.append(
+                        (number, LineProblem("$", f"not valid UTF-8 (byte {error.start + 1})"))
+                    )
             if number == 1 and text:
                 text = text.removeprefix("\ufeff")  # as spreadsheets save UTF-8
             yield (text or "") + "\n"  # an empty line stands for a bad one: the reader skips it
@@ -175,8 +184,10 @@ def columns(header: list[str], rulebook, where: str) -> tuple:
     known = ("case_id", *rulebook.facts)
     unknown = [n for n in names if n and n not in known]
     if unknown:
-        raise Unusable(f"{where}: unknown column(s) {', '.join(unknown)}; the columns are "
-                       f"case_id and the facts: {', '.join(rulebook.facts)}")
+        raise Unusable(
+            f"{where}: unknown column(s) {', '.join(unknown)}; the columns are "
+            f"case_id and the facts: {', '.join(rulebook.facts)}"
+        )
     named = [n for n in names if n]
     duplicate = sorted({n for n in named if named.count(n) > 1})
     if duplicate:
@@ -190,8 +201,10 @@ def columns(header: list[str], rulebook, where: str) -> tuple:
 
 # --- Parquet ---------------------------------------------------------------------------
 
-def parquet_records(parquet, row_groups: list[int] | None = None,
-                    first: int = 1) -> Iterator[tuple[int, Any]]:
+
+def parquet_records(
+    parquet, row_groups: list[int] | None = None, first: int = 1
+) -> Iterator[tuple[int, Any]]:
     """(row number, the row as a dict) for each row of an open Parquet file, from `first`."""
     number = first - 1
     for batch in parquet.iter_batches(PARQUET_ROWS, row_groups=row_groups):
@@ -216,9 +229,11 @@ def open_parquet(stream, rulebook, name: str):
     names = parquet.schema_arrow.names
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise Unusable(f"{name}: unknown column(s) {', '.join(unknown)}; the columns are "
-                       f"case_id, the facts, and a struct column for each group of nested "
-                       f"facts: {', '.join(known[1:])}")
+        raise Unusable(
+            f"{name}: unknown column(s) {', '.join(unknown)}; the columns are "
+            f"case_id, the facts, and a struct column for each group of nested "
+            f"facts: {', '.join(known[1:])}"
+        )
     missing = [n for n, fact in rulebook.facts.items() if fact.required and n not in names]
     if missing:
         raise Unusable(f"{name}: there is no {', '.join(missing)} column")

@@ -40,17 +40,29 @@ def chart(tally: Tally, rulebook, lang: str):
     bars_height = bar * sum(max(len(bars), 1) for _, bars in panels)
     height = top + bottom + bars_height + gap * (len(panels) - 1)
     figure = Figure(figsize=(10, height))
-    figure.subplots_adjust(left=left / 10, right=0.97, top=1 - top / height, bottom=bottom / height,
-                           hspace=gap / (bars_height / len(panels)))
-    axes = figure.subplots(len(panels), 1, squeeze=False, gridspec_kw={
-        "height_ratios": [max(len(bars), 1) for _, bars in panels]})[:, 0]
+    figure.subplots_adjust(
+        left=left / 10,
+        right=0.97,
+        top=1 - top / height,
+        bottom=bottom / height,
+        hspace=gap / (bars_height / len(panels)),
+    )
+    axes = figure.subplots(
+        len(panels),
+        1,
+        squeeze=False,
+        gridspec_kw={"height_ratios": [max(len(bars), 1) for _, bars in panels]},
+    )[:, 0]
     labels = rulebook.facts["situations"].labels
     for ax, (situation, bars) in zip(axes, panels, strict=True):
         cases = tally.situations[situation]
         names = [step for step, _ in bars][::-1]
         shares = [100 * count / cases for _, count in bars][::-1]
-        ax.barh(names, shares, color=[colours(categories.index(rulebook.steps[n].category) % 10)
-                                      for n in names])
+        ax.barh(
+            names,
+            shares,
+            color=[colours(categories.index(rulebook.steps[n].category) % 10) for n in names],
+        )
         title = labels.get(situation, {}).get(lang, situation)
         ax.set_title(f"{situation}: {title} ({cases:,} cases)", loc="left", fontsize=10)
         ax.set_xlim(0, 100)
@@ -59,10 +71,14 @@ def chart(tally: Tally, rulebook, lang: str):
         ax.tick_params(axis="x", labelsize=7)
         ax.grid(axis="x", alpha=0.3)
     used = {rulebook.steps[step].category for _, bars in panels for step, _ in bars}
-    handles = [matplotlib.patches.Patch(color=colours(i % 10), label=category)
-               for i, category in enumerate(categories) if category in used]
-    figure.legend(handles=handles, loc="upper center", ncols=len(handles), fontsize=8,
-                  frameon=False)
+    handles = [
+        matplotlib.patches.Patch(color=colours(i % 10), label=category)
+        for i, category in enumerate(categories)
+        if category in used
+    ]
+    figure.legend(
+        handles=handles, loc="upper center", ncols=len(handles), fontsize=8, frameon=False
+    )
     return figure
 
 
@@ -77,7 +93,7 @@ def _chart_svg(tally: Tally, rulebook, lang: str) -> str:
     with matplotlib.rc_context({"svg.hashsalt": "dispute-guide", "svg.fonttype": "none"}):
         figure.savefig(buffer, format="svg", metadata={"Date": None})
     svg = buffer.getvalue()
-    return svg[svg.index("<svg"):]  # inline: no XML prolog or doctype inside HTML
+    return svg[svg.index("<svg") :]  # inline: no XML prolog or doctype inside HTML
 
 
 _STYLE = """body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:60em;color:#222}
@@ -89,13 +105,15 @@ figure{margin:1em 0}svg{max-width:100%;height:auto}code{font-size:90%;white-spac
 def write_report(path: Path, tally: Tally, rulebook, lang: str, rows: list, source: str) -> None:
     """A self-contained HTML page: the summary (`rows`), every step's count, and the chart."""
     e = html.escape
-    summary = "".join(f"<tr><th>{e(name)}</th><td class=n>{e(value)}</td></tr>"
-                      for name, value in rows)
+    summary = "".join(
+        f"<tr><th>{e(name)}</th><td class=n>{e(value)}</td></tr>" for name, value in rows
+    )
     steps = "".join(
         f"<tr><td><code>{e(step)}</code></td><td>{e(rulebook.steps[step].texts[lang]['title'])}"
         f"</td><td>{e(rulebook.steps[step].kind)}</td><td>{e(rulebook.steps[step].category)}</td>"
         f"<td class=n>{count:,}</td><td class=n>{100 * count / tally.evaluated:.1f}</td></tr>"
-        for step, count in tally.ranked(tally.steps, rulebook))
+        for step, count in tally.ranked(tally.steps, rulebook)
+    )
     chart = _chart_svg(tally, rulebook, lang)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     page = f"""<!doctype html>

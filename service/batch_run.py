@@ -50,6 +50,7 @@ def started_at() -> float:
 
 # --- output ----------------------------------------------------------------------------
 
+
 class Sink:
     """Where outcomes go. A file is written under a temporary name and renamed into place
     by `commit`; `abort` removes it. stdout is written as it goes."""
@@ -62,8 +63,9 @@ class Sink:
             return
         target = Path(path)
         try:
-            fd, self.temp = tempfile.mkstemp(dir=target.resolve().parent,
-                                             prefix=f".{target.name}.", suffix=".partial")
+            fd, self.temp = tempfile.mkstemp(
+                dir=target.resolve().parent, prefix=f".{target.name}.", suffix=".partial"
+            )
         except OSError as error:
             raise Unusable(f"{path}: {error.strerror}") from None
         umask = os.umask(0)
@@ -138,9 +140,14 @@ def parquet_table(rows: list, source: str, messages: bool = False):
     as an Arrow table."""
     import pyarrow as pa
 
-    fields = [("file", pa.string()), ("line", pa.int64()), ("case_id", pa.string()),
-              ("steps", pa.list_(pa.string())), ("questions", pa.list_(pa.string())),
-              ("ruleset_version", pa.string())]
+    fields = [
+        ("file", pa.string()),
+        ("line", pa.int64()),
+        ("case_id", pa.string()),
+        ("steps", pa.list_(pa.string())),
+        ("questions", pa.list_(pa.string())),
+        ("ruleset_version", pa.string()),
+    ]
     if messages:
         fields.append(("messages", pa.string()))
     schema = pa.schema(fields)
@@ -155,6 +162,7 @@ def open_sink(path: str, job: Job, source: str) -> Sink:
 
 
 # --- the run -----------------------------------------------------------------------------------
+
 
 class Run:
     """One batch run: feeds chunks to the workers in order, writes, counts, shows progress."""
@@ -225,8 +233,10 @@ class Run:
             yield from workers.map(self._chunks(records))
             finished = True
         except WorkerDied as died:
-            raise RunFailed(f"a worker process died ({died.how}); the run is stopped, "
-                            "and no output file was written") from None
+            raise RunFailed(
+                f"a worker process died ({died.how}); the run is stopped, "
+                "and no output file was written"
+            ) from None
         finally:
             workers.close(finished)
 
@@ -234,9 +244,14 @@ class Run:
 def summary_rows(tally: Tally, seconds: float, workers: tuple[str, str]) -> list[tuple[str, str]]:
     """The summary table's rows; `seconds` is the wall time of the whole command."""
     rate = tally.cases / seconds if seconds > 0 else 0.0
-    return [("cases", f"{tally.cases:,}"), ("evaluated", f"{tally.evaluated:,}"),
-            ("skipped", f"{tally.errors:,}"), ("wall time", f"{seconds:.1f} s"),
-            ("cases/s", f"{rate:,.0f}"), workers]
+    return [
+        ("cases", f"{tally.cases:,}"),
+        ("evaluated", f"{tally.evaluated:,}"),
+        ("skipped", f"{tally.errors:,}"),
+        ("wall time", f"{seconds:.1f} s"),
+        ("cases/s", f"{rate:,.0f}"),
+        workers,
+    ]
 
 
 def print_summary(tally: Tally, rulebook, rows: list[tuple[str, str]]) -> None:
@@ -245,8 +260,10 @@ def print_summary(tally: Tally, rulebook, rows: list[tuple[str, str]]) -> None:
     if ranked:
         width = max(len(step) for step, _ in ranked)
         lines += ["", f"{'top steps':<{width}}  {'cases':>10}  {'%':>5}"]
-        lines += [f"{step:<{width}}  {count:>10,}  {100 * count / tally.evaluated:>5.1f}"
-                  for step, count in ranked]
+        lines += [
+            f"{step:<{width}}  {count:>10,}  {100 * count / tally.evaluated:>5.1f}"
+            for step, count in ranked
+        ]
     print("\n".join(lines), file=sys.stderr)
 
 

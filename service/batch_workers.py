@@ -33,8 +33,9 @@ class WorkerDied(Exception):
         self.how = how
 
 
-def _serve(job: Job, parent: int, tasks: Connection, results: Connection,
-           inherited: list[Connection]) -> None:
+def _serve(
+    job: Job, parent: int, tasks: Connection, results: Connection, inherited: list[Connection]
+) -> None:
     """A worker's life: compile the rules once, then evaluate chunks until told to stop."""
     for connection in inherited:  # the other workers' pipe ends, copied by fork
         connection.close()
@@ -79,8 +80,11 @@ class Workers:
                 results_out, results_in = context.Pipe(duplex=False)
                 inherited = [end for w in self.workers for end in (w.tasks, w.results)]
                 process = context.Process(
-                    target=_serve, daemon=True, name="dispute-guide batch worker",
-                    args=(job, os.getpid(), tasks_out, results_in, inherited))
+                    target=_serve,
+                    daemon=True,
+                    name="dispute-guide batch worker",
+                    args=(job, os.getpid(), tasks_out, results_in, inherited),
+                )
                 process.start()
                 tasks_out.close()  # the worker's ends: its death closes the pipes
                 results_in.close()

@@ -43,20 +43,27 @@ def cannot_listen(bind: str) -> str | None:
     host, port = address
     try:
         family, kind, proto, _, sockaddr = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
     except (socket.gaierror, UnicodeError, OverflowError) as error:
-        return (f"cannot listen on {bind}: {getattr(error, 'strerror', None) or error}; "
-                "set DISPUTE_GUIDE_BIND (or --bind) to HOST:PORT")
+        return (
+            f"cannot listen on {bind}: {getattr(error, 'strerror', None) or error}; "
+            "set DISPUTE_GUIDE_BIND (or --bind) to HOST:PORT"
+        )
     with socket.socket(family, kind, proto) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
         try:
             probe.bind(sockaddr)
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
-                return (f"{bind} is already in use by another process; set DISPUTE_GUIDE_BIND "
-                        "(or --bind) to a free HOST:PORT")
-            return (f"cannot listen on {bind}: {error.strerror}; set DISPUTE_GUIDE_BIND "
-                    "(or --bind) to another HOST:PORT")
+                return (
+                    f"{bind} is already in use by another process; set DISPUTE_GUIDE_BIND "
+                    "(or --bind) to a free HOST:PORT"
+                )
+            return (
+                f"cannot listen on {bind}: {error.strerror}; set DISPUTE_GUIDE_BIND "
+                "(or --bind) to another HOST:PORT"
+            )
     return None
 
 
@@ -99,16 +106,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     except ValidationFailed as error:
         for path, messages in error.errors.items():
             for message in messages:
-                print(f"dispute-guide: {args.file}: {path}: {translate(message, args.lang)}",
-                      file=sys.stderr)
+                print(
+                    f"dispute-guide: {args.file}: {path}: {translate(message, args.lang)}",
+                    file=sys.stderr,
+                )
         return EXIT_FAILED
     except ApiError as error:
         print(f"dispute-guide: {args.file}: {translate(error.detail, args.lang)}", file=sys.stderr)
         return EXIT_FAILED
     guidance = state.engine.evaluate(case, questions=not args.no_questions)
     most = None if args.all_questions else DEFAULT_QUESTIONS
-    json.dump(render_guidance(guidance, args.lang, most), sys.stdout, ensure_ascii=False,
-              indent=2)
+    json.dump(render_guidance(guidance, args.lang, most), sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
     return EXIT_OK
 
@@ -142,8 +150,10 @@ def run_rule_tests(state) -> list[str]:
         if misplaced:
             failures.append(f"{where}: phases expected {test.phases}, got {misplaced}")
         if test.messages is not None:
-            held = {m["id"]: m["covers"] for m in
-                    compose(guidance.templates, guidance.steps, None, "en", ALL_MESSAGES)}
+            held = {
+                m["id"]: m["covers"]
+                for m in compose(guidance.templates, guidance.steps, None, "en", ALL_MESSAGES)
+            }
             if held != test.messages:
                 failures.append(f"{where}: messages expected {test.messages}, got {held}")
     never = sorted(set(state.rulebook.steps) - produced)
@@ -161,8 +171,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     tests = len(state.rulebook.tests)
     conflicts = state.rulebook.conflicts
     declared = [c for c in conflicts if not c.by_supersession]
-    print(f"{len(declared)} declared conflicts and {len(conflicts) - len(declared)} "
-          "superseded pairs, each proved impossible for every case (SAT, complete):")
+    print(
+        f"{len(declared)} declared conflicts and {len(conflicts) - len(declared)} "
+        "superseded pairs, each proved impossible for every case (SAT, complete):"
+    )
     for conflict in declared:
         print(f"  never together: {' + '.join(conflict.steps)}")
     for step, by in sorted(state.rulebook.superseded_by.items()):
@@ -174,9 +186,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"WARN rule {rule} can never fire")
     for line in failures:
         print(f"FAIL {line}")
-    print(f"{len(state.rulebook.rules)} rules, {len(state.rulebook.steps)} steps, "
-          f"ruleset {state.version}: {tests} cases, "
-          f"{'all passed' if not failures else f'{len(failures)} failures'}")
+    print(
+        f"{len(state.rulebook.rules)} rules, {len(state.rulebook.steps)} steps, "
+        f"ruleset {state.version}: {tests} cases, "
+        f"{'all passed' if not failures else f'{len(failures)} failures'}"
+    )
     return EXIT_FAILED if failures else EXIT_OK
 
 
@@ -220,12 +234,16 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("file", help="a JSON file, or - for stdin")
     s.add_argument("--lang", choices=("en", "ru"), default="en")
     s.add_argument("--no-questions", action="store_true", help="skip the follow-up questions")
-    s.add_argument("--all-questions", action="store_true",
-                   help="list every follow-up question (default: the best 5)")
+    s.add_argument(
+        "--all-questions",
+        action="store_true",
+        help="list every follow-up question (default: the best 5)",
+    )
     s.add_argument("--rules", help="rules folder (default: the bundled one)")
     s.set_defaults(func=cmd_evaluate)
 
     from service import batch_cli
+
     batch_cli.add_parser(sub)
 
     s = sub.add_parser("check", help="validate the rules and run their test cases")
@@ -239,7 +257,9 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("config", help="print the configuration variables")
     s.set_defaults(func=cmd_config)
 
-    s = sub.add_parser("hash-key", help="hash an API key (from stdin) for DISPUTE_GUIDE_API_KEYS_FILE")
+    s = sub.add_parser(
+        "hash-key", help="hash an API key (from stdin) for DISPUTE_GUIDE_API_KEYS_FILE"
+    )
     s.set_defaults(func=cmd_hash_key)
     return p
 

@@ -67,8 +67,9 @@ class Rules:
     @classmethod
     def of(cls, state) -> Rules:
         folder = Path(state.rulebook.directory)
-        files = tuple((p.name, p.read_text(encoding="utf-8"))
-                      for p in sorted(folder.glob("*.yaml")))
+        files = tuple(
+            (p.name, p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.yaml"))
+        )
         return cls(files, state.version, _CODE)
 
 
@@ -79,8 +80,10 @@ _compiling = threading.Lock()
 def compiled(rules: Rules):
     """The rules compiled in this process: once per process, checked against the client's."""
     if rules.code != _CODE:
-        raise RulesMismatch(f"this worker runs dispute-guide {_CODE}, the client "
-                            f"{rules.code}: run the same version on both")
+        raise RulesMismatch(
+            f"this worker runs dispute-guide {_CODE}, the client "
+            f"{rules.code}: run the same version on both"
+        )
     state = _compiled.get(rules.version)
     if state is not None:
         return state
@@ -93,12 +96,16 @@ def compiled(rules: Rules):
             try:
                 state = load_state(folder)
             except Unusable as error:
-                raise RulesMismatch(f"this worker cannot load the client's rules (is it another "
-                                    f"dispute-guide version?): {error}") from None
+                raise RulesMismatch(
+                    f"this worker cannot load the client's rules (is it another "
+                    f"dispute-guide version?): {error}"
+                ) from None
         if state.version != rules.version:
-            raise RulesMismatch(f"this worker compiled the client's rules to ruleset "
-                                f"{state.version}, the client to {rules.version}: run the "
-                                "same dispute-guide version on both")
+            raise RulesMismatch(
+                f"this worker compiled the client's rules to ruleset "
+                f"{state.version}, the client to {rules.version}: run the "
+                "same dispute-guide version on both"
+            )
         _compiled[rules.version] = state
         return state
 
@@ -117,6 +124,7 @@ class RulesPlugin(WorkerPlugin):
 
 
 # --- a part of the input, evaluated by one task --------------------------------------------
+
 
 @dataclass(frozen=True)
 class Part:
@@ -158,8 +166,9 @@ def _records(part: Part, state):
     import fsspec
 
     if part.format == "jsonl":
-        yield from jsonl_records(io.BytesIO(_read_block(part.url, part.offset, part.length)),
-                                 part.first)
+        yield from jsonl_records(
+            io.BytesIO(_read_block(part.url, part.offset, part.length)), part.first
+        )
         return
     with fsspec.open(part.url, "rb") as opened:
         if part.format == "parquet":
@@ -175,8 +184,16 @@ def evaluate_part(part: Part, job: Job, rules: Rules, out: str | None) -> PartRe
     """Evaluate a part; write its answers to `out`/part-NNNNN.<format>, under a temporary
     name renamed into place, so that a task run again (its worker died) replaces it."""
     state = compiled(rules)
-    job = Job(None, part.format, part.columns, job.output_format, job.lang, job.questions,
-              job.most, job.messages)
+    job = Job(
+        None,
+        part.format,
+        part.columns,
+        job.output_format,
+        job.lang,
+        job.questions,
+        job.most,
+        job.messages,
+    )
     evaluator = Evaluator(job, state)
     result = PartResult(Tally(), [])
     kept: list = []
@@ -233,6 +250,7 @@ def merge(*results: PartResult) -> PartResult:
 
 # --- the library entry points ----------------------------------------------------------------
 
+
 def _once(rules: Rules):
     """The rules as one node of the graph, not copied into every partition's task."""
     import dask
@@ -244,12 +262,15 @@ def _rules_for(rules: str | None) -> Rules:
     return Rules.of(load_state(rules))
 
 
-def evaluate_items(items, rules: Rules, lang: str, questions: bool,
-                   most: int | None = DEFAULT_QUESTIONS) -> list[dict]:
+def evaluate_items(
+    items, rules: Rules, lang: str, questions: bool, most: int | None = DEFAULT_QUESTIONS
+) -> list[dict]:
     """Cases (dicts, JSON texts, or (key, case) pairs) to their results, in order."""
     state = compiled(rules)
-    evaluators = {kind: Evaluator(Job(None, kind, None, "jsonl", lang, questions, most), state)
-                  for kind in ("jsonl", "parquet")}
+    evaluators = {
+        kind: Evaluator(Job(None, kind, None, "jsonl", lang, questions, most), state)
+        for kind in ("jsonl", "parquet")
+    }
     results = []
     for item in items:
         key, case = item if isinstance(item, tuple) else (None, item)
@@ -263,17 +284,24 @@ def evaluate_items(items, rules: Rules, lang: str, questions: bool,
             messages: dict = {}
             for problem in problems:
                 messages.setdefault(problem.field, []).append(problem.message)
-            result.update(case_id=case_id if isinstance(case_id, str) else None,
-                          problems=messages)
+            result.update(case_id=case_id if isinstance(case_id, str) else None, problems=messages)
         else:
-            result.update(case_id=guidance.case_id, situations=list(valid["situations"]),
-                          guidance=render_guidance(guidance, lang, most))
+            result.update(
+                case_id=guidance.case_id,
+                situations=list(valid["situations"]),
+                guidance=render_guidance(guidance, lang, most),
+            )
         results.append(result)
     return results
 
 
-def evaluate_bag(cases, rules: str | None = None, lang: str = "en", questions: bool = True,
-                 all_questions: bool = False):
+def evaluate_bag(
+    cases,
+    rules: str | None = None,
+    lang: str = "en",
+    questions: bool = True,
+    all_questions: bool = False,
+):
     """A Dask bag of cases to a bag of results, in the same order and partitions.
 
     A case is a dict (as POST /v1/guidance takes it), a JSON text (str or bytes), or a
@@ -334,8 +362,10 @@ def _frame_cases(frame) -> list:
     """The rows of a pandas frame as cases: dotted columns nested, nulls left out."""
     from service.batch_eval import nest, without_nulls
 
-    return [without_nulls(nest({name: _plain(value) for name, value in row.items()}))
-            for row in frame.to_dict("records")]
+    return [
+        without_nulls(nest({name: _plain(value) for name, value in row.items()}))
+        for row in frame.to_dict("records")
+    ]
 
 
 FRAME_COLUMNS = ("case_id", "steps", "questions", "ruleset_version", "problems")
@@ -351,14 +381,25 @@ def _evaluate_partition(frame, rules: Rules, lang: str, questions: bool, most: i
             rows.append((result["case_id"], None, None, None, json.dumps(result["problems"])))
         else:
             asked = guidance.get("questions")
-            rows.append((guidance["case_id"], [s["id"] for s in guidance["steps"]],
-                         None if asked is None else [q["field"] for q in asked],
-                         guidance["ruleset_version"], None))
+            rows.append(
+                (
+                    guidance["case_id"],
+                    [s["id"] for s in guidance["steps"]],
+                    None if asked is None else [q["field"] for q in asked],
+                    guidance["ruleset_version"],
+                    None,
+                )
+            )
     return pd.DataFrame(rows, columns=list(FRAME_COLUMNS), index=frame.index, dtype=object)
 
 
-def evaluate_frame(frame, rules: str | None = None, lang: str = "en", questions: bool = True,
-                   all_questions: bool = False):
+def evaluate_frame(
+    frame,
+    rules: str | None = None,
+    lang: str = "en",
+    questions: bool = True,
+    all_questions: bool = False,
+):
     """A Dask dataframe of cases (columns `case_id` and the facts, dotted or as struct
     columns) to a dataframe of results with the same index: `case_id`, `steps`,
     `questions`, `ruleset_version`, and `problems` (JSON, for a row that cannot be
@@ -368,13 +409,14 @@ def evaluate_frame(frame, rules: str | None = None, lang: str = "en", questions:
     shipped = _rules_for(rules)
     meta = pd.DataFrame({name: pd.Series(dtype=object) for name in FRAME_COLUMNS})
     most = None if all_questions else DEFAULT_QUESTIONS
-    return frame.map_partitions(_evaluate_partition, _once(shipped), lang, questions, most,
-                                meta=meta)
+    return frame.map_partitions(
+        _evaluate_partition, _once(shipped), lang, questions, most, meta=meta
+    )
 
 
 def problem_lines(problems: list) -> list[str]:
     """The report lines of bad lines, in file and line order."""
-    return [f"{url.removeprefix('file://')}: line {line}: {field}: {message}"
-            for url, line, field, message in sorted(problems, key=lambda p: (p[0], p[1]))]
-
-
+    return [
+        f"{url.removeprefix('file://')}: line {line}: {field}: {message}"
+        for url, line, field, message in sorted(problems, key=lambda p: (p[0], p[1]))
+    ]

@@ -57,8 +57,9 @@ def _filesystem(url: str):
     try:
         return url_to_fs(url)
     except ImportError as error:  # fsspec names the package: "Install s3fs to access S3"
-        raise Unusable(f"{url}: {error}; the back ends are listed at "
-                       "https://filesystem-spec.readthedocs.io") from None
+        raise Unusable(
+            f"{url}: {error}; the back ends are listed at https://filesystem-spec.readthedocs.io"
+        ) from None
     except ValueError as error:
         raise Unusable(f"{url}: {error}") from None
 
@@ -69,9 +70,12 @@ def input_files(url: str, given: str | None) -> list[tuple[str, str]]:
     if any(c in path for c in GLOB):
         paths = sorted(fs.glob(path))
     elif fs.isdir(path):
-        paths = sorted(p for p in fs.find(path)
-                       if PurePosixPath(p).suffix.lower() in EXTENSIONS
-                       and not PurePosixPath(p).name.startswith((".", "_")))
+        paths = sorted(
+            p
+            for p in fs.find(path)
+            if PurePosixPath(p).suffix.lower() in EXTENSIONS
+            and not PurePosixPath(p).name.startswith((".", "_"))
+        )
     elif fs.exists(path):
         paths = [path]
     else:
@@ -83,9 +87,11 @@ def input_files(url: str, given: str | None) -> list[tuple[str, str]]:
         suffix = PurePosixPath(path).suffix.lower()
         fmt = given or EXTENSIONS.get(suffix)
         if fmt is None:
-            raise Unusable(f"{path}: cannot tell the format from the extension "
-                           f"{suffix or '(none)'}; name it .jsonl, .csv or .parquet, or use "
-                           "--format")
+            raise Unusable(
+                f"{path}: cannot tell the format from the extension "
+                f"{suffix or '(none)'}; name it .jsonl, .csv or .parquet, or use "
+                "--format"
+            )
         files.append((fs.unstrip_protocol(path), fmt))
     return files
 
@@ -119,10 +125,14 @@ def plan(client, files: list, rulebook, block_size: int) -> list:
             number, row = header
             if isinstance(row, LineProblem):
                 raise Unusable(f"{url}: line {number}: the header: {row.message}")
-            parts.append(Part(0, url, "csv", columns=columns(row, rulebook,
-                                                             f"{url}: line {number}")))
-    counts = iter(client.gather(client.map(count_lines, *zip(*blocks, strict=True), pure=False))
-                  if blocks else ())
+            parts.append(
+                Part(0, url, "csv", columns=columns(row, rulebook, f"{url}: line {number}"))
+            )
+    counts = iter(
+        client.gather(client.map(count_lines, *zip(*blocks, strict=True), pure=False))
+        if blocks
+        else ()
+    )
     ordered = []
     for item in parts:
         if isinstance(item, tuple):  # a JSONL file: its blocks
@@ -133,8 +143,10 @@ def plan(client, files: list, rulebook, block_size: int) -> list:
                     first += next(counts)
         else:
             ordered.append(item)
-    return [Part(i, p.url, p.format, p.offset, p.length, p.first, p.columns)
-            for i, p in enumerate(ordered)]
+    return [
+        Part(i, p.url, p.format, p.offset, p.length, p.first, p.columns)
+        for i, p in enumerate(ordered)
+    ]
 
 
 def connect(address: str):
@@ -147,8 +159,12 @@ def connect(address: str):
             raise Unusable(f"--cluster {address}: N in local:N is a number of workers, 1 or more")
         import os
 
-        cluster = LocalCluster(n_workers=int(count or os.cpu_count() or 1), threads_per_worker=1,
-                               processes=True, dashboard_address=":0")
+        cluster = LocalCluster(
+            n_workers=int(count or os.cpu_count() or 1),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+        )
         return Client(cluster), cluster
     try:
         return Client(address, timeout="20s"), None
@@ -161,8 +177,9 @@ def _prepare_output(out: str):
     fs, path = _filesystem(out)
     existed = fs.exists(path)
     if existed and (not fs.isdir(path) or fs.ls(path, detail=False)):
-        raise Unusable(f"{out}: exists and is not an empty folder; the parts go into a new "
-                       "or empty folder")
+        raise Unusable(
+            f"{out}: exists and is not an empty folder; the parts go into a new or empty folder"
+        )
     return fs, path, existed
 
 
@@ -175,8 +192,7 @@ def run_on_cluster(args: argparse.Namespace, rules: str | None, started: float) 
 
     if args.output == "-":
         raise Unusable("with --cluster, -o names the folder the workers write the parts to")
-    output_format = args.output_format or EXTENSIONS.get(PurePosixPath(args.output).suffix,
-                                                         "jsonl")
+    output_format = args.output_format or EXTENSIONS.get(PurePosixPath(args.output).suffix, "jsonl")
     if output_format == "csv":
         raise Unusable("with --cluster, the output is JSONL or Parquet parts, not CSV")
     state = load_state(rules)
@@ -194,22 +210,33 @@ def run_on_cluster(args: argparse.Namespace, rules: str | None, started: float) 
             raise RunFailed(f"a worker refused the rules: {error}") from None
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
         parts = plan(client, files, state.rulebook, args.block_size)
-        job = Job(None, "jsonl", None, output_format, args.lang, not args.no_questions,
-                  None if args.all_questions else DEFAULT_QUESTIONS, messages_option(args))
-        futures = client.map(evaluate_part, parts, job=job, rules=shipped,
-                             out=fs.unstrip_protocol(out), pure=False)
+        job = Job(
+            None,
+            "jsonl",
+            None,
+            output_format,
+            args.lang,
+            not args.no_questions,
+            None if args.all_questions else DEFAULT_QUESTIONS,
+            messages_option(args),
+        )
+        futures = client.map(
+            evaluate_part, parts, job=job, rules=shipped, out=fs.unstrip_protocol(out), pure=False
+        )
         level = futures
         while len(level) > 1:  # the summary, reduced on the cluster
-            level = [client.submit(merge, *level[i:i + 8], pure=False)
-                     for i in range(0, len(level), 8)]
+            level = [
+                client.submit(merge, *level[i : i + 8], pure=False) for i in range(0, len(level), 8)
+            ]
         if sys.stderr.isatty() and futures:
             progress(futures)
             print(file=sys.stderr)
         try:
             total = level[0].result() if level else merge()
         except Exception as error:
-            raise RunFailed(f"the cluster run failed: {type(error).__name__}: {error}; "
-                            "no output was kept") from None
+            raise RunFailed(
+                f"the cluster run failed: {type(error).__name__}: {error}; no output was kept"
+            ) from None
         fs.pipe(f"{out}/{SUCCESS}", b"")
         succeeded = True
     finally:

@@ -49,8 +49,10 @@ class Witness:
         files = [file for _, file, step in self.rules if step == a] or ["plan.yaml"]
         by = ", ".join(f"{rule} ({file})" for rule, file, _ in self.rules)
         head = self.directory / files[0]
-        return (f"{head}: steps {a} and {b} can both be given, e.g. for "
-                f"{json.dumps(self.case, ensure_ascii=False)} (added by {by})")
+        return (
+            f"{head}: steps {a} and {b} can both be given, e.g. for "
+            f"{json.dumps(self.case, ensure_ascii=False)} (added by {by})"
+        )
 
 
 class Encoding:
@@ -69,8 +71,11 @@ class Encoding:
             if fact.type == "list":
                 self._list_fact(fact)
             else:
-                cuts = set().union(*(thresholds(c, fact.name) for c in conditions)) \
-                    if fact.type == "integer" else set()
+                cuts = (
+                    set().union(*(thresholds(c, fact.name) for c in conditions))
+                    if fact.type == "integer"
+                    else set()
+                )
                 self._scalar_fact(fact, cuts)
         self.fires = {rule.id: self._node(rule.when) for rule in rulebook.rules}
         for implication in rulebook.implications:
@@ -84,9 +89,10 @@ class Encoding:
                 adders.setdefault(step, []).append(self.fires[rule.id])
             for step in rule.remove:
                 removers.setdefault(step, []).append(self.fires[rule.id])
-        self.added = {step: self._and([self._or(adders.get(step, [])),
-                                       -self._or(removers.get(step, []))])
-                      for step in rulebook.steps}
+        self.added = {
+            step: self._and([self._or(adders.get(step, [])), -self._or(removers.get(step, []))])
+            for step in rulebook.steps
+        }
         self.present: dict[str, int] = {}
         for step in rulebook.steps:
             self._present(step)
@@ -132,7 +138,7 @@ class Encoding:
         variables = [var for _, var in classes]
         self.clauses.append(variables)
         for i, a in enumerate(variables):
-            self.clauses.extend([-a, -b] for b in variables[i + 1:])
+            self.clauses.extend([-a, -b] for b in variables[i + 1 :])
         self.classes[fact.name] = classes
 
     def _list_fact(self, fact) -> None:
@@ -175,8 +181,13 @@ class Encoding:
             return self._or([holds, unknown]) if check.if_unknown else holds
         test = to_python(check)
         name = check.fact
-        return self._or([var for value, var in self.classes[name]
-                         if test({} if value is _UNKNOWN else {name: value})])
+        return self._or(
+            [
+                var
+                for value, var in self.classes[name]
+                if test({} if value is _UNKNOWN else {name: value})
+            ]
+        )
 
     # --- witnesses ----------------------------------------------------------------
 
@@ -220,9 +231,13 @@ def find_conflicts(rulebook: Rulebook) -> list[Witness]:
             assumptions = [encoding.present[a], encoding.present[b]]
             if solver.solve(assumptions=assumptions):
                 model = encoding.smallest(solver, assumptions)
-                rules = tuple((r.id, r.file, step) for r in rulebook.rules
-                              if _holds(encoding.fires[r.id], model)
-                              for step in (a, b) if step in r.add)
+                rules = tuple(
+                    (r.id, r.file, step)
+                    for r in rulebook.rules
+                    if _holds(encoding.fires[r.id], model)
+                    for step in (a, b)
+                    if step in r.add
+                )
                 found.append(Witness(conflict, encoding.case(model), rules, rulebook.directory))
     return found
 

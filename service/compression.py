@@ -20,12 +20,23 @@ from flask import Flask, Response, current_app, request
 
 LEVEL = 6
 MIN_BYTES = 1024  # below this, the gzip header and the CPU are not worth it
-TEXT_TYPES = frozenset({
-    "text/html", "text/css", "text/plain", "text/csv", "text/javascript", "text/yaml",
-    "application/javascript", "application/json", "application/problem+json",
-    "application/yaml", "application/x-yaml", "application/openmetrics-text",
-    "image/svg+xml",
-})
+TEXT_TYPES = frozenset(
+    {
+        "text/html",
+        "text/css",
+        "text/plain",
+        "text/csv",
+        "text/javascript",
+        "text/yaml",
+        "application/javascript",
+        "application/json",
+        "application/problem+json",
+        "application/yaml",
+        "application/x-yaml",
+        "application/openmetrics-text",
+        "image/svg+xml",
+    }
+)
 
 
 def accepts_gzip() -> bool:

@@ -17,8 +17,10 @@ two compilations below agree.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
+
 from service.exceptions import DisputeGuideError
 
 Predicate = Callable[[Mapping[str, Any]], bool]
@@ -29,7 +31,12 @@ NUMBER_OPS = ("less_than", "at_most", "more_than", "at_least")
 LIST_OPS = ("includes", "includes_any", "excludes")
 OPERATORS = SCALAR_OPS + NUMBER_OPS + LIST_OPS + ("known",)
 
-_DURABLE_COMPARISON = {"less_than": "$lt", "at_most": "$lte", "more_than": "$gt", "at_least": "$gte"}
+_DURABLE_COMPARISON = {
+    "less_than": "$lt",
+    "at_most": "$lte",
+    "more_than": "$gt",
+    "at_least": "$gte",
+}
 
 
 class ConditionError(DisputeGuideError, ValueError):
@@ -85,6 +92,7 @@ Node = Check | All | Any_
 
 
 # --- parsing ---------------------------------------------------------------
+
 
 def parse(when: Any, facts: Mapping[str, FactType], path: str = "when") -> All:
     """Parse a `when` mapping into an `All` node; raise ConditionError naming the place."""
@@ -169,11 +177,14 @@ def _one_value(fact: FactType, value: Any, path: str) -> Any:
         ok = isinstance(value, str) and value in fact.values
         expected = "one of " + ", ".join(fact.values)
     if not ok:
-        raise ConditionError(path, f"{value!r} is not a valid value of {fact.name}: expected {expected}")
+        raise ConditionError(
+            path, f"{value!r} is not a valid value of {fact.name}: expected {expected}"
+        )
     return value
 
 
 # --- compiling to durable_rules ---------------------------------------------
+
 
 def _durable_op(fact: str, op: str, value: Any) -> dict:
     """One atomic engine test (`in`, `not_in`, `includes_any` and `excludes` expand to
@@ -245,6 +256,7 @@ def durable_terms(node: Node, member: Callable[[str, Any], str] | None = None) -
 
 # --- compiling to Python ------------------------------------------------------
 
+
 class Source:
     """Python source for conditions over a flattened fact named `f`, with its constants.
 
@@ -281,8 +293,10 @@ class Source:
         if op == "in":
             return f"f.get({name}, _MISSING) in {self.constant(frozenset(value))}"
         if op == "not_in":
-            return (f"((_v := f.get({name}, _MISSING)) is not _MISSING "
-                    f"and _v not in {self.constant(frozenset(value))})")
+            return (
+                f"((_v := f.get({name}, _MISSING)) is not _MISSING "
+                f"and _v not in {self.constant(frozenset(value))})"
+            )
         if op in _PY_COMPARISON:
             return f"((_v := f.get({name})) is not None and _v {_PY_COMPARISON[op]} {value!r})"
         if op == "known":

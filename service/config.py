@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
+
 from service.exceptions import DisputeGuideError
 
 PREFIX = "DISPUTE_GUIDE_"
@@ -40,6 +42,7 @@ def _choice(*choices: str) -> Callable[[str], str]:
         if value not in choices:
             raise ValueError(f"must be one of {', '.join(choices)}")
         return value
+
     return parse
 
 
@@ -63,8 +66,10 @@ def _frame_origins(text: str) -> tuple:
         return ("none",)
     for item in items:
         if item != "self" and not _ORIGIN.fullmatch(item):
-            raise ValueError(f"must be origins like https://crm.example.com (no path, no `*`), "
-                             f"`self` or `none`; {item!r} is not one")
+            raise ValueError(
+                f"must be origins like https://crm.example.com (no path, no `*`), "
+                f"`self` or `none`; {item!r} is not one"
+            )
     return tuple(dict.fromkeys(items))
 
 
@@ -91,44 +96,90 @@ class Setting:
 
 SETTINGS = (
     Setting("BIND", "127.0.0.1:8000", _text, "Address and port gunicorn listens on."),
-    Setting("WORKERS", 0, _non_negative_int,
-            "gunicorn worker processes; 0 means one per core (at most 8)."),
+    Setting(
+        "WORKERS",
+        0,
+        _non_negative_int,
+        "gunicorn worker processes; 0 means one per core (at most 8).",
+    ),
     Setting("THREADS", 4, _positive_int, "Threads per worker."),
-    Setting("TIMEOUT", 30, _positive_int,
-            "Seconds a request may take before gunicorn restarts its worker."),
-    Setting("READ_TIMEOUT", 5, _positive_int,
-            "Seconds a client may pause while sending a request's headers or body; then it is "
-            "answered with a 408 (headers) or 400 (body) problem and the connection closed."),
-    Setting("RULES_DIR", "", _text,
-            "Folder of the rule files; empty means the bundled `rules/` folder."),
-    Setting("MAX_BODY_BYTES", 1048576, _positive_int,
-            "Largest request body accepted (413 above it)."),
+    Setting(
+        "TIMEOUT",
+        30,
+        _positive_int,
+        "Seconds a request may take before gunicorn restarts its worker.",
+    ),
+    Setting(
+        "READ_TIMEOUT",
+        5,
+        _positive_int,
+        "Seconds a client may pause while sending a request's headers or body; then it is "
+        "answered with a 408 (headers) or 400 (body) problem and the connection closed.",
+    ),
+    Setting(
+        "RULES_DIR", "", _text, "Folder of the rule files; empty means the bundled `rules/` folder."
+    ),
+    Setting(
+        "MAX_BODY_BYTES", 1048576, _positive_int, "Largest request body accepted (413 above it)."
+    ),
     Setting("BATCH_LIMIT", 1000, _positive_int, "Most cases in one JSON batch request."),
-    Setting("LOG_LEVEL", "info", _choice("debug", "info", "warning", "error"),
-            "Lowest level of the log lines written."),
-    Setting("LOG_FORMAT", "json", _choice("json", "text"),
-            "One JSON object per line, or plain text for reading by eye."),
-    Setting("API_KEYS", (), _csv,
-            "Comma-separated API keys; when any key is set, /v1/* needs "
-            "`Authorization: Bearer <key>`."),
-    Setting("API_KEYS_FILE", "", _text,
-            "A file of SHA-256 hashes (hex) of API keys, one per line, `#` comments; "
-            "`dispute-guide hash-key` makes one."),
-    Setting("METRICS_KEY", "", _text,
-            "When set, GET /metrics needs `Authorization: Bearer <this key>`."),
-    Setting("CORS_ORIGINS", (), _csv,
-            "Comma-separated origins (`https://crm.example.com`) allowed to call /v1/* from "
-            "a browser; `*` allows any."),
-    Setting("FRAME_ORIGINS", (), _frame_origins,
-            "Comma-separated origins allowed to show the page (`GET /`) in a frame, sent as CSP "
-            "`frame-ancestors`; `self` is this service, `none` forbids framing. Empty means "
-            "`self` and the origins of CORS_ORIGINS (not `*`)."),
-    Setting("COMPRESS_API", False, _bool,
-            "gzip the answers to POST /v1/* (evaluations) for clients that accept it; the "
-            "page, its assets and the GET documents are always offered gzipped."),
-    Setting("REQUEST_TIMEOUT", 20, _positive_int,
-            "Seconds a batch may run before it is answered with a 503 problem (keep it below "
-            "TIMEOUT, when gunicorn kills the worker)."),
+    Setting(
+        "LOG_LEVEL",
+        "info",
+        _choice("debug", "info", "warning", "error"),
+        "Lowest level of the log lines written.",
+    ),
+    Setting(
+        "LOG_FORMAT",
+        "json",
+        _choice("json", "text"),
+        "One JSON object per line, or plain text for reading by eye.",
+    ),
+    Setting(
+        "API_KEYS",
+        (),
+        _csv,
+        "Comma-separated API keys; when any key is set, /v1/* needs `Authorization: Bearer <key>`.",
+    ),
+    Setting(
+        "API_KEYS_FILE",
+        "",
+        _text,
+        "A file of SHA-256 hashes (hex) of API keys, one per line, `#` comments; "
+        "`dispute-guide hash-key` makes one.",
+    ),
+    Setting(
+        "METRICS_KEY", "", _text, "When set, GET /metrics needs `Authorization: Bearer <this key>`."
+    ),
+    Setting(
+        "CORS_ORIGINS",
+        (),
+        _csv,
+        "Comma-separated origins (`https://crm.example.com`) allowed to call /v1/* from "
+        "a browser; `*` allows any.",
+    ),
+    Setting(
+        "FRAME_ORIGINS",
+        (),
+        _frame_origins,
+        "Comma-separated origins allowed to show the page (`GET /`) in a frame, sent as CSP "
+        "`frame-ancestors`; `self` is this service, `none` forbids framing. Empty means "
+        "`self` and the origins of CORS_ORIGINS (not `*`).",
+    ),
+    Setting(
+        "COMPRESS_API",
+        False,
+        _bool,
+        "gzip the answers to POST /v1/* (evaluations) for clients that accept it; the "
+        "page, its assets and the GET documents are always offered gzipped.",
+    ),
+    Setting(
+        "REQUEST_TIMEOUT",
+        20,
+        _positive_int,
+        "Seconds a batch may run before it is answered with a 503 problem (keep it below "
+        "TIMEOUT, when gunicorn kills the worker).",
+    ),
 )
 
 
@@ -153,6 +204,9 @@ def markdown_table() -> str:
     rows = ["| variable | default | what it sets |", "|---|---|---|"]
     for s in SETTINGS:
         default = ",".join(s.default) if isinstance(s.default, tuple) else s.default
-        rows.append(f"| `{s.variable}` | `{default}` | {s.description} |"
-                    if default != "" else f"| `{s.variable}` | (empty) | {s.description} |")
+        rows.append(
+            f"| `{s.variable}` | `{default}` | {s.description} |"
+            if default != ""
+            else f"| `{s.variable}` | (empty) | {s.description} |"
+        )
     return "\n".join(rows)

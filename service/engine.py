@@ -26,7 +26,8 @@ import json
 import os
 import threading
 import weakref
-from typing import Any, Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import durable_rules_engine as _dre
 
@@ -100,12 +101,15 @@ class Engine:
         # List facts reach the engine also as one marker field per item they hold.
         self._members = {
             fact.name: {value: f"_l{i}_{j}" for j, value in enumerate(fact.values)}
-            for i, fact in enumerate(rulebook.facts.values()) if fact.type == "list"}
+            for i, fact in enumerate(rulebook.facts.values())
+            if fact.type == "list"
+        }
         self.shards = shard(rulebook, lambda fact, value: self._members[fact][value])
         self._handles: list = []
         for rules in self.shards:
-            definition = {name: {"all": [{"m": {"$and": [_GUARD, *term]}}], "pri": 1}
-                          for name, term in rules}
+            definition = {
+                name: {"all": [{"m": {"$and": [_GUARD, *term]}}], "pri": 1} for name, term in rules
+            }
             # Lowest priority: fires last, once per session, whatever the facts.
             definition[SENTINEL] = {"all": [{"m": _GUARD}], "pri": 65535}
             name = f"dispute-guide-{os.getpid()}-{next(_ruleset_names)}"
@@ -160,7 +164,7 @@ class Engine:
                 message = result[1] if type(result) is tuple else result
                 # A message is '{"<rule name>":{...}}': slicing the name out avoids
                 # parsing the echoed fact, which would double the cost.
-                fired.append(message[2:message.index('"', 2)])
+                fired.append(message[2 : message.index('"', 2)])
                 result = _dre.complete_and_start_action(handle, state)
         except Exception as error:
             raise EngineError(f"running the actions failed: {error}") from error
@@ -187,9 +191,17 @@ class Engine:
         asked = None
         if questions:
             asked = tuple(self.asker.ask(flat, frozenset(fired), {p.step.id for p in steps}))
-        guidance = Guidance(case.get("case_id"), self.rulebook.version, flat, steps,
-                            tuple(rules), asked, self.rulebook.source_labels,
-                            case.get("context"), self.rulebook.messages)
+        guidance = Guidance(
+            case.get("case_id"),
+            self.rulebook.version,
+            flat,
+            steps,
+            tuple(rules),
+            asked,
+            self.rulebook.source_labels,
+            case.get("context"),
+            self.rulebook.messages,
+        )
         if self.observer is not None:
             self.observer(guidance)
         return guidance
@@ -222,13 +234,18 @@ def shard(rulebook: Rulebook, member=None) -> list[list[tuple[str, tuple]]]:
     for rule in rulebook.rules:
         for k, term in enumerate(durable_terms(rule.when, member)):
             chain = tuple(sorted(term, key=_chain_key))
-            if (not shards or len(shards[-1]) >= RULES_PER_RULESET
-                    or network.bound_with(chain) > STACK_BUDGET):
+            if (
+                not shards
+                or len(shards[-1]) >= RULES_PER_RULESET
+                or network.bound_with(chain) > STACK_BUDGET
+            ):
                 shards.append([])
                 network = Network()
                 if network.bound_with(chain) > STACK_BUDGET:
-                    raise EngineError(f"rule {rule.id!r}: an alternative of its condition is "
-                                      "too long for the engine")
+                    raise EngineError(
+                        f"rule {rule.id!r}: an alternative of its condition is "
+                        "too long for the engine"
+                    )
             network.add(chain)
             shards[-1].append((f"{rule.id}{ALTERNATIVE}{k}", chain))
     return shards
@@ -276,8 +293,9 @@ class Network:
             key = json.dumps(atom, sort_keys=True)
             path.append((node, key))
             if key not in node.children:
-                bound = node._fan_with(atom) - 1 + max(
-                    [1, *(c.bound for c in node.children.values())])
+                bound = (
+                    node._fan_with(atom) - 1 + max([1, *(c.bound for c in node.children.values())])
+                )
                 break
             node = node.children[key]
         else:

@@ -76,10 +76,15 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
-def problem(status: int, title: str, detail: str, slug: str | None = None,
-            errors: dict | None = None) -> dict:
-    body = {"type": TYPE_BASE + slug if slug else "about:blank", "title": title,
-            "status": status, "detail": detail}
+def problem(
+    status: int, title: str, detail: str, slug: str | None = None, errors: dict | None = None
+) -> dict:
+    body = {
+        "type": TYPE_BASE + slug if slug else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
     if errors:
         body["errors"] = errors
     request_id = g.get("request_id") if g else None
@@ -120,8 +125,9 @@ def problem_response(body: dict, headers: dict | None = None):
 def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError):
-        return problem_response(problem(error.status, error.title, error.detail, error.slug,
-                                        error.errors))
+        return problem_response(
+            problem(error.status, error.title, error.detail, error.slug, error.errors)
+        )
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
@@ -130,8 +136,9 @@ def init_app(app: Flask) -> None:
             headers["Allow"] = ", ".join(error.valid_methods)
         detail = error.description or error.name
         if error.code == 413:
-            detail = (f"The body is larger than the limit of {app.config['MAX_CONTENT_LENGTH']} "
-                      "bytes.")
+            detail = (
+                f"The body is larger than the limit of {app.config['MAX_CONTENT_LENGTH']} bytes."
+            )
         return problem_response(problem(error.code or 500, error.name, detail), headers)
 
     @app.errorhandler(EngineError)
@@ -140,12 +147,22 @@ def init_app(app: Flask) -> None:
 
         metrics(app).engine_errors.inc()
         log.exception("engine error", extra={"fields": {"event": "engine_error"}})
-        return problem_response(problem(500, "Internal Server Error",
-                                        "The rule engine failed on this case; it has been logged."))
+        return problem_response(
+            problem(
+                500,
+                "Internal Server Error",
+                "The rule engine failed on this case; it has been logged.",
+            )
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
         # Logged with its traceback for the operator; the caller learns nothing internal.
         log.exception("unexpected error", extra={"fields": {"event": "unexpected_error"}})
-        return problem_response(problem(500, "Internal Server Error",
-                                        "The server failed on this request; it has been logged."))
+        return problem_response(
+            problem(
+                500,
+                "Internal Server Error",
+                "The server failed on this request; it has been logged.",
+            )
+        )

@@ -27,8 +27,12 @@ def readyz():
         state.engine.evaluate(PROBE_CASE, questions=False)
     except Exception as error:  # any failure means "do not send traffic here"
         raise NotReady(f"The probe case failed: {type(error).__name__}.") from error
-    body = {"status": "ready", "ruleset_version": state.version,
-            "rules": len(state.rulebook.rules), "steps": len(state.rulebook.steps)}
+    body = {
+        "status": "ready",
+        "ruleset_version": state.version,
+        "rules": len(state.rulebook.rules),
+        "steps": len(state.rulebook.steps),
+    }
     if state.reload_error:
         body["reload_error"] = state.reload_error  # still ready: the last good rules serve
     return jsonify(body)

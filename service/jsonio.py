@@ -49,8 +49,9 @@ def _refuse_lone_surrogates(document: Any) -> None:
                 item.encode("utf-8")
             except UnicodeEncodeError as error:
                 code = ord(item[error.start])
-                raise MalformedJson(f"A string holds a lone surrogate \\u{code:04x}: "
-                                    "not a Unicode character.") from None
+                raise MalformedJson(
+                    f"A string holds a lone surrogate \\u{code:04x}: not a Unicode character."
+                ) from None
 
 
 def loads(data: bytes) -> Any:
@@ -64,8 +65,9 @@ def loads(data: bytes) -> Any:
     try:
         document = _decoder.decode(text)
     except json.JSONDecodeError as error:
-        raise MalformedJson(f"Malformed JSON at line {error.lineno}, column {error.colno}: "
-                            f"{error.msg}.") from None
+        raise MalformedJson(
+            f"Malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}."
+        ) from None
     except RecursionError:
         raise MalformedJson("The JSON is nested too deeply.") from None
     if _SURROGATE_ESCAPE.search(text):  # rare: only then walk the document

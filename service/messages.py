@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from schemas.case import CONTEXT_FIELDS
 from service.exceptions import DisputeGuideError
@@ -28,10 +29,34 @@ from service.exceptions import DisputeGuideError
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 LANGS = ("en", "ru")
 _MONTHS = {
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December"),
-    "ru": ("января", "февраля", "марта", "апреля", "мая", "июня", "июля", "августа",
-           "сентября", "октября", "ноября", "декабря"),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+    "ru": (
+        "января",
+        "февраля",
+        "марта",
+        "апреля",
+        "мая",
+        "июня",
+        "июля",
+        "августа",
+        "сентября",
+        "октября",
+        "ноября",
+        "декабря",
+    ),
 }
 
 
@@ -81,8 +106,17 @@ def templates(path: Path, document: dict, steps: Iterable[str]) -> Templates:
         seen.add((kind["to"], kind["phase"]))
         for part in ("subject", "opening", "closing"):
             _check_variants(f"{where}: {part}", kind[part])
-        kinds.append(MessageKind(kind["id"], kind["to"], kind["phase"], kind["purpose"],
-                                 kind["subject"], kind["opening"], kind["closing"]))
+        kinds.append(
+            MessageKind(
+                kind["id"],
+                kind["to"],
+                kind["phase"],
+                kind["purpose"],
+                kind["subject"],
+                kind["opening"],
+                kind["closing"],
+            )
+        )
     blocks: dict[str, Block] = {}
     for block in document["blocks"]:
         where = f"{path}: block {block['step']!r}"
@@ -101,8 +135,9 @@ def templates(path: Path, document: dict, steps: Iterable[str]) -> Templates:
     both = sorted(set(document["not_messages"]) & set(blocks))
     if both:
         raise MessagesError(f"{path}: not_messages: {both} have blocks")
-    return Templates(document["max_length"], tuple(kinds), blocks,
-                     frozenset(document["not_messages"]))
+    return Templates(
+        document["max_length"], tuple(kinds), blocks, frozenset(document["not_messages"])
+    )
 
 
 def _check_variants(where: str, texts: Mapping[str, list]) -> None:
@@ -111,13 +146,17 @@ def _check_variants(where: str, texts: Mapping[str, list]) -> None:
             names = PLACEHOLDER.findall(text)
             undefined = sorted(set(names) - set(CONTEXT_FIELDS))
             if undefined:
-                raise MessagesError(f"{where}: {lang}: placeholders the context does not "
-                                    f"define: {undefined} (it defines {list(CONTEXT_FIELDS)})")
+                raise MessagesError(
+                    f"{where}: {lang}: placeholders the context does not "
+                    f"define: {undefined} (it defines {list(CONTEXT_FIELDS)})"
+                )
             if "{" in PLACEHOLDER.sub("", text) or "}" in PLACEHOLDER.sub("", text):
                 raise MessagesError(f"{where}: {lang}: a brace that is no placeholder")
         if PLACEHOLDER.search(variants[-1]):
-            raise MessagesError(f"{where}: {lang}: the last variant must have no placeholder, "
-                                "so that a missing value falls back to neutral wording")
+            raise MessagesError(
+                f"{where}: {lang}: the last variant must have no placeholder, "
+                "so that a missing value falls back to neutral wording"
+            )
 
 
 def values(context: Mapping[str, Any] | None, lang: str) -> dict[str, str]:
@@ -158,13 +197,18 @@ def fill(variants: list, filled: Mapping[str, str]) -> str:
 
 def _value(match: re.Match, filled: Mapping[str, str]) -> str:
     value = filled[match.group(1)]
-    following = match.string[match.end():match.end() + 1]
+    following = match.string[match.end() : match.end() + 1]
     # "15 марта 2027 г." at the end of a sentence takes one full stop, not two.
     return value[:-1] if value.endswith(".") and following == "." else value
 
 
-def compose(found: Templates | None, plan: Iterable, context: Mapping[str, Any] | None,
-            lang: str, phases: Iterable[str]) -> list[dict]:
+def compose(
+    found: Templates | None,
+    plan: Iterable,
+    context: Mapping[str, Any] | None,
+    lang: str,
+    phases: Iterable[str],
+) -> list[dict]:
     """The messages for a plan (PlannedStep, in plan order), for the given phases."""
     if found is None:
         return []
@@ -175,8 +219,13 @@ def compose(found: Templates | None, plan: Iterable, context: Mapping[str, Any] 
     for kind in found.kinds:
         if kind.phase not in phases:
             continue
-        covered = [p.step.id for p in plan if p.phase == kind.phase
-                   and (block := found.blocks.get(p.step.id)) is not None and block.to == kind.to]
+        covered = [
+            p.step.id
+            for p in plan
+            if p.phase == kind.phase
+            and (block := found.blocks.get(p.step.id)) is not None
+            and block.to == kind.to
+        ]
         if not covered:
             continue
         opening = fill(kind.opening[lang], filled)
@@ -194,11 +243,16 @@ def compose(found: Templates | None, plan: Iterable, context: Mapping[str, Any] 
         subject = fill(kind.subject[lang], filled)
         for n, part in enumerate(parts, 1):
             body = "\n\n".join(text for _, text in part)
-            messages.append({
-                "id": kind.id if n == 1 else f"{kind.id}-{n}",
-                "purpose": kind.purpose[lang], "to": kind.to, "phase": kind.phase,
-                "lang": lang, "subject": subject if len(parts) == 1
-                else f"{subject} ({n}/{len(parts)})",
-                "text": f"{opening}\n\n{body}\n\n{closing}",
-                "covers": [step for step, _ in part]})
+            messages.append(
+                {
+                    "id": kind.id if n == 1 else f"{kind.id}-{n}",
+                    "purpose": kind.purpose[lang],
+                    "to": kind.to,
+                    "phase": kind.phase,
+                    "lang": lang,
+                    "subject": subject if len(parts) == 1 else f"{subject} ({n}/{len(parts)})",
+                    "text": f"{opening}\n\n{body}\n\n{closing}",
+                    "covers": [step for step, _ in part],
+                }
+            )
     return messages

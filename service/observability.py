@@ -20,9 +20,14 @@ import time
 import uuid
 
 from flask import Flask, Response, current_app, g, request
-from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram,
-                               generate_latest)
-from prometheus_client import multiprocess
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
@@ -36,23 +41,53 @@ class Metrics:
     def __init__(self):
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter("dispute_guide_requests", "HTTP requests answered.",
-                                ["route", "method", "status"], registry=r)
-        self.latency = Histogram("dispute_guide_request_duration_seconds",
-                                 "Time to answer a request (to the first byte when streamed).",
-                                 ["route"], registry=r,
-                                 buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5,
-                                          1, 2.5, 5, 10))
+        self.requests = Counter(
+            "dispute_guide_requests",
+            "HTTP requests answered.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "dispute_guide_request_duration_seconds",
+            "Time to answer a request (to the first byte when streamed).",
+            ["route"],
+            registry=r,
+            buckets=(
+                0.0005,
+                0.001,
+                0.0025,
+                0.005,
+                0.01,
+                0.025,
+                0.05,
+                0.1,
+                0.25,
+                0.5,
+                1,
+                2.5,
+                5,
+                10,
+            ),
+        )
         self.evaluations = Counter("dispute_guide_evaluations", "Cases evaluated.", registry=r)
-        self.rules_fired = Counter("dispute_guide_rules_fired", "Rules fired, by rule id.",
-                                   ["rule"], registry=r)
-        self.validation_errors = Counter("dispute_guide_validation_errors",
-                                         "Requests or cases refused as invalid (4xx).",
-                                         ["route", "status"], registry=r)
-        self.engine_errors = Counter("dispute_guide_engine_errors",
-                                     "Evaluations the engine failed on.", registry=r)
-        self.rule_reloads = Counter("dispute_guide_rule_reloads",
-                                    "Rule reloads (SIGHUP), by outcome.", ["outcome"], registry=r)
+        self.rules_fired = Counter(
+            "dispute_guide_rules_fired", "Rules fired, by rule id.", ["rule"], registry=r
+        )
+        self.validation_errors = Counter(
+            "dispute_guide_validation_errors",
+            "Requests or cases refused as invalid (4xx).",
+            ["route", "status"],
+            registry=r,
+        )
+        self.engine_errors = Counter(
+            "dispute_guide_engine_errors", "Evaluations the engine failed on.", registry=r
+        )
+        self.rule_reloads = Counter(
+            "dispute_guide_rule_reloads",
+            "Rule reloads (SIGHUP), by outcome.",
+            ["outcome"],
+            registry=r,
+        )
 
         # Label lookups cost more than the increments: children are bound once and kept.
         self._fired: dict = {}
@@ -95,8 +130,11 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, message, and the record's `fields`."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
-                 "level": record.levelname.lower(), "message": record.getMessage()}
+        entry = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "message": record.getMessage(),
+        }
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
@@ -132,8 +170,12 @@ class RequestLog:
         if second != self._second:  # formatted once a second, as formatTime would
             self._second = second
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(second))
-        entry = {"ts": f"{self._prefix}.{int((now - second) * 1000):03d}Z", "level": "info",
-                 "message": "request", **fields}
+        entry = {
+            "ts": f"{self._prefix}.{int((now - second) * 1000):03d}Z",
+            "level": "info",
+            "message": "request",
+            **fields,
+        }
         line = _encode_line(entry) + "\n"
         handler = self.handler
         with handler.lock:
@@ -187,16 +229,25 @@ def init_app(app: Flask) -> None:
         if request_id:
             response.headers[REQUEST_ID_HEADER] = request_id
         state = app.extensions.get("dispute_guide")
-        fields = {"event": "request", "method": request.method, "route": route,
-                  "path": request.path[:200], "status": status,
-                  "duration_ms": round(duration * 1000, 3), "request_id": request_id,
-                  "case_id": g.get("case_id"),
-                  "ruleset_version": state.version if state else None}
+        fields = {
+            "event": "request",
+            "method": request.method,
+            "route": route,
+            "path": request.path[:200],
+            "status": status,
+            "duration_ms": round(duration * 1000, 3),
+            "request_id": request_id,
+            "case_id": g.get("case_id"),
+            "ruleset_version": state.version if state else None,
+        }
         request_log.request(fields)
         return response
 
     @app.get("/metrics")
     def prometheus_metrics():
         """Prometheus text format, summed over the gunicorn workers."""
-        return Response(metrics(app).exposition(), mimetype=CONTENT_TYPE_LATEST.split(";")[0],
-                        headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return Response(
+            metrics(app).exposition(),
+            mimetype=CONTENT_TYPE_LATEST.split(";")[0],
+            headers={"Content-Type": CONTENT_TYPE_LATEST},
+        )

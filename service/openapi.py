@@ -9,62 +9,85 @@ from __future__ import annotations
 import yaml
 
 from schemas import guidance as out
-from service import batch
 from schemas.case import StrictBoolean, UniqueList, case_schema
 from schemas.problem import ProblemSchema
+from service import batch
 from service.rulebook import Rulebook
 
 PROBLEM = "application/problem+json"
 NDJSON = "application/x-ndjson"
-CONTACT = {"name": "dispute-guide maintainers",
-           "url": "https://pypi.org/project/dispute-guide/"}
-SERVERS = [{"url": "http://127.0.0.1:8000",
-            "description": "`dispute-guide serve` with its default DISPUTE_GUIDE_BIND"}]
+CONTACT = {"name": "dispute-guide maintainers", "url": "https://pypi.org/project/dispute-guide/"}
+SERVERS = [
+    {
+        "url": "http://127.0.0.1:8000",
+        "description": "`dispute-guide serve` with its default DISPUTE_GUIDE_BIND",
+    }
+]
 TAGS = [
     {"name": "guidance", "description": "Cases in, ordered and explained steps out."},
-    {"name": "catalogue", "description": "What the rules can say: the steps, the rules, the facts."},
+    {
+        "name": "catalogue",
+        "description": "What the rules can say: the steps, the rules, the facts.",
+    },
     {"name": "operations", "description": "Probes, metrics and this contract, for operators."},
 ]
-SHARED_ENUMS = {"Lang": ("en", "ru"), "StepKind": ("do", "avoid"),
-                "Flag": ("true", "false", "all", "1", "0", "yes", "no")}
+SHARED_ENUMS = {
+    "Lang": ("en", "ru"),
+    "StepKind": ("do", "avoid"),
+    "Flag": ("true", "false", "all", "1", "0", "yes", "no"),
+}
 # `null` and nothing else (a nullable reference: "this schema, or null").
 NULL = {"type": "object", "nullable": True, "enum": [None]}
 
 
 def _problem(description: str) -> dict:
-    return {"description": description, "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    return {
+        "description": description,
+        "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
 
 
 def _ok(schema: str, description: str) -> dict:
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
 
 
 LANG_PARAM = {
-    "name": "lang", "in": "query", "required": False,
+    "name": "lang",
+    "in": "query",
+    "required": False,
     "description": "Language of the texts (en or ru); before Accept-Language. Others fall back "
-                   "to en, as the Content-Language header says.",
+    "to en, as the Content-Language header says.",
     "schema": {"anyOf": [{"$ref": "#/components/schemas/Lang"}, {"type": "string"}]},
 }
 QUESTIONS_PARAM = {
-    "name": "questions", "in": "query", "required": False,
+    "name": "questions",
+    "in": "query",
+    "required": False,
     "description": "true (the default) lists the 5 best follow-up questions, all lists every "
-                   "one, false skips them (a little faster).",
+    "one, false skips them (a little faster).",
     "schema": {"$ref": "#/components/schemas/Flag"},
 }
 MESSAGES_PARAM = {
-    "name": "messages", "in": "query", "required": False,
+    "name": "messages",
+    "in": "query",
+    "required": False,
     "description": "true (the default) composes the ready-to-send messages of the plan's `now` "
-                   "phase, all adds the escalation letters (`fallback`), false none.",
+    "phase, all adds the escalation letters (`fallback`), false none.",
     "schema": {"$ref": "#/components/schemas/Flag"},
 }
-CONTENT_LANGUAGE = {"Content-Language": {"description": "The language of the texts.",
-                                         "schema": {"type": "string"}}}
+CONTENT_LANGUAGE = {
+    "Content-Language": {"description": "The language of the texts.", "schema": {"type": "string"}}
+}
 
 
 def _paths() -> dict:
-    bad_json = _problem("Malformed JSON, invalid UTF-8, duplicate keys, non-finite numbers, "
-                        "or a body that could not be read to its end.")
+    bad_json = _problem(
+        "Malformed JSON, invalid UTF-8, duplicate keys, non-finite numbers, "
+        "or a body that could not be read to its end."
+    )
     guidance_ok = _ok("Guidance", "The ordered, explained steps and the follow-up questions.")
     guidance_ok["headers"] = CONTENT_LANGUAGE
     steps_ok = _ok("StepCatalogue", "Every step the rules can give.")
@@ -72,69 +95,115 @@ def _paths() -> dict:
     rules_ok = _ok("Rules", "The rules, the facts they read and the ruleset version.")
     rules_ok["headers"] = CONTENT_LANGUAGE
     return {
-        "/v1/guidance": {"post": {
-            "operationId": "evaluateCase",
-            "tags": ["guidance"],
-            "summary": "One case in, one guidance out.",
-            "description": (
-                "Evaluates the facts of one case against the rules. Only `situations` is "
-                "required; an absent field (or `null`) means unknown, which is not `false`. "
-                "The answer lists the steps in order, each with the rules and facts behind it, "
-                "and the follow-up questions whose answers would change the steps. Errors are "
-                "`application/problem+json` in the language asked for, with `errors` keyed "
-                "by field path."),
-            "parameters": [LANG_PARAM, QUESTIONS_PARAM, MESSAGES_PARAM],
-            "requestBody": {"required": True, "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/Case"}}}},
-            "responses": {
-                "200": guidance_ok,
-                "400": bad_json,
-                "413": _problem("The body is larger than the limit."),
-                "415": _problem("The body is not application/json."),
-                "422": _problem("The case does not match the schema; `errors` is keyed by field path."),
-            },
-        }},
-        "/v1/steps": {"get": {
-            "operationId": "listSteps", "tags": ["catalogue"],
-            "summary": "The step catalogue, localized.",
-            "description": "Every step the rules can recommend, with its stable id, kind, "
-                           "category and texts, in the order answers use.",
-            "parameters": [LANG_PARAM], "responses": {"200": steps_ok}}},
-        "/v1/rules": {"get": {
-            "operationId": "listRules", "tags": ["catalogue"],
-            "summary": "The rules as loaded, and the ruleset version.",
-            "description": "Each rule with its conditions as written and the steps it adds or "
-                           "removes, and every fact a case may hold, with its type, values and "
-                           "follow-up question.",
-            "parameters": [LANG_PARAM], "responses": {"200": rules_ok}}},
-        "/healthz": {"get": {
-            "operationId": "checkLiveness", "tags": ["operations"],
-            "summary": "Liveness: the process answers.",
-            "description": "For a liveness probe; needs no key.",
-            "responses": {"200": _ok("Health", "Alive.")}}},
-        "/readyz": {"get": {
-            "operationId": "checkReadiness", "tags": ["operations"],
-            "summary": "Readiness: rules compiled and a probe case evaluated.",
-            "description": "For a readiness probe or a load balancer's health check; needs no "
-                           "key. Also says when the last rule reload failed (the last good "
-                           "rules still serve).",
-            "responses": {"200": _ok("Ready", "Ready to serve."),
-                          "503": _problem("Not ready.")}}},
-        "/metrics": {"get": {
-            "operationId": "getMetrics", "tags": ["operations"],
-            "summary": "Prometheus metrics, summed over the workers.",
-            "description": "Requests, durations, evaluations, rules fired, validation errors "
-                           "and rule reloads, in the Prometheus text format; behind "
-                           "DISPUTE_GUIDE_METRICS_KEY when it is set.",
-            "responses": {"200": {"description": "Prometheus text exposition format.",
-                                  "content": {"text/plain": {"schema": {"type": "string"}}}},
-                          "401": _problem("A metrics key is configured and was not sent.")}}},
-        "/openapi.yaml": {"get": {
-            "operationId": "getOpenapi", "tags": ["operations"],
-            "summary": "This contract.",
-            "description": "The OpenAPI document of the service, as generated from its schemas.",
-            "responses": {"200": {"description": "The OpenAPI document.",
-                                  "content": {"application/yaml": {"schema": {"type": "object"}}}}}}},
+        "/v1/guidance": {
+            "post": {
+                "operationId": "evaluateCase",
+                "tags": ["guidance"],
+                "summary": "One case in, one guidance out.",
+                "description": (
+                    "Evaluates the facts of one case against the rules. Only `situations` is "
+                    "required; an absent field (or `null`) means unknown, which is not `false`. "
+                    "The answer lists the steps in order, each with the rules and facts behind it, "
+                    "and the follow-up questions whose answers would change the steps. Errors are "
+                    "`application/problem+json` in the language asked for, with `errors` keyed "
+                    "by field path."
+                ),
+                "parameters": [LANG_PARAM, QUESTIONS_PARAM, MESSAGES_PARAM],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Case"}}
+                    },
+                },
+                "responses": {
+                    "200": guidance_ok,
+                    "400": bad_json,
+                    "413": _problem("The body is larger than the limit."),
+                    "415": _problem("The body is not application/json."),
+                    "422": _problem(
+                        "The case does not match the schema; `errors` is keyed by field path."
+                    ),
+                },
+            }
+        },
+        "/v1/steps": {
+            "get": {
+                "operationId": "listSteps",
+                "tags": ["catalogue"],
+                "summary": "The step catalogue, localized.",
+                "description": "Every step the rules can recommend, with its stable id, kind, "
+                "category and texts, in the order answers use.",
+                "parameters": [LANG_PARAM],
+                "responses": {"200": steps_ok},
+            }
+        },
+        "/v1/rules": {
+            "get": {
+                "operationId": "listRules",
+                "tags": ["catalogue"],
+                "summary": "The rules as loaded, and the ruleset version.",
+                "description": "Each rule with its conditions as written and the steps it adds or "
+                "removes, and every fact a case may hold, with its type, values and "
+                "follow-up question.",
+                "parameters": [LANG_PARAM],
+                "responses": {"200": rules_ok},
+            }
+        },
+        "/healthz": {
+            "get": {
+                "operationId": "checkLiveness",
+                "tags": ["operations"],
+                "summary": "Liveness: the process answers.",
+                "description": "For a liveness probe; needs no key.",
+                "responses": {"200": _ok("Health", "Alive.")},
+            }
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "checkReadiness",
+                "tags": ["operations"],
+                "summary": "Readiness: rules compiled and a probe case evaluated.",
+                "description": "For a readiness probe or a load balancer's health check; needs no "
+                "key. Also says when the last rule reload failed (the last good "
+                "rules still serve).",
+                "responses": {
+                    "200": _ok("Ready", "Ready to serve."),
+                    "503": _problem("Not ready."),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "operationId": "getMetrics",
+                "tags": ["operations"],
+                "summary": "Prometheus metrics, summed over the workers.",
+                "description": "Requests, durations, evaluations, rules fired, validation errors "
+                "and rule reloads, in the Prometheus text format; behind "
+                "DISPUTE_GUIDE_METRICS_KEY when it is set.",
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text exposition format.",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    "401": _problem("A metrics key is configured and was not sent."),
+                },
+            }
+        },
+        "/openapi.yaml": {
+            "get": {
+                "operationId": "getOpenapi",
+                "tags": ["operations"],
+                "summary": "This contract.",
+                "description": "The OpenAPI document of the service, "
+                "as generated from its schemas.",
+                "responses": {
+                    "200": {
+                        "description": "The OpenAPI document.",
+                        "content": {"application/yaml": {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
     }
 
 
@@ -148,11 +217,13 @@ def build_spec(rulebook: Rulebook) -> dict:
         version="1",
         openapi_version="3.0.3",
         plugins=[plugin],
-        info={"description": "What a freelancer should do in a dispute with a client: facts in, "
-                             "ordered and explained steps, warnings and follow-up questions out. "
-                             "Every error is application/problem+json (RFC 9457), its texts in "
-                             "the language asked for (`?lang=ru` or `Accept-Language: ru`).",
-              "contact": CONTACT},
+        info={
+            "description": "What a freelancer should do in a dispute with a client: facts in, "
+            "ordered and explained steps, warnings and follow-up questions out. "
+            "Every error is application/problem+json (RFC 9457), its texts in "
+            "the language asked for (`?lang=ru` or `Accept-Language: ru`).",
+            "contact": CONTACT,
+        },
         servers=SERVERS,
         tags=TAGS,
     )
@@ -163,9 +234,14 @@ def build_spec(rulebook: Rulebook) -> dict:
 
     plugin.converter.add_attribute_function(unique_items)
     spec.components.schema("Case", schema=case_schema(rulebook.facts.values()))
-    for name, schema in [("Guidance", out.GuidanceSchema), ("StepCatalogue", out.StepCatalogueSchema),
-                         ("Rules", out.RulesSchema), ("Health", out.HealthSchema),
-                         ("Ready", out.ReadySchema), ("Problem", ProblemSchema)]:
+    for name, schema in [
+        ("Guidance", out.GuidanceSchema),
+        ("StepCatalogue", out.StepCatalogueSchema),
+        ("Rules", out.RulesSchema),
+        ("Health", out.HealthSchema),
+        ("Ready", out.ReadySchema),
+        ("Problem", ProblemSchema),
+    ]:
         spec.components.schema(name, schema=schema)
     for name, schema in batch.openapi_schemas().items():
         spec.components.schema(name, schema=schema)
@@ -174,15 +250,21 @@ def build_spec(rulebook: Rulebook) -> dict:
     document["paths"].update(batch.openapi_paths())
     _batch_items_are_any_value(document)
     _one_type_per_enum(document["components"]["schemas"])
-    unauthorized = _problem("API keys are configured and none, or a wrong one, was sent "
-                            "(`Authorization: Bearer <key>`).")
+    unauthorized = _problem(
+        "API keys are configured and none, or a wrong one, was sent "
+        "(`Authorization: Bearer <key>`)."
+    )
     for path, item in document["paths"].items():
         if path.startswith("/v1/"):
             for operation in item.values():
                 operation["responses"].setdefault("401", unauthorized)
     document["components"]["securitySchemes"] = {
-        "apiKey": {"type": "http", "scheme": "bearer",
-                   "description": "Needed on /v1/* when the service has API keys."}}
+        "apiKey": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Needed on /v1/* when the service has API keys.",
+        }
+    }
     for path, item in document["paths"].items():
         if path.startswith("/v1/"):
             for operation in item.values():
@@ -191,26 +273,36 @@ def build_spec(rulebook: Rulebook) -> dict:
     for item in document["paths"].values():
         for operation in item.values():
             operation["responses"].setdefault(
-                "414", _problem("The request line (path and query) is too long."))
+                "414", _problem("The request line (path and query) is too long.")
+            )
             operation["responses"].setdefault(
-                "431", _problem("The request's headers are too many or too large."))
+                "431", _problem("The request's headers are too many or too large.")
+            )
     return document
 
 
 def _batch_items_are_any_value(document: dict) -> None:
     """A batch takes any JSON value as a case and answers each bad one with its own problem."""
     item = document["paths"]["/v1/guidance/batch"]
-    operation = item["post"] = {"operationId": "evaluateBatch", "tags": ["guidance"],
-                                **{k: v for k, v in item["post"].items() if k != "operationId"}}
-    case = {"description": "A case, as `POST /v1/guidance` takes it. Any JSON value is accepted "
-                           "here: one that is not a valid case is answered at its place with a "
-                           "result holding its `problem`, and the others are evaluated.",
-            "anyOf": [{"$ref": "#/components/schemas/Case"}, {}]}
+    operation = item["post"] = {
+        "operationId": "evaluateBatch",
+        "tags": ["guidance"],
+        **{k: v for k, v in item["post"].items() if k != "operationId"},
+    }
+    case = {
+        "description": "A case, as `POST /v1/guidance` takes it. Any JSON value is accepted "
+        "here: one that is not a valid case is answered at its place with a "
+        "result holding its `problem`, and the others are evaluated.",
+        "anyOf": [{"$ref": "#/components/schemas/Case"}, {}],
+    }
     cases = document["components"]["schemas"]["BatchRequest"]["properties"]["cases"]
     cases["items"] = case
     operation["requestBody"]["content"][NDJSON]["schema"] = {
-        **case, "description": "One case per line; " + case["description"][0].lower()
-        + case["description"][1:]}
+        **case,
+        "description": "One case per line; "
+        + case["description"][0].lower()
+        + case["description"][1:],
+    }
 
 
 def _camel(name: str) -> str:
@@ -245,8 +337,11 @@ def _one_type_per_enum(schemas: dict) -> None:
                 target = owner + _camel(prop)
                 schemas[target] = {"type": field["type"], "enum": values}
             described = {"description": field["description"]} if "description" in field else {}
-            properties[prop] = ({**described, "anyOf": [ref(target), NULL]} if nullable
-                                else {**described, "allOf": [ref(target)]})
+            properties[prop] = (
+                {**described, "anyOf": [ref(target), NULL]}
+                if nullable
+                else {**described, "allOf": [ref(target)]}
+            )
 
 
 class _NoAliases(yaml.SafeDumper):
@@ -255,6 +350,10 @@ class _NoAliases(yaml.SafeDumper):
 
 
 def render(rulebook: Rulebook) -> str:
-    return ("# Generated by `dispute-guide openapi` from the schemas and rules/facts.yaml: "
-            "do not edit.\n" + yaml.dump(build_spec(rulebook), Dumper=_NoAliases, sort_keys=False,
-                                         allow_unicode=True, width=100))
+    return (
+        "# Generated by `dispute-guide openapi` from the schemas and rules/facts.yaml: "
+        "do not edit.\n"
+        + yaml.dump(
+            build_spec(rulebook), Dumper=_NoAliases, sort_keys=False, allow_unicode=True, width=100
+        )
+    )

@@ -34,13 +34,16 @@ bp = Blueprint("page", __name__, template_folder="templates")
 
 # Only this origin: no CDN, no inline script or style, no plug-ins. Who may frame the page
 # is added per answer (frame-ancestors).
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
-       "form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'"
+)
 
 TRUE = ("1", "true", "yes", "on")
 TEXTS: dict[str, dict[str, Any]] = json.loads(
-    (Path(__file__).parent / "templates" / "i18n.json").read_text(encoding="utf-8"))
+    (Path(__file__).parent / "templates" / "i18n.json").read_text(encoding="utf-8")
+)
 # An enumeration value that means "I don't know": the form's own "don't know" stands for it.
 DONT_KNOW_VALUE = "unknown"
 
@@ -63,8 +66,7 @@ class Words:
     def __call__(self, key: str, **params: Any) -> str:
         text = self.lookup(key)
         text = key if text is None else str(text)
-        return re.sub(r"\{(\w+)\}",
-                      lambda m: str(params[m[1]]) if m[1] in params else m[0], text)
+        return re.sub(r"\{(\w+)\}", lambda m: str(params[m[1]]) if m[1] in params else m[0], text)
 
 
 def control_id(name: str) -> str:
@@ -74,15 +76,26 @@ def control_id(name: str) -> str:
 def field(fact: dict, t: Words) -> dict:
     """What the template needs to draw one fact's control."""
     labels = fact.get("labels") or {}
-    label = fact.get("question") or (t(f"fact.{fact['name']}") if t.has(f"fact.{fact['name']}")
-                                     else fact.get("description") or fact["name"])
-    out = {"name": fact["name"], "type": fact["type"], "id": control_id(fact["name"]),
-           "label": label, "required": fact.get("required", False)}
+    label = fact.get("question") or (
+        t(f"fact.{fact['name']}")
+        if t.has(f"fact.{fact['name']}")
+        else fact.get("description") or fact["name"]
+    )
+    out = {
+        "name": fact["name"],
+        "type": fact["type"],
+        "id": control_id(fact["name"]),
+        "label": label,
+        "required": fact.get("required", False),
+    }
     if fact["type"] == "list":
         out["choices"] = [(v, labels.get(v, v)) for v in fact.get("values", ())]
     elif fact["type"] == "boolean":
-        out["choices"] = [("true", labels.get("yes") or t("yes")),
-                          ("false", labels.get("no") or t("no")), ("", t("unknown"))]
+        out["choices"] = [
+            ("true", labels.get("yes") or t("yes")),
+            ("false", labels.get("no") or t("no")),
+            ("", t("unknown")),
+        ]
     elif fact["type"] == "enum":
         values = list(fact.get("values", ()))
         dont_know = t("unknown_option")
@@ -112,8 +125,7 @@ def form_layout(facts: list[dict], t: Words) -> tuple[list[dict], list[dict]]:
             by_group[group] = []
             key = f"group.{group}"
             title = t(key) if t.has(key) else (group[:1].upper() + group[1:].replace("_", " "))
-            groups.append({"key": group or "general", "title": title,
-                           "fields": by_group[group]})
+            groups.append({"key": group or "general", "title": title, "fields": by_group[group]})
         by_group[group].append(field(fact, t))
     return lead, groups
 
@@ -147,14 +159,26 @@ def index():
     lead, groups = form_layout(facts, t)
     keys = bool(current_app.config["API_KEYS"] or current_app.config["API_KEYS_FILE"])
     curl = " \\\n".join(
-        ["curl -sS -X POST '" + url_for("v1.guidance", lang=lang, _external=True) + "'",
-         "  -H 'Content-Type: application/json'"]
+        [
+            "curl -sS -X POST '" + url_for("v1.guidance", lang=lang, _external=True) + "'",
+            "  -H 'Content-Type: application/json'",
+        ]
         + (['  -H "Authorization: Bearer $DISPUTE_GUIDE_API_KEY"'] if keys else [])
-        + ["  --data-binary '{}'"])
+        + ["  --data-binary '{}'"]
+    )
     html = render_template(
-        "page.html", lang=lang, langs=LANGS, embed=embed, t=t, lead=lead, groups=groups,
-        ruleset_version=state.version, curl=curl, curl_rows=curl_rows(keys),
-        data=page_data(lang, facts, embed, state.version))
+        "page.html",
+        lang=lang,
+        langs=LANGS,
+        embed=embed,
+        t=t,
+        lead=lead,
+        groups=groups,
+        ruleset_version=state.version,
+        curl=curl,
+        curl_rows=curl_rows(keys),
+        data=page_data(lang, facts, embed, state.version),
+    )
     response = make_response(html)
     response.headers["Content-Security-Policy"] = CSP
     security.frame_headers(response, security.frame_origins(current_app.config))

@@ -17,7 +17,8 @@ had work sent, so the engine sees it known and nobody asks.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
 
 from schemas.rules import PHASES
 from service.rulebook import Rule, Rulebook, Step
@@ -150,8 +151,9 @@ def settle(rulebook: Rulebook, flat: Mapping[str, Any]) -> tuple[dict, bool]:
                         return facts, True
     elif rulebook.implications:
         for implication in rulebook.implications:
-            if any(flat.get(n, v) != v for n, v in implication.then.items()) \
-                    and implication.test(facts):
+            if any(flat.get(n, v) != v for n, v in implication.then.items()) and implication.test(
+                facts
+            ):
                 return facts, True
     return facts, False
 
@@ -168,13 +170,14 @@ def contradictions(rulebook: Rulebook, flat: Mapping[str, Any]) -> dict[str, lis
                 causes = sorted(n for n in implication.when.reads if n in facts)
                 said = ", ".join(f"{n}: {_show(facts[n])}" for n in causes)
                 errors.setdefault(name, []).append(
-                    f"Contradicts {said}, which implies {name}: {_show(value)} "
-                    f"({implication.why}).")
+                    f"Contradicts {said}, which implies {name}: {_show(value)} ({implication.why})."
+                )
                 for cause in causes:
                     if cause in flat:
                         errors.setdefault(cause, []).append(
                             f"Implies {name}: {_show(value)}, but the case says "
-                            f"{_show(flat[name])}.")
+                            f"{_show(flat[name])}."
+                        )
     return errors
 
 

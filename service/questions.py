@@ -23,7 +23,8 @@ facts in facts.yaml.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 from service.conditions import Any_, Source, to_python
 from service.plan import Planner, settle
@@ -86,11 +87,14 @@ class Asker:
         self._rules = {rule.id: rule for rule in rulebook.rules}
         self._implying = frozenset().union(*(i.when.reads for i in rulebook.implications))
         self.answers = {
-            name: answers for name, fact in rulebook.facts.items()
+            name: answers
+            for name, fact in rulebook.facts.items()
             if name in rulebook.rules_reading and (answers := self._answers(fact))
         }
-        self._unchanged = {name: tuple(Option(a, (), ()) for a in answers)
-                           for name, answers in self.answers.items()}
+        self._unchanged = {
+            name: tuple(Option(a, (), ()) for a in answers)
+            for name, answers in self.answers.items()
+        }
         self._position = {name: i for i, name in enumerate(rulebook.facts)}
         self._weight = {s.id: weight(s) for s in rulebook.steps.values()}
         self._rank = {s.id: s.rank for s in rulebook.steps.values()}
@@ -98,21 +102,25 @@ class Asker:
         self._bits: dict[str, int] = {}  # expression -> its bit in the mask of parts
         self._reads: dict[str, frozenset] = {}  # expression -> the facts it reads
         self._source = source
-        self._probes = {name: tuple(self._probe(rule, name, answers)
-                                    for rule in rulebook.rules_reading[name])
-                        for name, answers in self.answers.items()}
+        self._probes = {
+            name: tuple(self._probe(rule, name, answers) for rule in rulebook.rules_reading[name])
+            for name, answers in self.answers.items()
+        }
         # Every rule as the mask of its parts: it fires when they all hold (answers that
         # imply other facts are tried on every rule at once).
-        self._rule_parts = tuple((rule.id, sum({self._bit(p) for p in rule.when.parts}))
-                                 for rule in rulebook.rules)
+        self._rule_parts = tuple(
+            (rule.id, sum({self._bit(p) for p in rule.when.parts})) for rule in rulebook.rules
+        )
         self._parts = source.compile_mask(self._bits, "all rule parts")
         # Per fact, the parts that read it: an answer recomputes only those.
         self._parts_reading: dict[str, tuple] = {}
         for name in rulebook.facts:
             bits = {e: b for e, b in self._bits.items() if name in self._reads[e]}
             if bits:
-                self._parts_reading[name] = (sum(bits.values()),
-                                             source.compile_mask(bits, f"parts reading {name}"))
+                self._parts_reading[name] = (
+                    sum(bits.values()),
+                    source.compile_mask(bits, f"parts reading {name}"),
+                )
 
     def _bit(self, node) -> int:
         expression = self._source.expression(node)
@@ -130,10 +138,12 @@ class Asker:
         on_fact = [p for p in rule.when.parts if name in p.reads]
         either = 0
         if all(p.reads == {name} for p in on_fact):
-            outcomes = tuple(all(to_python(p)({name: a.value}) for p in on_fact)
-                             for a in answers)
-        elif (len(on_fact) == 1 and isinstance(on_fact[0], Any_)
-              and all(c.reads == {name} or name not in c.reads for c in on_fact[0].parts)):
+            outcomes = tuple(all(to_python(p)({name: a.value}) for p in on_fact) for a in answers)
+        elif (
+            len(on_fact) == 1
+            and isinstance(on_fact[0], Any_)
+            and all(c.reads == {name} or name not in c.reads for c in on_fact[0].parts)
+        ):
             # `any` of conditions on this fact and on others: when one of the others holds,
             # the rule fires whatever the answer; else as the conditions on this fact say.
             mine = [c for c in on_fact[0].parts if c.reads == {name}]
@@ -164,7 +174,7 @@ class Asker:
         bounds = [fact.min, *cuts, fact.max + 1]
         labels = self.rulebook.range_labels
         answers = []
-        for i, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
+        for i, (lo, hi) in enumerate(zip(bounds, bounds[1:], strict=False)):
             last = hi - 1
             if i == len(bounds) - 2:
                 template, value = labels["from_"], lo
@@ -235,8 +245,9 @@ class Asker:
     def _steps_of(self, fired) -> set:
         return self.planner.present(fired)
 
-    def _tried(self, name: str, flat: Mapping[str, Any], given: set,
-               holding: int) -> Question | None:
+    def _tried(
+        self, name: str, flat: Mapping[str, Any], given: set, holding: int
+    ) -> Question | None:
         """Each answer filled in with what it implies, every rule tried on the result;
         answers that contradict the known facts are not offered. `holding`: the parts that
         hold for `flat`; only those reading a fact the answer sets are evaluated again."""
@@ -256,12 +267,12 @@ class Asker:
                     mask, parts = reading[fact]
                     now = (now & ~mask) | parts(trial)
             holding_now = now
-            changes[k] = self._steps_of(rule_id for rule_id, parts in self._rule_parts
-                                        if holding_now & parts == parts)
+            changes[k] = self._steps_of(
+                rule_id for rule_id, parts in self._rule_parts if holding_now & parts == parts
+            )
         return self._question(name, changes, given, tuple(impossible))
 
-    def _question(self, name: str, changes: dict, given: set,
-                  impossible: tuple) -> Question | None:
+    def _question(self, name: str, changes: dict, given: set, impossible: tuple) -> Question | None:
         """The question on `name`, from the steps each answer `k` would give (`changes[k]`;
         answers not in it change nothing), or None when no answer changes anything."""
         options = None
@@ -281,6 +292,13 @@ class Asker:
             options = [o for k, o in enumerate(options) if k not in impossible]
         weight = self._weight.__getitem__
         fact = self.rulebook.facts[name]
-        return Question(fact, tuple(options),
-                        (-fact.priority, -max(map(weight, changed)), -sum(map(weight, changed)),
-                         self._position[name]))
+        return Question(
+            fact,
+            tuple(options),
+            (
+                -fact.priority,
+                -max(map(weight, changed)),
+                -sum(map(weight, changed)),
+                self._position[name],
+            ),
+        )

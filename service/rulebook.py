@@ -15,14 +15,28 @@ from typing import Any
 import marshmallow as ma
 import yaml
 
-from schemas.rules import (FactsFileSchema, MessagesFileSchema, PlanFileSchema,
-                           RuleFileSchema, StepCatalogueSchema)
+from schemas.rules import (
+    FactsFileSchema,
+    MessagesFileSchema,
+    PlanFileSchema,
+    RuleFileSchema,
+    StepCatalogueSchema,
+)
 from service.coherence import find_conflicts
-from service.messages import MessagesError, Templates, templates
-from service.conditions import (All, Check, ConditionError, FactType, Predicate, mentioned,
-                                parse, thresholds, to_python)
-from service.resources import bundled
+from service.conditions import (
+    All,
+    Check,
+    ConditionError,
+    FactType,
+    Predicate,
+    mentioned,
+    parse,
+    thresholds,
+    to_python,
+)
 from service.exceptions import DisputeGuideError
+from service.messages import MessagesError, Templates, templates
+from service.resources import bundled
 
 FACTS_FILE = "facts.yaml"
 STEPS_FILE = "steps.yaml"
@@ -184,14 +198,22 @@ def load_rulebook(directory: str | Path | None = None) -> Rulebook:
     steps_doc = _validate(directory / STEPS_FILE, StepCatalogueSchema(), documents.pop(STEPS_FILE))
     categories = tuple(steps_doc["categories"])
     steps = {
-        s["id"]: Step(s["id"], s["kind"], s["category"], s["order"], s["section"], s["source"],
-                      s["phase"],
-                      {lang: s[lang] for lang in LANGS},
-                      (categories.index(s["category"]), s["order"], s["id"]))
+        s["id"]: Step(
+            s["id"],
+            s["kind"],
+            s["category"],
+            s["order"],
+            s["section"],
+            s["source"],
+            s["phase"],
+            {lang: s[lang] for lang in LANGS},
+            (categories.index(s["category"]), s["order"], s["id"]),
+        )
         for s in steps_doc["steps"]
     }
-    plan_doc = _validate(directory / PLAN_FILE, PlanFileSchema(steps=set(steps)),
-                         documents.pop(PLAN_FILE, {}))
+    plan_doc = _validate(
+        directory / PLAN_FILE, PlanFileSchema(steps=set(steps)), documents.pop(PLAN_FILE, {})
+    )
     messages = None
     if MESSAGES_FILE in documents:
         path = directory / MESSAGES_FILE
@@ -201,44 +223,83 @@ def load_rulebook(directory: str | Path | None = None) -> Rulebook:
         except MessagesError as error:
             raise RulesError(str(error)) from None
     if not documents:
-        raise RulesError(f"{directory}: no rule files "
-                         f"(*.yaml besides {', '.join(SPECIAL_FILES)})")
+        raise RulesError(f"{directory}: no rule files (*.yaml besides {', '.join(SPECIAL_FILES)})")
 
     fact_types = {n: FactType(n, f.type, f.values) for n, f in facts.items()}
-    implications = _implications(directory / FACTS_FILE, facts_doc["implications"], facts,
-                                 fact_types)
+    implications = _implications(
+        directory / FACTS_FILE, facts_doc["implications"], facts, fact_types
+    )
     rules: list[Rule] = []
     tests: list[RuleTest] = []
     owner: dict[str, str] = {}
     for name, document in documents.items():
         schema = RuleFileSchema(facts=fact_types, steps=set(steps), parse=parse)
         loaded = _validate(directory / name, schema, document)
-        for raw, rule in zip(document["rules"], loaded["rules"]):
+        for raw, rule in zip(document["rules"], loaded["rules"], strict=False):
             if rule["id"] in owner:
-                raise RulesError(f"{directory / name}: rule {rule['id']!r}: duplicate rule id "
-                                 f"{rule['id']!r} (also in {owner[rule['id']]})")
+                raise RulesError(
+                    f"{directory / name}: rule {rule['id']!r}: duplicate rule id "
+                    f"{rule['id']!r} (also in {owner[rule['id']]})"
+                )
             owner[rule["id"]] = name
             reason = _reason(directory / name, rule, facts)
-            rules.append(Rule(rule["id"], name, rule["description"], rule["when"], raw["when"],
-                              tuple(rule["add"]), tuple(rule["remove"]),
-                              tuple(n for n in facts if n in rule["when"].reads),
-                              to_python(rule["when"]), reason,
-                              {n: frozenset(mentioned(rule["when"], n))
-                               for n, f in facts.items() if f.type == "list"
-                               and n in rule["when"].reads}, rule["phase"]))
-        tests.extend(RuleTest(name, t["name"], t["case"], tuple(t["expect"]), tuple(t["forbid"]),
-                              t["phases"], t["messages"])
-                     for t in loaded["tests"])
+            rules.append(
+                Rule(
+                    rule["id"],
+                    name,
+                    rule["description"],
+                    rule["when"],
+                    raw["when"],
+                    tuple(rule["add"]),
+                    tuple(rule["remove"]),
+                    tuple(n for n in facts if n in rule["when"].reads),
+                    to_python(rule["when"]),
+                    reason,
+                    {
+                        n: frozenset(mentioned(rule["when"], n))
+                        for n, f in facts.items()
+                        if f.type == "list" and n in rule["when"].reads
+                    },
+                    rule["phase"],
+                )
+            )
+        tests.extend(
+            RuleTest(
+                name,
+                t["name"],
+                t["case"],
+                tuple(t["expect"]),
+                tuple(t["forbid"]),
+                t["phases"],
+                t["messages"],
+            )
+            for t in loaded["tests"]
+        )
 
     superseded_by, conflicts = _supersession(directory / PLAN_FILE, plan_doc, steps)
-    conflicts = tuple(Conflict(tuple(c["steps"]), c["why"]) for c in plan_doc["conflicts"]) \
-        + conflicts
-    shifts = tuple(PhaseShift(tuple(p["steps"]), p["phase"], tuple(p["when_given"]))
-                   for p in plan_doc["phases"])
-    rulebook = Rulebook(directory, facts, categories, steps, rules, tests,
-                        facts_doc["range_labels"], digest.hexdigest()[:16], implications,
-                        conflicts, superseded_by, shifts,
-                        _source_labels(steps, steps_doc), messages)
+    conflicts = (
+        tuple(Conflict(tuple(c["steps"]), c["why"]) for c in plan_doc["conflicts"]) + conflicts
+    )
+    shifts = tuple(
+        PhaseShift(tuple(p["steps"]), p["phase"], tuple(p["when_given"]))
+        for p in plan_doc["phases"]
+    )
+    rulebook = Rulebook(
+        directory,
+        facts,
+        categories,
+        steps,
+        rules,
+        tests,
+        facts_doc["range_labels"],
+        digest.hexdigest()[:16],
+        implications,
+        conflicts,
+        superseded_by,
+        shifts,
+        _source_labels(steps, steps_doc),
+        messages,
+    )
     # The proof that no declared conflict can be given: complete for the condition
     # language (a SAT search over every fact's value classes), so also at every reload.
     found = find_conflicts(rulebook)
@@ -249,9 +310,15 @@ def load_rulebook(directory: str | Path | None = None) -> Rulebook:
 
 def _source_labels(steps: dict, doc: dict) -> dict:
     labels = doc["source_labels"]
-    return {step.id: {lang: labels[step.source][lang].replace(
-                "{section}", doc["sections"][step.section][lang]) for lang in LANGS}
-            for step in steps.values()}
+    return {
+        step.id: {
+            lang: labels[step.source][lang].replace(
+                "{section}", doc["sections"][step.section][lang]
+            )
+            for lang in LANGS
+        }
+        for step in steps.values()
+    }
 
 
 def _implications(path: Path, entries: list, facts: dict, fact_types: dict) -> tuple:
@@ -286,15 +353,19 @@ def _valid_value(fact: Fact, value: Any) -> bool:
 
 def _reason(path: Path, rule: dict, facts: dict) -> dict:
     """The rule's reason sentences; a placeholder must name an integer fact the rule needs."""
-    needed = {part.fact for part in rule["when"].parts if isinstance(part, Check)
-              and not part.if_unknown and ("known", False) not in part.ops}
+    needed = {
+        part.fact
+        for part in rule["when"].parts
+        if isinstance(part, Check) and not part.if_unknown and ("known", False) not in part.ops
+    }
     for lang, text in rule["reason"].items():
         for name in PLACEHOLDER.findall(text):
             fact = facts.get(name)
             if fact is None or fact.type != "integer" or name not in needed:
                 raise RulesError(
                     f"{path}: rule {rule['id']!r}: reason.{lang}: {{{name}}} must name an "
-                    "integer fact that the rule's conditions need known")
+                    "integer fact that the rule's conditions need known"
+                )
         if "{" in PLACEHOLDER.sub("", text) or "}" in PLACEHOLDER.sub("", text):
             raise RulesError(f"{path}: rule {rule['id']!r}: reason.{lang}: unbalanced braces")
     return dict(rule["reason"])
@@ -314,7 +385,7 @@ def _supersession(path: Path, plan: dict, steps: dict) -> tuple[dict, tuple]:
         if state.get(step) == 2:
             return
         if state.get(step) == 1:
-            cycle = trail[trail.index(step):] + [step]
+            cycle = trail[trail.index(step) :] + [step]
             raise RulesError(f"{path}: supersedes: a cycle: {' <- '.join(cycle)}")
         state[step] = 1
         for by in over.get(step, ()):
@@ -384,6 +455,15 @@ def _flatten(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
 
 
 def _fact(data: dict) -> Fact:
-    return Fact(data["name"], data["type"], data["description"], tuple(data.get("values") or ()),
-                data.get("min"), data.get("max"), data.get("required", False),
-                data.get("question"), data.get("labels") or {}, data.get("priority", 0))
+    return Fact(
+        data["name"],
+        data["type"],
+        data["description"],
+        tuple(data.get("values") or ()),
+        data.get("min"),
+        data.get("max"),
+        data.get("required", False),
+        data.get("question"),
+        data.get("labels") or {},
+        data.get("priority", 0),
+    )

@@ -38,15 +38,18 @@ def load_key_hashes(keys: tuple, keys_file: str) -> tuple[bytes, ...]:
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as error:
-            raise ConfigError(f"DISPUTE_GUIDE_API_KEYS_FILE={keys_file!r}: cannot be read: "
-                              f"{error}") from None
+            raise ConfigError(
+                f"DISPUTE_GUIDE_API_KEYS_FILE={keys_file!r}: cannot be read: {error}"
+            ) from None
         for number, line in enumerate(lines, 1):
             line = line.split("#", 1)[0].strip().lower()
             if not line:
                 continue
             if not _HEX_SHA256.fullmatch(line):
-                raise ConfigError(f"DISPUTE_GUIDE_API_KEYS_FILE={keys_file!r}: line {number}: "
-                                  "not a SHA-256 hash in hex (dispute-guide hash-key makes one)")
+                raise ConfigError(
+                    f"DISPUTE_GUIDE_API_KEYS_FILE={keys_file!r}: line {number}: "
+                    "not a SHA-256 hash in hex (dispute-guide hash-key makes one)"
+                )
             hashes.append(line)
     return tuple(bytes.fromhex(h) for h in hashes)
 
@@ -70,13 +73,16 @@ def _matches(token: str, hashes: tuple[bytes, ...]) -> bool:
 
 def init_app(app: Flask) -> None:
     api_hashes = load_key_hashes(app.config["API_KEYS"], app.config["API_KEYS_FILE"])
-    metrics_hashes = load_key_hashes((app.config["METRICS_KEY"],), "") \
-        if app.config["METRICS_KEY"] else ()
+    metrics_hashes = (
+        load_key_hashes((app.config["METRICS_KEY"],), "") if app.config["METRICS_KEY"] else ()
+    )
     origins = frozenset(app.config["CORS_ORIGINS"])
     if not api_hashes:
-        log.warning("no API key is configured: /v1/* is open to anyone who can reach it "
-                    "(set DISPUTE_GUIDE_API_KEYS or DISPUTE_GUIDE_API_KEYS_FILE)",
-                    extra={"fields": {"event": "open_access"}})
+        log.warning(
+            "no API key is configured: /v1/* is open to anyone who can reach it "
+            "(set DISPUTE_GUIDE_API_KEYS or DISPUTE_GUIDE_API_KEYS_FILE)",
+            extra={"fields": {"event": "open_access"}},
+        )
 
     @app.before_request
     def _authenticate():
@@ -105,8 +111,11 @@ def init_app(app: Flask) -> None:
         if response.status_code == 401:
             response.headers["WWW-Authenticate"] = REALM
         origin = request.headers.get("Origin")
-        if origin and request.path.startswith(PROTECTED_PREFIX) and (
-                origin in origins or "*" in origins):
+        if (
+            origin
+            and request.path.startswith(PROTECTED_PREFIX)
+            and (origin in origins or "*" in origins)
+        ):
             response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
             response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE
             if request.method == "OPTIONS":
@@ -119,6 +128,7 @@ def init_app(app: Flask) -> None:
 
 
 # --- who may show the page in a frame -------------------------------------------
+
 
 def frame_origins(config) -> tuple[str, ...]:
     """The origins allowed to frame the page: FRAME_ORIGINS, else `self` and the CORS origins.

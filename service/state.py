@@ -58,16 +58,33 @@ def reload(app: Flask, rules_dir: str | Path | None = None) -> bool:
     try:
         new = load(folder)
     except Exception as error:  # anything at all: the old rules keep serving
-        log.error("rule reload failed; still serving ruleset %s", old.version,
-                  extra={"fields": {"event": "rule_reload", "outcome": "failed",
-                                    "ruleset_version": old.version, "error": str(error)}})
+        log.error(
+            "rule reload failed; still serving ruleset %s",
+            old.version,
+            extra={
+                "fields": {
+                    "event": "rule_reload",
+                    "outcome": "failed",
+                    "ruleset_version": old.version,
+                    "error": str(error),
+                }
+            },
+        )
         metrics(app).rule_reloads.labels("failed").inc()
         app.extensions[EXTENSION] = replace(old, reload_error=str(error))
         return False
     new.engine.observer = old.engine.observer
     app.extensions[EXTENSION] = new
-    log.info("rules reloaded", extra={"fields": {
-        "event": "rule_reload", "outcome": "ok", "ruleset_version": new.version,
-        "previous_version": old.version}})
+    log.info(
+        "rules reloaded",
+        extra={
+            "fields": {
+                "event": "rule_reload",
+                "outcome": "ok",
+                "ruleset_version": new.version,
+                "previous_version": old.version,
+            }
+        },
+    )
     metrics(app).rule_reloads.labels("ok").inc()
     return True

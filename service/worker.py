@@ -17,7 +17,6 @@ problem, a stall in the body with the app's 400 problem, and the thread is free 
 from __future__ import annotations
 
 import json
-import socket
 
 from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
@@ -30,14 +29,17 @@ MAX_DETAIL = 300
 
 def write_problem(sock, status_int: int, reason: str, mesg: str) -> None:
     detail = (mesg or "The server failed on this request; it has been logged.")[:MAX_DETAIL]
-    body = json.dumps({"type": "about:blank", "title": reason, "status": status_int,
-                       "detail": detail}).encode("utf-8")
-    head = (f"HTTP/1.1 {status_int} {reason}\r\n"
-            "Connection: close\r\n"
-            "Content-Type: application/problem+json\r\n"
-            "X-Content-Type-Options: nosniff\r\n"
-            "Cache-Control: no-store\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1")
+    body = json.dumps(
+        {"type": "about:blank", "title": reason, "status": status_int, "detail": detail}
+    ).encode("utf-8")
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\n"
+        "Connection: close\r\n"
+        "Content-Type: application/problem+json\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
+        "Cache-Control: no-store\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode("latin-1")
     util.write_nonblock(sock, head + body)
 
 
@@ -59,15 +61,17 @@ class _HeadersWithDeadline:
     def __next__(self):
         try:
             return next(self._parser)
-        except (socket.timeout, TimeoutError):
+        except TimeoutError:
             try:
-                write_problem(self._sock, 408, "Request Timeout",
-                              "The request's headers stopped arriving; the connection is closed.")
+                write_problem(
+                    self._sock,
+                    408,
+                    "Request Timeout",
+                    "The request's headers stopped arriving; the connection is closed.",
+                )
             except OSError:
                 pass
             raise StopIteration from None  # gthread closes the connection
-
-
 
 
 def _closing(app):
@@ -77,13 +81,16 @@ def _closing(app):
     trusted (a body that stopped arriving); gunicorn's response object is what
     start_response is bound to.
     """
+
     def wsgi(environ, start_response):
         def start(status, headers, exc_info=None):
             response = getattr(start_response, "__self__", None)
             if environ.get(CLOSE_CONNECTION) and response is not None:
                 response.must_close = True
             return start_response(status, headers, exc_info)
+
         return app(environ, start)
+
     return wsgi
 
 

@@ -21,8 +21,9 @@ def _value(rng: random.Random, fact):
     if fact.type == "integer":
         # As tests/cases.py: the rules' thresholds and their neighbours, or anything in bounds.
         cuts = RULEBOOK.cuts.get(fact.name, ())
-        edges = sorted({fact.min, fact.max, *cuts, *(c - 1 for c in cuts)}
-                       & set(range(fact.min, fact.max + 1)))
+        edges = sorted(
+            {fact.min, fact.max, *cuts, *(c - 1 for c in cuts)} & set(range(fact.min, fact.max + 1))
+        )
         return rng.choice(edges) if rng.random() < 0.5 else rng.randint(fact.min, fact.max)
     return rng.sample(fact.values, rng.randint(1, len(fact.values)))
 
@@ -32,8 +33,11 @@ def generated_cases(count: int, seed: int = 4) -> list[dict]:
     rng = random.Random(seed)
     cases = []
     for i in range(count):
-        flat = {fact.name: _value(rng, fact) for fact in RULEBOOK.facts.values()
-                if fact.required or rng.random() < 0.5}
+        flat = {
+            fact.name: _value(rng, fact)
+            for fact in RULEBOOK.facts.values()
+            if fact.required or rng.random() < 0.5
+        }
         case = nest(consistent(flat))
         if i % 50:
             case = {"case_id": f"case-{i:05d}", **case}
@@ -63,17 +67,22 @@ def csv_row(case: dict, upper: bool = False) -> list[str]:
 _expected: dict[tuple, tuple] = {}
 
 
-def expected_answers(state, cases: list[dict], lang: str = "en",
-                     questions: bool = True) -> list[dict]:
+def expected_answers(
+    state, cases: list[dict], lang: str = "en", questions: bool = True
+) -> list[dict]:
     """What POST /v1/guidance answers for each case: the engine, rendered as the API does.
 
     Kept per list (the list is held too, so its id cannot be reused): the API tests share it.
     """
     key = (id(cases), lang, questions)
     if key not in _expected:
-        _expected[key] = (cases, [
-            render_guidance(state.engine.evaluate(state.schema.load(c), questions), lang)
-            for c in cases])
+        _expected[key] = (
+            cases,
+            [
+                render_guidance(state.engine.evaluate(state.schema.load(c), questions), lang)
+                for c in cases
+            ],
+        )
     return _expected[key][1]
 
 
@@ -82,8 +91,9 @@ def as_json(value) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def expected_lines(state, cases: list[dict], lang: str = "en",
-                   questions: bool = True) -> list[bytes]:
+def expected_lines(
+    state, cases: list[dict], lang: str = "en", questions: bool = True
+) -> list[bytes]:
     """Each case's answer as the single endpoint sends it, byte for byte (without its \\n)."""
     return [as_json(answer) for answer in expected_answers(state, cases, lang, questions)]
 
@@ -113,8 +123,12 @@ def arrow_schema(rulebook):
     """The Arrow schema of cases: a struct column for each group of nested facts."""
     import pyarrow as pa
 
-    types = {"boolean": pa.bool_(), "integer": pa.int64(), "enum": pa.string(),
-             "list": pa.list_(pa.string())}
+    types = {
+        "boolean": pa.bool_(),
+        "integer": pa.int64(),
+        "enum": pa.string(),
+        "list": pa.list_(pa.string()),
+    }
     fields: dict = {"case_id": pa.string()}
     groups: dict = {}
     for name, fact in rulebook.facts.items():
@@ -123,5 +137,6 @@ def arrow_schema(rulebook):
             fields.setdefault(fact.group, None)
         else:
             fields[name] = types[fact.type]
-    return pa.schema([(name, pa.struct(groups[name]) if kind is None else kind)
-                      for name, kind in fields.items()])
+    return pa.schema(
+        [(name, pa.struct(groups[name]) if kind is None else kind) for name, kind in fields.items()]
+    )

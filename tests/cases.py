@@ -20,11 +20,13 @@ def fact_values(fact: Fact) -> st.SearchStrategy:
     if fact.type == "integer":
         # The rules' thresholds and their neighbours, and anything in bounds.
         cuts = RULEBOOK.cuts.get(fact.name, ())
-        edges = sorted({fact.min, fact.max, *cuts, *(c - 1 for c in cuts)} &
-                       set(range(fact.min, fact.max + 1)))
+        edges = sorted(
+            {fact.min, fact.max, *cuts, *(c - 1 for c in cuts)} & set(range(fact.min, fact.max + 1))
+        )
         return st.one_of(st.sampled_from(edges), st.integers(fact.min, fact.max))
-    return st.lists(st.sampled_from(fact.values), min_size=1, max_size=len(fact.values),
-                    unique=True)
+    return st.lists(
+        st.sampled_from(fact.values), min_size=1, max_size=len(fact.values), unique=True
+    )
 
 
 def nest(flat: dict) -> dict:
@@ -44,8 +46,13 @@ def consistent(flat: dict) -> dict:
     `implications`): a valid case, in which the dropped facts are implied instead."""
     facts = complete(RULEBOOK, flat)
     while True:
-        wrong = [name for i in RULEBOOK.implications if i.test(facts)
-                 for name, value in i.then.items() if flat.get(name, value) != value]
+        wrong = [
+            name
+            for i in RULEBOOK.implications
+            if i.test(facts)
+            for name, value in i.then.items()
+            if flat.get(name, value) != value
+        ]
         if not wrong:
             return flat
         flat = {n: v for n, v in flat.items() if n not in wrong}
@@ -79,8 +86,11 @@ def random_flat(rng: random.Random) -> dict:
         elif fact.type == "integer":
             cuts = RULEBOOK.cuts.get(fact.name, ())
             edges = [v for c in cuts for v in (c - 1, c) if fact.min <= v <= fact.max]
-            flat[fact.name] = (rng.choice(edges) if edges and rng.random() < 0.5
-                               else rng.randint(fact.min, fact.max))
+            flat[fact.name] = (
+                rng.choice(edges)
+                if edges and rng.random() < 0.5
+                else rng.randint(fact.min, fact.max)
+            )
         else:
             flat[fact.name] = rng.sample(fact.values, rng.randint(1, len(fact.values)))
     return consistent(flat)

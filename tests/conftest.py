@@ -65,19 +65,34 @@ class Server:
     def __init__(self, env: dict | None = None, workers: int = 2, threads: int = 4):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "DISPUTE_GUIDE_WORKERS": str(workers),
-                    "DISPUTE_GUIDE_THREADS": str(threads), "DISPUTE_GUIDE_LOG_LEVEL": "warning",
-                    **(env or {})}
+        self.env = {
+            **os.environ,
+            "DISPUTE_GUIDE_WORKERS": str(workers),
+            "DISPUTE_GUIDE_THREADS": str(threads),
+            "DISPUTE_GUIDE_LOG_LEVEL": "warning",
+            **(env or {}),
+        }
         self.proc: subprocess.Popen | None = None
         self.log = None
 
-    def start(self, timeout: float = 30.0) -> "Server":
+    def start(self, timeout: float = 30.0) -> Server:
         # Output goes to a file, not a pipe: a full pipe would block the server.
         self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
-             "--bind", f"127.0.0.1:{self.port}"],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--config",
+                str(ROOT / "gunicorn.conf.py"),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

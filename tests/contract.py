@@ -21,7 +21,9 @@ def spec() -> dict:
 
 @lru_cache(maxsize=1)
 def _registry() -> Registry:
-    return Registry().with_resource(URI, Resource.from_contents(spec(), default_specification=DRAFT4))
+    return Registry().with_resource(
+        URI, Resource.from_contents(spec(), default_specification=DRAFT4)
+    )
 
 
 def check(path: str, method: str, status: int, content_type: str, body) -> None:

@@ -48,21 +48,29 @@ def generate_rules(rulebook: Rulebook, count: int, seed: int) -> list[dict]:
         if rng.random() < 0.2:  # an `any` of two more tests
             a, b = rng.sample([f for f in facts if f.type != "list"], 2)
             when["any"] = [{a.name: _condition(rng, a)}, {b.name: _condition(rng, b)}]
-        rules.append({"id": f"generated-{i}", "description": "A generated rule.",
-                      "when": when, "reason": {"en": "Generated.", "ru": "Сгенерировано."},
-                      "add": [rng.choice(steps)]})
+        rules.append(
+            {
+                "id": f"generated-{i}",
+                "description": "A generated rule.",
+                "when": when,
+                "reason": {"en": "Generated.", "ru": "Сгенерировано."},
+                "add": [rng.choice(steps)],
+            }
+        )
     return rules
 
 
-def write_rulebook(folder: Path, rulebook: Rulebook, count: int, seed: int = 1,
-                   per_file: int = 500) -> Path:
+def write_rulebook(
+    folder: Path, rulebook: Rulebook, count: int, seed: int = 1, per_file: int = 500
+) -> Path:
     """The bundled facts and steps with `count` generated rules and no declared conflicts."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("facts.yaml", "steps.yaml"):
         shutil.copy(BUNDLED / name, folder / name)
     rules = generate_rules(rulebook, count, seed)
     for start in range(0, len(rules), per_file):
-        document = {"section": "rules", "rules": rules[start:start + per_file]}
+        document = {"section": "rules", "rules": rules[start : start + per_file]}
         (folder / f"generated-{start // per_file:03d}.yaml").write_text(
-            yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8")
+            yaml.safe_dump(document, allow_unicode=True, sort_keys=False), encoding="utf-8"
+        )
     return folder

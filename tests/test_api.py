@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from contract import checked
 
 GUIDANCE = "/v1/guidance"
 UNPAID_NO_CONTRACT = {
-    "situations": ["non_payment"], "stage": "in_progress", "contract": False,
-    "prepayment": "none", "payment_state": "unpaid", "deliverables": {"sent": False},
+    "situations": ["non_payment"],
+    "stage": "in_progress",
+    "contract": False,
+    "prepayment": "none",
+    "payment_state": "unpaid",
+    "deliverables": {"sent": False},
     "evidence": {"correspondence_archived": False},
 }
 
@@ -28,17 +31,25 @@ def ids(body) -> list[str]:
 def test_unpaid_work_without_contract_gets_protection_and_a_warning_against_threats(client):
     response, body = post(client, UNPAID_NO_CONTRACT)
     assert response.status_code == 200
-    assert ids(body) == ["clarify-payment", "send-protected-previews",
-                         "secure-contract-or-prepayment", "archive-correspondence",
-                         "no-threats-without-contract", "firm-reminder-with-date"]
+    assert ids(body) == [
+        "clarify-payment",
+        "send-protected-previews",
+        "secure-contract-or-prepayment",
+        "archive-correspondence",
+        "no-threats-without-contract",
+        "firm-reminder-with-date",
+    ]
     warning = body["steps"][-2]
     assert warning["kind"] == "avoid" and warning["category"] == "escalate"
     assert [s["phase"] for s in body["steps"]] == ["now"] * 5 + ["fallback"]
     assert [s["source"] for s in body["steps"]] == ["article"] * 5 + ["practice"]
-    assert warning["because"] == [{
-        "rule": "nonpay-no-empty-threats",
-        "reason": "You have no signed contract, so legal threats are hard to back.",
-        "facts": {"situations": ["non_payment"], "contract": False}}]
+    assert warning["because"] == [
+        {
+            "rule": "nonpay-no-empty-threats",
+            "reason": "You have no signed contract, so legal threats are hard to back.",
+            "facts": {"situations": ["non_payment"], "contract": False},
+        }
+    ]
     assert all(step["because"] and step["title"] and step["detail"] for step in body["steps"])
     assert "formal-demand-under-contract" not in ids(body)
 
@@ -64,8 +75,9 @@ def test_russian_texts_by_query_parameter(client, state):
 
 
 def test_russian_texts_by_accept_language(client):
-    response, body = post(client, UNPAID_NO_CONTRACT,
-                          headers={"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"})
+    response, body = post(
+        client, UNPAID_NO_CONTRACT, headers={"Accept-Language": "ru-RU,ru;q=0.9,en;q=0.5"}
+    )
     assert body["lang"] == "ru" and response.headers["Content-Language"] == "ru"
 
 
@@ -91,39 +103,64 @@ def test_questions_can_be_skipped(client):
 
 
 def test_null_means_unknown(client):
-    _, with_nulls = post(client, {"situations": ["non_payment"], "contract": None,
-                                  "client": {"silent_days": None}, "evidence": None})
+    _, with_nulls = post(
+        client,
+        {
+            "situations": ["non_payment"],
+            "contract": None,
+            "client": {"silent_days": None},
+            "evidence": None,
+        },
+    )
     _, without = post(client, {"situations": ["non_payment"]})
     assert ids(with_nulls) == ids(without)
     assert with_nulls["questions"] == without["questions"]
 
 
-@pytest.mark.parametrize("case, path, problem", [
-    ({"situations": ["non_payment"], "contract": 1}, "contract", "boolean"),
-    ({"situations": ["non_payment"], "contract": "true"}, "contract", "boolean"),
-    ({"situations": ["client_silent"], "client": {"silent_days": "5"}}, "client.silent_days",
-     "integer"),
-    ({"situations": ["client_silent"], "client": {"silent_days": 5.0}}, "client.silent_days",
-     "integer"),
-    ({"situations": ["client_silent"], "client": {"silent_days": True}}, "client.silent_days",
-     "integer"),
-    ({"situations": ["client_silent"], "client": {"silent_days": -1}}, "client.silent_days",
-     "greater than or equal"),
-    ({"situations": ["client_silent"], "client": {"silent_days": 10 ** 30}}, "client.silent_days",
-     "less than or equal"),
-    ({"situations": ["conflict"], "stage": "started"}, "stage", "one of"),
-    ({"situations": ["conflict"], "case_id": "x" * 129}, "case_id", "maximum length 128"),
-    ({"situations": ["conflict"], "case_id": 42}, "case_id", "string"),
-    ({"situations": []}, "situations", "length"),
-    ({"situations": ["conflict", "conflict"]}, "situations", "Duplicate"),
-    ({"situations": ["war"]}, "situations.0", "one of"),
-    ({"situations": "conflict"}, "situations", "list"),
-    ({"fault": "client"}, "situations", "required"),
-    ({"situations": ["conflict"], "budget": 100}, "budget", "Unknown field"),
-    ({"situations": ["conflict"], "client": {"mood": "bad"}}, "client.mood", "Unknown field"),
-    ({"situations": ["conflict"], "client": [1]}, "client", "Expected a JSON object"),
-    ([{"situations": ["conflict"]}], "$", "Expected a JSON object"),
-])
+@pytest.mark.parametrize(
+    "case, path, problem",
+    [
+        ({"situations": ["non_payment"], "contract": 1}, "contract", "boolean"),
+        ({"situations": ["non_payment"], "contract": "true"}, "contract", "boolean"),
+        (
+            {"situations": ["client_silent"], "client": {"silent_days": "5"}},
+            "client.silent_days",
+            "integer",
+        ),
+        (
+            {"situations": ["client_silent"], "client": {"silent_days": 5.0}},
+            "client.silent_days",
+            "integer",
+        ),
+        (
+            {"situations": ["client_silent"], "client": {"silent_days": True}},
+            "client.silent_days",
+            "integer",
+        ),
+        (
+            {"situations": ["client_silent"], "client": {"silent_days": -1}},
+            "client.silent_days",
+            "greater than or equal",
+        ),
+        (
+            {"situations": ["client_silent"], "client": {"silent_days": 10**30}},
+            "client.silent_days",
+            "less than or equal",
+        ),
+        ({"situations": ["conflict"], "stage": "started"}, "stage", "one of"),
+        ({"situations": ["conflict"], "case_id": "x" * 129}, "case_id", "maximum length 128"),
+        ({"situations": ["conflict"], "case_id": 42}, "case_id", "string"),
+        ({"situations": []}, "situations", "length"),
+        ({"situations": ["conflict", "conflict"]}, "situations", "Duplicate"),
+        ({"situations": ["war"]}, "situations.0", "one of"),
+        ({"situations": "conflict"}, "situations", "list"),
+        ({"fault": "client"}, "situations", "required"),
+        ({"situations": ["conflict"], "budget": 100}, "budget", "Unknown field"),
+        ({"situations": ["conflict"], "client": {"mood": "bad"}}, "client.mood", "Unknown field"),
+        ({"situations": ["conflict"], "client": [1]}, "client", "Expected a JSON object"),
+        ([{"situations": ["conflict"]}], "$", "Expected a JSON object"),
+    ],
+)
 def test_invalid_case_is_a_422_keyed_by_field_path(client, case, path, problem):
     response, body = post(client, case)
     assert response.status_code == 422
@@ -142,17 +179,23 @@ def test_non_integral_numbers_are_refused_where_integers_belong(client, number):
     assert "integer" in body["errors"]["client.silent_days"][0]
 
 
-@pytest.mark.parametrize("data, fragment", [
-    (b'{"situations": ["conflict"]', "line 1"),
-    (b'{"situations": ["conflict"], "situations": ["non_payment"]}', "Duplicate key"),
-    (b'{"situations": ["conflict"], "client": {"silent_days": NaN}}', "NaN"),
-    (b'{"situations": ["conflict"], "client": {"silent_days": Infinity}}', "Infinity"),
-    (b'{"case_id": "\xff\xfe", "situations": ["conflict"]}', "UTF-8"),
-    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
-    (b'{"situations": ["conflict"], "client": {"silent_days": 1' + b"0" * 5000 + b"}}", "digits"),
-    (b"", "line 1"),
-    (b'{"situations": ["conflict"], "case_id": "\\ud800"}', "lone surrogate"),
-])
+@pytest.mark.parametrize(
+    "data, fragment",
+    [
+        (b'{"situations": ["conflict"]', "line 1"),
+        (b'{"situations": ["conflict"], "situations": ["non_payment"]}', "Duplicate key"),
+        (b'{"situations": ["conflict"], "client": {"silent_days": NaN}}', "NaN"),
+        (b'{"situations": ["conflict"], "client": {"silent_days": Infinity}}', "Infinity"),
+        (b'{"case_id": "\xff\xfe", "situations": ["conflict"]}', "UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (
+            b'{"situations": ["conflict"], "client": {"silent_days": 1' + b"0" * 5000 + b"}}",
+            "digits",
+        ),
+        (b"", "line 1"),
+        (b'{"situations": ["conflict"], "case_id": "\\ud800"}', "lone surrogate"),
+    ],
+)
 def test_malformed_json_is_a_400_saying_why(client, data, fragment):
     response = client.post(GUIDANCE, data=data, content_type="application/json")
     body = checked(response, GUIDANCE, "POST")
@@ -162,8 +205,9 @@ def test_malformed_json_is_a_400_saying_why(client, data, fragment):
 
 
 def test_wrong_content_type_is_a_415(client):
-    response = client.post(GUIDANCE, data=json.dumps({"situations": ["conflict"]}),
-                           content_type="text/plain")
+    response = client.post(
+        GUIDANCE, data=json.dumps({"situations": ["conflict"]}), content_type="text/plain"
+    )
     body = checked(response, GUIDANCE, "POST")
     assert response.status_code == 415 and "text/plain" in body["detail"]
     response = client.post(GUIDANCE, data=b'{"situations": ["conflict"]}')
@@ -243,16 +287,22 @@ def test_openapi_is_served(client, spec):
 
 
 def test_a_case_that_contradicts_an_implication_is_refused_naming_both_fields(client):
-    response, body = post(client, {"situations": ["non_payment"], "stage": "delivered",
-                                   "deliverables": {"sent": False}}, path=GUIDANCE + "?lang=ru")
+    response, body = post(
+        client,
+        {"situations": ["non_payment"], "stage": "delivered", "deliverables": {"sent": False}},
+        path=GUIDANCE + "?lang=ru",
+    )
     assert response.status_code == 422
     assert set(body["errors"]) == {"deliverables.sent", "stage"}
     assert "stage: delivered" in body["errors"]["deliverables.sent"][0]
 
 
 def test_implied_facts_are_known_cited_and_never_asked(client):
-    _, body = post(client, {"situations": ["non_payment"], "stage": "delivered"},
-                   path=GUIDANCE + "?questions=all")
+    _, body = post(
+        client,
+        {"situations": ["non_payment"], "stage": "delivered"},
+        path=GUIDANCE + "?questions=all",
+    )
     asked = {q["field"] for q in body["questions"]}
     assert "deliverables.sent" not in asked
     # Delivered work was sent: previews only if it was protected, which is now the question.
@@ -272,8 +322,10 @@ def test_at_most_five_questions_unless_all_are_asked_for(client):
 
 
 def test_a_rule_is_listed_once_even_when_several_of_its_alternatives_hold(client):
-    _, body = post(client, {"situations": ["conflict"],
-                            "evidence": {"written_agreements": False, "phone_only": True}})
+    _, body = post(
+        client,
+        {"situations": ["conflict"], "evidence": {"written_agreements": False, "phone_only": True}},
+    )
     assert body["rules_fired"].count("record-agreements") == 1
     record = next(s for s in body["steps"] if s["id"] == "record-every-agreement")
     assert [b["rule"] for b in record["because"]] == ["record-agreements"]
@@ -281,14 +333,23 @@ def test_a_rule_is_listed_once_even_when_several_of_its_alternatives_hold(client
 
 
 def test_reasons_cite_only_known_facts_and_the_situations_they_look_for(client):
-    _, body = post(client, {"situations": ["conflict", "client_silent"],
-                            "client": {"silent_days": 9}, "stage": "in_progress"},
-                   path=GUIDANCE + "?lang=ru")
+    _, body = post(
+        client,
+        {
+            "situations": ["conflict", "client_silent"],
+            "client": {"silent_days": 9},
+            "stage": "in_progress",
+        },
+        path=GUIDANCE + "?lang=ru",
+    )
     for step in body["steps"]:
         for because in step["because"]:
             assert None not in because["facts"].values()
             assert any("\u0400" <= ch <= "\u04ff" for ch in because["reason"])
     suspend = next(s for s in body["steps"] if s["id"] == "warn-work-suspension")
-    assert suspend["because"][0]["facts"] == {"situations": ["client_silent"], "stage": "in_progress",
-                                              "client.silent_days": 9}
+    assert suspend["because"][0]["facts"] == {
+        "situations": ["client_silent"],
+        "stage": "in_progress",
+        "client.silent_days": 9,
+    }
     assert "9" in suspend["because"][0]["reason"]

@@ -43,6 +43,7 @@ pytestmark = pytest.mark.usefixtures("no_cyclic_gc")
 
 # --- the corpus: 10,000 cases and a few bad lines, as JSONL and as CSV -----------------
 
+
 @dataclass
 class Corpus:
     folder: Path
@@ -77,8 +78,15 @@ CSV_BAD = {  # after which good case (index), the bad cells {column: text}, the 
 def corpus(tmp_path_factory) -> Corpus:
     folder = tmp_path_factory.mktemp("batch")
     cases = generated_cases(COUNT)
-    corpus = Corpus(folder, cases, cases[:1000], folder / "cases.jsonl", folder / "cases.csv",
-                    folder / "small.jsonl", folder / "mixed.jsonl")
+    corpus = Corpus(
+        folder,
+        cases,
+        cases[:1000],
+        folder / "cases.jsonl",
+        folder / "cases.csv",
+        folder / "small.jsonl",
+        folder / "mixed.jsonl",
+    )
 
     lines: list[bytes] = []
     for index, case in enumerate(cases):
@@ -92,7 +100,7 @@ def corpus(tmp_path_factory) -> Corpus:
             corpus.jsonl_bad[len(lines)] = name
     corpus.jsonl.write_bytes(b"\n".join(lines) + b"\n")
     corpus.small.write_bytes(b"".join(json.dumps(c).encode() + b"\n" for c in corpus.small_cases))
-    corpus.mixed.write_bytes(b"".join(line + b"\n" for line in lines[:corpus.jsonl_good[999]]))
+    corpus.mixed.write_bytes(b"".join(line + b"\n" for line in lines[: corpus.jsonl_good[999]]))
 
     with corpus.csv.open("w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out)
@@ -121,8 +129,9 @@ def expected(state, corpus) -> list[dict]:
 
 
 def batch(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, "batch", *args], input=stdin, capture_output=True, cwd=ROOT,
-                          timeout=300)
+    return subprocess.run(
+        [*CLI, "batch", *args], input=stdin, capture_output=True, cwd=ROOT, timeout=300
+    )
 
 
 def reported(stderr: bytes) -> dict[int, str]:
@@ -147,8 +156,8 @@ def csv_run(corpus):
 
 # --- JSONL ---------------------------------------------------------------------------------
 
-def test_jsonl_batch_answers_every_case_as_the_single_endpoint_in_order(state, corpus,
-                                                                        jsonl_run):
+
+def test_jsonl_batch_answers_every_case_as_the_single_endpoint_in_order(state, corpus, jsonl_run):
     proc, out = jsonl_run
     assert proc.returncode == 1, proc.stderr.decode()[-2000:]
     assert_same(json_lines(out.read_bytes()), expected_lines(state, corpus.cases, questions=False))
@@ -189,8 +198,8 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(jsonl_run):
 
 # --- CSV -----------------------------------------------------------------------------------
 
-def test_csv_batch_converts_cells_to_the_facts_types_and_answers_as_the_api(state, corpus,
-                                                                            csv_run):
+
+def test_csv_batch_converts_cells_to_the_facts_types_and_answers_as_the_api(state, corpus, csv_run):
     proc, out = csv_run
     assert proc.returncode == 1, proc.stderr.decode()[-2000:]
     assert_same(json_lines(out.read_bytes()), expected_lines(state, corpus.cases, questions=False))
@@ -206,24 +215,32 @@ def test_csv_batch_reports_each_bad_row_with_its_line_and_column(corpus, csv_run
 
 
 def test_csv_from_a_spreadsheet_bom_blank_rows_and_unnamed_columns(state):
-    case = {"case_id": "s1", "situations": ["non_payment", "conflict"], "contract": True,
-            "client": {"silent_days": 12}}
-    text = ("\ufeffcase_id,situations,contract,client.silent_days,\r\n"
-            "s1, non_payment ; conflict ,True,12,\r\n"
-            ",,,,\r\n")
+    case = {
+        "case_id": "s1",
+        "situations": ["non_payment", "conflict"],
+        "contract": True,
+        "client": {"silent_days": 12},
+    }
+    text = (
+        "\ufeffcase_id,situations,contract,client.silent_days,\r\n"
+        "s1, non_payment ; conflict ,True,12,\r\n"
+        ",,,,\r\n"
+    )
     proc = batch("-", "--format", "csv", "--jobs", "1", stdin=text.encode())
     assert proc.returncode == 0, proc.stderr.decode()
     assert jsonl_answers_from(proc.stdout) == expected_answers(state, [case])
 
 
 def test_csv_bad_lines_are_reported_by_the_line_their_record_starts_on():
-    data = (b"case_id,situations,stage\n"  # 1
-            b'"two\nlines",conflict,\n'  # 2-3: one record
-            b"bad,conflict,\xff\n"  # 4: not UTF-8
-            b"long," + b"x" * MAX_LINE_BYTES + b"\n"  # 5
-            b"ok,non_payment,delivered\n"  # 6
-            b"later,conflict,later\n"  # 7: not a stage
-            b'"open,conflict\n')  # 8: a quote never closed
+    data = (
+        b"case_id,situations,stage\n"  # 1
+        b'"two\nlines",conflict,\n'  # 2-3: one record
+        b"bad,conflict,\xff\n"  # 4: not UTF-8
+        b"long," + b"x" * MAX_LINE_BYTES + b"\n"  # 5
+        b"ok,non_payment,delivered\n"  # 6
+        b"later,conflict,later\n"  # 7: not a stage
+        b'"open,conflict\n'
+    )  # 8: a quote never closed
     proc = batch("-", "--format", "csv", "--jobs", "2", stdin=data)
     assert proc.returncode == 1
     assert reported(proc.stderr) == {4: "$", 5: "$", 7: "stage", 8: "$"}
@@ -239,6 +256,7 @@ def test_csv_whose_header_line_is_broken_is_unusable():
 
 # --- arguments, streams, exit codes ----------------------------------------------------------
 
+
 def test_all_good_lines_exit_0_and_stdin_to_stdout_works(state, corpus):
     data = corpus.small.read_bytes()
     proc = batch("-", "-o", "-", "--jobs", "2", "--lang", "ru", stdin=data)
@@ -248,8 +266,14 @@ def test_all_good_lines_exit_0_and_stdin_to_stdout_works(state, corpus):
 
 def test_each_line_is_byte_for_byte_the_single_endpoints_body(client, corpus):
     sample = corpus.small_cases[:200]
-    proc = batch("-", "--format", "jsonl", "--jobs", "1",
-                 stdin=b"".join(json.dumps(c).encode() + b"\n" for c in sample))
+    proc = batch(
+        "-",
+        "--format",
+        "jsonl",
+        "--jobs",
+        "1",
+        stdin=b"".join(json.dumps(c).encode() + b"\n" for c in sample),
+    )
     assert proc.returncode == 0
     for case, line in zip(sample, json_lines(proc.stdout), strict=True):
         response = client.post("/v1/guidance", json=case)
@@ -257,26 +281,32 @@ def test_each_line_is_byte_for_byte_the_single_endpoints_body(client, corpus):
         assert line + b"\n" == response.get_data()  # byte for byte
 
 
-@pytest.mark.parametrize("args, message", [
-    (["missing.jsonl"], "missing.jsonl: No such file or directory"),
-    (["{small}", "-o", "out.txt"], "cannot tell the format"),
-    (["{folder}/cases.tsv"], "cannot tell the format"),
-    (["{small}", "--format", "xml"], "invalid choice"),
-    (["{small}", "--jobs", "0"], "must be 1 or more"),
-    (["{small}", "--rules", "{folder}/no-rules"], "not a folder"),
-    (["{small}", "-o", "{folder}/no/such/out.jsonl"], "No such file or directory"),
-    (["{small}", "--report", "{folder}/no/such/report.html"], "its folder does not exist"),
-    (["{small}", "-o", "{small}"], "would overwrite the input"),
-    (["{unknown_column}"], "unknown column(s) colour"),
-    (["{no_situations}"], "the header has no situations column"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["missing.jsonl"], "missing.jsonl: No such file or directory"),
+        (["{small}", "-o", "out.txt"], "cannot tell the format"),
+        (["{folder}/cases.tsv"], "cannot tell the format"),
+        (["{small}", "--format", "xml"], "invalid choice"),
+        (["{small}", "--jobs", "0"], "must be 1 or more"),
+        (["{small}", "--rules", "{folder}/no-rules"], "not a folder"),
+        (["{small}", "-o", "{folder}/no/such/out.jsonl"], "No such file or directory"),
+        (["{small}", "--report", "{folder}/no/such/report.html"], "its folder does not exist"),
+        (["{small}", "-o", "{small}"], "would overwrite the input"),
+        (["{unknown_column}"], "unknown column(s) colour"),
+        (["{no_situations}"], "the header has no situations column"),
+    ],
+)
 def test_unusable_arguments_exit_2(corpus, args, message):
     (corpus.folder / "cases.tsv").write_text("x\n")
     (corpus.folder / "unknown.csv").write_text("case_id,situations,colour\na,conflict,red\n")
     (corpus.folder / "nosit.csv").write_text("case_id,contract\na,true\n")
-    names = {"small": corpus.small, "folder": corpus.folder,
-             "unknown_column": corpus.folder / "unknown.csv",
-             "no_situations": corpus.folder / "nosit.csv"}
+    names = {
+        "small": corpus.small,
+        "folder": corpus.folder,
+        "unknown_column": corpus.folder / "unknown.csv",
+        "no_situations": corpus.folder / "nosit.csv",
+    }
     before = corpus.small.read_bytes()
     proc = batch(*(a.format(**names) for a in args))
     assert proc.returncode == 2
@@ -286,11 +316,16 @@ def test_unusable_arguments_exit_2(corpus, args, message):
 
 # --- progress and report -----------------------------------------------------------------------
 
+
 def test_progress_bar_is_drawn_when_stderr_is_a_terminal(corpus, tmp_path):
     primary, secondary = pty.openpty()
-    proc = subprocess.Popen([*CLI, "batch", str(corpus.small), "-o", str(tmp_path / "o.jsonl")],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=secondary,
-                            cwd=ROOT)
+    proc = subprocess.Popen(
+        [*CLI, "batch", str(corpus.small), "-o", str(tmp_path / "o.jsonl")],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=secondary,
+        cwd=ROOT,
+    )
     os.close(secondary)
     received = bytearray()
     while True:

@@ -29,8 +29,9 @@ pytestmark = pytest.mark.usefixtures("no_cyclic_gc")
 
 def need_pyarrow():
     if os.environ.get("CI") != "true":
-        pytest.importorskip("pyarrow", reason="pyarrow is not installed "
-                                              "(pip install 'dispute-guide[parquet]')")
+        pytest.importorskip(
+            "pyarrow", reason="pyarrow is not installed (pip install 'dispute-guide[parquet]')"
+        )
     import pyarrow
     import pyarrow.parquet
 
@@ -66,8 +67,12 @@ def alive(pid: int) -> bool:
 
 def start_and_wait_for_workers(source: Path, out: Path) -> tuple[subprocess.Popen, list[int]]:
     """A --jobs 2 run, once both workers exist and the output has begun."""
-    proc = subprocess.Popen([*CLI, "batch", str(source), "-o", str(out), "--jobs", "2"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.Popen(
+        [*CLI, "batch", str(source), "-o", str(out), "--jobs", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         workers = children(proc.pid)
@@ -109,7 +114,8 @@ def test_a_killed_main_process_leaves_no_output_and_no_worker(big, tmp_path):
     assert not out.exists()
     # What is left is hidden and says it is partial: nobody takes it for the output.
     assert [p.name for p in tmp_path.iterdir()] == [
-        p.name for p in tmp_path.glob(".out.jsonl.*.partial")]
+        p.name for p in tmp_path.glob(".out.jsonl.*.partial")
+    ]
     deadline = time.monotonic() + 10  # the kernel kills the workers with their parent
     while time.monotonic() < deadline and any(alive(pid) for pid in workers):
         time.sleep(0.01)
@@ -123,8 +129,12 @@ def test_a_good_run_renames_its_output_into_place(big, tmp_path):
     out = tmp_path / "out.jsonl"
     umask = os.umask(0o022)
     os.umask(umask)
-    proc = subprocess.run([*CLI, "batch", str(source), "-o", str(out), "--jobs", "1"],
-                          capture_output=True, cwd=ROOT, timeout=60)
+    proc = subprocess.run(
+        [*CLI, "batch", str(source), "-o", str(out), "--jobs", "1"],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr.decode()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl", "some.jsonl"]
     assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() creates a file
@@ -134,22 +144,26 @@ def test_the_summary_gives_the_wall_time_of_the_command(tmp_path):
     source = tmp_path / "cases.jsonl"
     source.write_bytes(b"".join(json.dumps(c).encode() + b"\n" for c in generated_cases(2000)))
     started = time.monotonic()
-    proc = subprocess.run([*CLI, "batch", str(source), "-o", str(tmp_path / "o.jsonl"),
-                           "--jobs", "2"], capture_output=True, cwd=ROOT, timeout=120)
+    proc = subprocess.run(
+        [*CLI, "batch", str(source), "-o", str(tmp_path / "o.jsonl"), "--jobs", "2"],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     measured = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr.decode()
     reported = float(re.search(rb"^wall time\s+([\d.]+) s$", proc.stderr, re.MULTILINE)[1])
     # From the start of the process to the summary: all but the exit.
     assert measured * 0.6 <= reported <= measured + 0.05, (reported, measured)
-    rate = int(re.search(rb"^cases/s\s+([\d,]+)$", proc.stderr, re.MULTILINE)[1]
-               .replace(b",", b""))
+    rate = int(re.search(rb"^cases/s\s+([\d,]+)$", proc.stderr, re.MULTILINE)[1].replace(b",", b""))
     assert abs(rate - 2000 / reported) <= 2000 / reported * 0.05 + 1
 
 
 def test_a_broken_json_line_is_reported_with_one_line_number():
     data = b'{"situations": ["conflict"]}\n\n{"situations": ["conflict"], "stage": }\n'
-    proc = subprocess.run([*CLI, "batch", "-", "--jobs", "1"], input=data, capture_output=True,
-                          cwd=ROOT, timeout=60)
+    proc = subprocess.run(
+        [*CLI, "batch", "-", "--jobs", "1"], input=data, capture_output=True, cwd=ROOT, timeout=60
+    )
     assert proc.returncode == 1
     lines = [line for line in proc.stderr.decode().splitlines() if line.startswith("line ")]
     assert lines == ["line 3: $: Malformed JSON at column 39: Expecting value."]
@@ -163,19 +177,35 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
-@pytest.mark.parametrize("missing, args, command", [
-    ("matplotlib", ["--report", "{tmp}/r.html"], "pip install 'dispute-guide[report]'"),
-    ("pyarrow", ["-o", "{tmp}/o.parquet"], "pip install 'dispute-guide[parquet]'"),
-    ("dask,distributed", ["-o", "{tmp}/parts", "--cluster", "local:1"],
-     "pip install 'dispute-guide[cluster]'"),
-])
+@pytest.mark.parametrize(
+    "missing, args, command",
+    [
+        ("matplotlib", ["--report", "{tmp}/r.html"], "pip install 'dispute-guide[report]'"),
+        ("pyarrow", ["-o", "{tmp}/o.parquet"], "pip install 'dispute-guide[parquet]'"),
+        (
+            "dask,distributed",
+            ["-o", "{tmp}/parts", "--cluster", "local:1"],
+            "pip install 'dispute-guide[cluster]'",
+        ),
+    ],
+)
 def test_a_missing_extra_is_named_with_its_install_command(tmp_path, missing, args, command):
     source = tmp_path / "cases.jsonl"
     source.write_text('{"situations": ["conflict"]}\n')
     proc = subprocess.run(
-        [sys.executable, "-c", MISSING, missing, "batch", str(source),
-         *(a.format(tmp=tmp_path) for a in args)],
-        capture_output=True, cwd=ROOT, timeout=60)
+        [
+            sys.executable,
+            "-c",
+            MISSING,
+            missing,
+            "batch",
+            str(source),
+            *(a.format(tmp=tmp_path) for a in args),
+        ],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert proc.returncode == 2, proc.stderr.decode()
     assert command in proc.stderr.decode()
     assert b"Traceback" not in proc.stderr
@@ -187,19 +217,34 @@ def test_parquet_in_and_out_give_the_jsonl_answers(state, tmp_path):
     cases = generated_cases(3000, seed=8)
     rows = [*cases[:10], {"situations": ["conflict"], "stage": "later"}, *cases[10:]]
     source = tmp_path / "cases.parquet"
-    pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema(state.rulebook)), source,
-                   row_group_size=700)
+    pq.write_table(
+        pa.Table.from_pylist(rows, schema=arrow_schema(state.rulebook)), source, row_group_size=700
+    )
     out = tmp_path / "out.parquet"
-    proc = subprocess.run([*CLI, "batch", str(source), "-o", str(out), "--jobs", "2"],
-                          capture_output=True, cwd=ROOT, timeout=120)
+    proc = subprocess.run(
+        [*CLI, "batch", str(source), "-o", str(out), "--jobs", "2"],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert proc.returncode == 1, proc.stderr.decode()
     assert b"line 11: stage: Must be one of" in proc.stderr
-    jsonl = subprocess.run([*CLI, "batch", str(source), "-o", "-", "--jobs", "1"],
-                           capture_output=True, cwd=ROOT, timeout=120)
+    jsonl = subprocess.run(
+        [*CLI, "batch", str(source), "-o", "-", "--jobs", "1"],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert json_lines(jsonl.stdout) == expected_lines(state, cases)
     table = pq.read_table(out)
-    assert table.column_names == ["file", "line", "case_id", "steps", "questions",
-                                  "ruleset_version"]
+    assert table.column_names == [
+        "file",
+        "line",
+        "case_id",
+        "steps",
+        "questions",
+        "ruleset_version",
+    ]
     answers = [json.loads(line) for line in json_lines(jsonl.stdout)]
     got = table.to_pylist()
     assert [row["line"] for row in got] == [*range(1, 11), *range(12, 3002)]
@@ -211,21 +256,32 @@ def test_parquet_in_and_out_give_the_jsonl_answers(state, tmp_path):
         assert row["ruleset_version"] == answer["ruleset_version"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["-", "--format", "parquet"], "Parquet is read from a file, not a stream"),
-    (["{tmp}/cases.jsonl", "-o", "-", "--output-format", "parquet"],
-     "Parquet output goes to a file, not to stdout"),
-    (["{tmp}/not.parquet"], "not a Parquet file"),
-    (["{tmp}/colour.parquet"], "unknown column(s) colour"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-", "--format", "parquet"], "Parquet is read from a file, not a stream"),
+        (
+            ["{tmp}/cases.jsonl", "-o", "-", "--output-format", "parquet"],
+            "Parquet output goes to a file, not to stdout",
+        ),
+        (["{tmp}/not.parquet"], "not a Parquet file"),
+        (["{tmp}/colour.parquet"], "unknown column(s) colour"),
+    ],
+)
 def test_unusable_parquet_exits_2(tmp_path, args, message):
     pa, pq = need_pyarrow()
     (tmp_path / "cases.jsonl").write_text('{"situations": ["conflict"]}\n')
     (tmp_path / "not.parquet").write_text("situations\nconflict\n")
-    pq.write_table(pa.table({"situations": [["conflict"]], "colour": ["red"]}),
-                   tmp_path / "colour.parquet")
-    proc = subprocess.run([*CLI, "batch", *(a.format(tmp=tmp_path) for a in args)],
-                          capture_output=True, cwd=ROOT, timeout=60, input=b"")
+    pq.write_table(
+        pa.table({"situations": [["conflict"]], "colour": ["red"]}), tmp_path / "colour.parquet"
+    )
+    proc = subprocess.run(
+        [*CLI, "batch", *(a.format(tmp=tmp_path) for a in args)],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
+        input=b"",
+    )
     assert proc.returncode == 2, proc.stderr.decode()
     assert message in proc.stderr.decode()
 
@@ -237,12 +293,29 @@ def test_messages_go_into_a_column_of_csv_and_parquet_when_asked_for(state, tmp_
     cases = generated_cases(50, seed=9)
     source = tmp_path / "cases.jsonl"
     source.write_bytes(b"".join(json.dumps(c).encode() + b"\n" for c in cases))
-    expected = [render_guidance(state.engine.evaluate(state.schema.load(c)), "en", 0,
-                                ALL_MESSAGES)["messages"] for c in cases]
+    expected = [
+        render_guidance(state.engine.evaluate(state.schema.load(c)), "en", 0, ALL_MESSAGES)[
+            "messages"
+        ]
+        for c in cases
+    ]
     for name in ("out.parquet", "out.csv"):
-        proc = subprocess.run([*CLI, "batch", str(source), "-o", str(tmp_path / name),
-                               "--messages", "all", "--jobs", "1"],
-                              capture_output=True, cwd=ROOT, timeout=60)
+        proc = subprocess.run(
+            [
+                *CLI,
+                "batch",
+                str(source),
+                "-o",
+                str(tmp_path / name),
+                "--messages",
+                "all",
+                "--jobs",
+                "1",
+            ],
+            capture_output=True,
+            cwd=ROOT,
+            timeout=60,
+        )
         assert proc.returncode == 0, proc.stderr.decode()
     rows = pq.read_table(tmp_path / "out.parquet").to_pylist()
     assert [json.loads(row["messages"]) for row in rows] == expected
@@ -250,7 +323,11 @@ def test_messages_go_into_a_column_of_csv_and_parquet_when_asked_for(state, tmp_
 
     with (tmp_path / "out.csv").open(encoding="utf-8", newline="") as f:
         assert [json.loads(row["messages"]) for row in csv.DictReader(f)] == expected
-    plain = subprocess.run([*CLI, "batch", str(source), "-o", str(tmp_path / "plain.parquet")],
-                           capture_output=True, cwd=ROOT, timeout=60)
+    plain = subprocess.run(
+        [*CLI, "batch", str(source), "-o", str(tmp_path / "plain.parquet")],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert plain.returncode == 0
     assert "messages" not in pq.read_table(tmp_path / "plain.parquet").column_names

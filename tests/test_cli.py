@@ -12,17 +12,30 @@ from conftest import ROOT
 
 
 def run(*args, stdin: str | None = None, env: dict | None = None):
-    return subprocess.run([sys.executable, "-m", "service.cli", *args], input=stdin,
-                          capture_output=True, text=True, timeout=60, cwd=ROOT,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "service.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_evaluate_reads_stdin_and_prints_guidance():
-    result = run("evaluate", "-", "--lang", "ru", stdin=json.dumps({"situations": ["non_payment"],
-                                                                    "contract": True}))
+    result = run(
+        "evaluate",
+        "-",
+        "--lang",
+        "ru",
+        stdin=json.dumps({"situations": ["non_payment"], "contract": True}),
+    )
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout)
-    assert body["lang"] == "ru" and "formal-demand-under-contract" in [s["id"] for s in body["steps"]]
+    assert body["lang"] == "ru" and "formal-demand-under-contract" in [
+        s["id"] for s in body["steps"]
+    ]
 
 
 def test_evaluate_reports_an_invalid_case_with_its_field(tmp_path):
@@ -61,13 +74,17 @@ def test_serve_says_in_one_line_that_the_port_is_taken_and_what_to_set():
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        address = "127.0.0.1:%d" % taken.getsockname()[1]
-        for result in (run("serve", env={"DISPUTE_GUIDE_BIND": address}),
-                       run("serve", "--bind", address)):
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        for result in (
+            run("serve", env={"DISPUTE_GUIDE_BIND": address}),
+            run("serve", "--bind", address),
+        ):
             assert result.returncode == 1
-            assert result.stderr == (f"dispute-guide: {address} is already in use by another "
-                                     "process; set DISPUTE_GUIDE_BIND (or --bind) to a free "
-                                     "HOST:PORT\n")
+            assert result.stderr == (
+                f"dispute-guide: {address} is already in use by another "
+                "process; set DISPUTE_GUIDE_BIND (or --bind) to a free "
+                "HOST:PORT\n"
+            )
 
 
 def test_serve_refuses_a_bind_that_is_not_host_port():

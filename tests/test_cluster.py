@@ -28,8 +28,10 @@ from service.batch import Tally
 
 if os.environ.get("CI") != "true":
     for _module in ("dask", "distributed", "pyarrow"):
-        pytest.importorskip(_module, reason="the cluster extra is not installed "
-                                            "(pip install 'dispute-guide[cluster]')")
+        pytest.importorskip(
+            _module,
+            reason="the cluster extra is not installed (pip install 'dispute-guide[cluster]')",
+        )
 
 import dask.bag as db  # noqa: E402
 import pyarrow as pa  # noqa: E402
@@ -70,8 +72,11 @@ class Corpus:
         self.jsonl = folder / "cases.jsonl"
         self.jsonl.write_bytes(b"".join(json.dumps(c).encode() + b"\n" for c in self.items))
         self.parquet = folder / "cases.parquet"
-        pq.write_table(pa.Table.from_pylist(self.items, schema=arrow_schema(state.rulebook)),
-                       self.parquet, row_group_size=ROW_GROUP)
+        pq.write_table(
+            pa.Table.from_pylist(self.items, schema=arrow_schema(state.rulebook)),
+            self.parquet,
+            row_group_size=ROW_GROUP,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -82,20 +87,25 @@ def corpus(tmp_path_factory, state) -> Corpus:
 @pytest.fixture(scope="module")
 def cluster():
     """A LocalCluster of 2 worker processes, one thread each, started by the test."""
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=":0") as local, Client(local) as client:
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as local,
+        Client(local) as client,
+    ):
         yield local, client
 
 
 def batch(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, "batch", *args], capture_output=True, cwd=ROOT,
-                          timeout=timeout)
+    return subprocess.run([*CLI, "batch", *args], capture_output=True, cwd=ROOT, timeout=timeout)
 
 
 def reported(stderr: bytes) -> dict[int, str]:
     """{line: field} from `[FILE: ]line N: <field>: <problem>` lines."""
-    return {int(m[1]): m[2].decode()
-            for m in re.finditer(rb"^(?:\S+: )?line (\d+): ([^:]+): .+$", stderr, re.MULTILINE)}
+    return {
+        int(m[1]): m[2].decode()
+        for m in re.finditer(rb"^(?:\S+: )?line (\d+): ([^:]+): .+$", stderr, re.MULTILINE)
+    }
 
 
 def summary_table(stderr: bytes) -> tuple:
@@ -108,8 +118,9 @@ def summary_table(stderr: bytes) -> tuple:
 
 def parts(folder: Path, suffix: str) -> list[Path]:
     found = sorted(folder.glob(f"part-*.{suffix}"))
-    assert found and [p.name for p in found] == [f"part-{i:05d}.{suffix}"
-                                                 for i in range(len(found))]
+    assert found and [p.name for p in found] == [
+        f"part-{i:05d}.{suffix}" for i in range(len(found))
+    ]
     assert (folder / "_SUCCESS").exists()
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temporary file
     return found
@@ -144,8 +155,16 @@ def test_the_local_run_reports_the_bad_lines(corpus, local):
 def test_a_cluster_run_gives_the_local_answers_bad_lines_and_summary(corpus, cluster, local):
     local_cluster, _ = cluster
     out = corpus.folder / "out-jsonl"
-    proc = batch(str(corpus.jsonl), "-o", str(out), "--cluster", local_cluster.scheduler_address,
-                 "--no-questions", "--block-size", str(BLOCK))
+    proc = batch(
+        str(corpus.jsonl),
+        "-o",
+        str(out),
+        "--cluster",
+        local_cluster.scheduler_address,
+        "--no-questions",
+        "--block-size",
+        str(BLOCK),
+    )
     assert proc.returncode == 1, proc.stderr.decode()[-3000:]
     found = parts(out, "jsonl")
     assert len(found) > 10
@@ -159,15 +178,24 @@ def test_a_cluster_run_gives_the_local_answers_bad_lines_and_summary(corpus, clu
 def test_a_cluster_run_with_parquet_in_and_out_gives_the_same(corpus, cluster, local):
     local_cluster, _ = cluster
     out = corpus.folder / "out-parquet"
-    proc = batch(str(corpus.parquet), "-o", str(out), "--output-format", "parquet",
-                 "--cluster", local_cluster.scheduler_address, "--no-questions")
+    proc = batch(
+        str(corpus.parquet),
+        "-o",
+        str(out),
+        "--output-format",
+        "parquet",
+        "--cluster",
+        local_cluster.scheduler_address,
+        "--no-questions",
+    )
     assert proc.returncode == 1, proc.stderr.decode()[-3000:]
     found = parts(out, "parquet")
     assert len(found) == -(-len(corpus.items) // ROW_GROUP)
     rows = [row for p in found for row in pq.read_table(p).to_pylist()]
     answers = [json.loads(line) for line in local[1]]
-    assert [row["line"] for row in rows] == [n for n in range(1, len(corpus.items) + 1)
-                                             if n not in corpus.bad]
+    assert [row["line"] for row in rows] == [
+        n for n in range(1, len(corpus.items) + 1) if n not in corpus.bad
+    ]
     for row, answer in zip(rows, answers, strict=True):
         assert row["case_id"] == answer["case_id"]
         assert row["steps"] == [step["id"] for step in answer["steps"]]
@@ -189,8 +217,12 @@ def test_the_library_function_on_a_bag_gives_the_same(corpus, cluster, local, st
     results = evaluate_bag(cases, questions=False)
     # Each answer as the bytes the API would send, made on the workers (gathering 20,000
     # answers as objects costs more than evaluating them).
-    lines = results.map(lambda r: (r["key"], as_json(r["guidance"]) if "guidance" in r
-                                   else next(iter(r["problems"]))))
+    lines = results.map(
+        lambda r: (
+            r["key"],
+            as_json(r["guidance"]) if "guidance" in r else next(iter(r["problems"])),
+        )
+    )
     got, summary = client.compute([lines, summarize(results)], sync=True)
     assert {key: value for key, value in got if isinstance(value, str)} == corpus.bad
     assert [value for _, value in got if isinstance(value, bytes)] == local[1]
@@ -207,11 +239,10 @@ def test_the_library_function_on_a_dataframe(corpus, cluster, local):
     results = evaluate_frame(frame, questions=False)
     got = client.compute(results, sync=True)
     assert len(got) == 2 * ROW_GROUP
-    answers = [json.loads(line) for line in local[1][:2 * ROW_GROUP - 1]]
+    answers = [json.loads(line) for line in local[1][: 2 * ROW_GROUP - 1]]
     good = got[got["problems"].isna()]
     assert list(good["steps"]) == [[s["id"] for s in a["steps"]] for a in answers]
-    assert json.loads(got["problems"].iloc[1]) == {"situations": ["Shorter than minimum "
-                                                                  "length 1."]}
+    assert json.loads(got["problems"].iloc[1]) == {"situations": ["Shorter than minimum length 1."]}
 
 
 def test_jsonl_blank_broken_and_long_lines_are_numbered_as_the_local_run(cluster, tmp_path):
@@ -223,8 +254,15 @@ def test_jsonl_blank_broken_and_long_lines_are_numbered_as_the_local_run(cluster
     source.write_bytes(b"\n".join(lines))  # no line break after the last line
     out = tmp_path / "local.jsonl"
     here = batch(str(source), "-o", str(out), "--jobs", "1")
-    there = batch(str(source), "-o", str(tmp_path / "parts"), "--cluster",
-                  local_cluster.scheduler_address, "--block-size", "20000")
+    there = batch(
+        str(source),
+        "-o",
+        str(tmp_path / "parts"),
+        "--cluster",
+        local_cluster.scheduler_address,
+        "--block-size",
+        "20000",
+    )
     assert here.returncode == there.returncode == 1
     assert reported(there.stderr) == reported(here.stderr) == {12: "$", 301: "$"}
     found = parts(tmp_path / "parts", "jsonl")
@@ -237,16 +275,20 @@ def test_refusals_name_what_is_wrong(corpus, cluster, tmp_path):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("x")
     for args, message in [
-        ([str(corpus.jsonl), "-o", str(tmp_path / "full"), "--cluster", address],
-         "exists and is not an empty folder"),
-        (["s3://bucket/cases/", "-o", str(tmp_path / "o"), "--cluster", address],
-         "Install s3fs"),
-        ([str(tmp_path / "none-*.jsonl"), "-o", str(tmp_path / "o"), "--cluster", address],
-         "no input files there"),
-        ([str(corpus.jsonl), "-o", str(tmp_path / "o.csv"), "--cluster", address],
-         "not CSV"),
-        ([str(corpus.jsonl), "-o", str(tmp_path / "o"), "--cluster", "local:x"],
-         "a number of workers"),
+        (
+            [str(corpus.jsonl), "-o", str(tmp_path / "full"), "--cluster", address],
+            "exists and is not an empty folder",
+        ),
+        (["s3://bucket/cases/", "-o", str(tmp_path / "o"), "--cluster", address], "Install s3fs"),
+        (
+            [str(tmp_path / "none-*.jsonl"), "-o", str(tmp_path / "o"), "--cluster", address],
+            "no input files there",
+        ),
+        ([str(corpus.jsonl), "-o", str(tmp_path / "o.csv"), "--cluster", address], "not CSV"),
+        (
+            [str(corpus.jsonl), "-o", str(tmp_path / "o"), "--cluster", "local:x"],
+            "a number of workers",
+        ),
     ]:
         proc = batch(*args, timeout=60)
         assert proc.returncode == 2, proc.stderr.decode()
@@ -259,21 +301,36 @@ def test_a_worker_whose_rules_differ_is_refused(cluster, state):
     _, client = cluster
     rules = Rules.of(state)
     with pytest.raises(Exception, match="compiled the client's rules to ruleset"):
-        client.register_plugin(RulesPlugin(Rules(rules.files, "0" * 16, rules.code)),
-                               name="a-wrong-version")
+        client.register_plugin(
+            RulesPlugin(Rules(rules.files, "0" * 16, rules.code)), name="a-wrong-version"
+        )
     with pytest.raises(Exception, match="runs dispute-guide"):
-        client.register_plugin(RulesPlugin(Rules(rules.files, rules.version, "0.0.0")),
-                               name="a-wrong-code")
+        client.register_plugin(
+            RulesPlugin(Rules(rules.files, rules.version, "0.0.0")), name="a-wrong-code"
+        )
 
 
 def test_a_worker_killed_mid_run_leaves_every_case_exactly_once(corpus, cluster, local):
     local_cluster, client = cluster
     pids = list(client.run(os.getpid).values())
     out = corpus.folder / "out-killed"
-    proc = subprocess.Popen([*CLI, "batch", str(corpus.jsonl), "-o", str(out), "--cluster",
-                             local_cluster.scheduler_address, "--no-questions",
-                             "--block-size", "50000"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT)
+    proc = subprocess.Popen(
+        [
+            *CLI,
+            "batch",
+            str(corpus.jsonl),
+            "-o",
+            str(out),
+            "--cluster",
+            local_cluster.scheduler_address,
+            "--no-questions",
+            "--block-size",
+            "50000",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
         if out.is_dir() and len(list(out.glob("part-*"))) >= 5:
@@ -295,8 +352,9 @@ def test_the_dask_deployment_runs_the_projects_image_with_one_thread_per_worker(
     cluster = yaml.safe_load((folder / "cluster.yaml").read_text())
     assert cluster["apiVersion"] == "kubernetes.dask.org/v1" and cluster["kind"] == "DaskCluster"
     deployment = list(yaml.safe_load_all((ROOT / "deploy" / "kubernetes.yaml").read_text()))
-    image = next(d for d in deployment if d["kind"] == "Deployment")[
-        "spec"]["template"]["spec"]["containers"][0]["image"]
+    image = next(d for d in deployment if d["kind"] == "Deployment")["spec"]["template"]["spec"][
+        "containers"
+    ][0]["image"]
     worker = cluster["spec"]["worker"]["spec"]["containers"][0]
     scheduler = cluster["spec"]["scheduler"]["spec"]["containers"][0]
     assert worker["image"].startswith(image.split(":")[0] + "-cluster")
@@ -329,14 +387,23 @@ def test_a_folder_of_csv_and_jsonl_files_on_the_cluster(cluster, tmp_path):
     local_cluster, _ = cluster
     folder = tmp_path / "in"
     folder.mkdir()
-    (folder / "a.csv").write_bytes(b"case_id,situations,stage\n"
-                                   b'"two\nlines",conflict,\n'
-                                   b"bad,conflict,later\n"
-                                   b"ok,non_payment,delivered\n")
+    (folder / "a.csv").write_bytes(
+        b"case_id,situations,stage\n"
+        b'"two\nlines",conflict,\n'
+        b"bad,conflict,later\n"
+        b"ok,non_payment,delivered\n"
+    )
     (folder / "b.jsonl").write_bytes(b'{"situations": ["conflict"]}\nnot json\n')
     (folder / "_SUCCESS").write_bytes(b"")  # not an input
-    proc = batch(str(folder), "-o", str(tmp_path / "parts"), "--cluster",
-                 local_cluster.scheduler_address, "--report", str(tmp_path / "report.html"))
+    proc = batch(
+        str(folder),
+        "-o",
+        str(tmp_path / "parts"),
+        "--cluster",
+        local_cluster.scheduler_address,
+        "--report",
+        str(tmp_path / "report.html"),
+    )
     assert proc.returncode == 1, proc.stderr.decode()[-3000:]
     assert "<th>cases</th><td class=n>5</td>" in (tmp_path / "report.html").read_text()
     assert f"{folder}/a.csv: line 4: stage: Must be one of".encode() in proc.stderr

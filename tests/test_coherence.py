@@ -15,7 +15,6 @@ import sys
 
 import pytest
 from cases import RULEBOOK, nest, random_flat
-
 from pysat.solvers import Solver
 
 from service import create_app
@@ -29,14 +28,34 @@ CYRILLIC = re.compile("[\u0400-\u04ff]")
 # Walking away from a scammer: nothing that keeps working with, persuading, accommodating
 # or courting this client may stay (written out here, apart from plan.yaml, on purpose).
 COURTING = {
-    "clarify-payment", "keep-reaching-out", "explain-why-reply-matters", "ask-if-all-is-well",
-    "check-reachability", "warn-work-suspension", "send-protected-previews", "admit-mistake",
-    "apologize-and-fix", "offer-remedies-up-to-refund", "offer-options-and-recommend",
-    "dont-ignore-or-postpone", "stay-diplomatic", "cool-down-then-talk", "agree-on-channel",
-    "bridge-knowledge-gap", "check-clients-situation", "agree-contact-formats",
-    "set-communication-schedule", "respect-work-habits", "report-on-time", "keep-feedback-loop",
-    "treat-client-seriously", "mind-technical-details", "find-cause-of-dissatisfaction",
-    "find-out-why-info-missing", "justify-information-need", "reach-decision-maker",
+    "clarify-payment",
+    "keep-reaching-out",
+    "explain-why-reply-matters",
+    "ask-if-all-is-well",
+    "check-reachability",
+    "warn-work-suspension",
+    "send-protected-previews",
+    "admit-mistake",
+    "apologize-and-fix",
+    "offer-remedies-up-to-refund",
+    "offer-options-and-recommend",
+    "dont-ignore-or-postpone",
+    "stay-diplomatic",
+    "cool-down-then-talk",
+    "agree-on-channel",
+    "bridge-knowledge-gap",
+    "check-clients-situation",
+    "agree-contact-formats",
+    "set-communication-schedule",
+    "respect-work-habits",
+    "report-on-time",
+    "keep-feedback-loop",
+    "treat-client-seriously",
+    "mind-technical-details",
+    "find-cause-of-dissatisfaction",
+    "find-out-why-info-missing",
+    "justify-information-need",
+    "reach-decision-maker",
 }
 WALK_AWAY = "stop-dealing-with-fraudster"
 
@@ -117,12 +136,15 @@ def conflicting_rules(tmp_path):
 
 
 def test_a_rule_that_creates_a_conflict_is_refused_with_a_witness_the_engine_confirms(
-        conflicting_rules):
+    conflicting_rules,
+):
     with pytest.raises(RulesError) as error:
         load_rulebook(conflicting_rules)
     message = str(error.value)
-    assert f"{conflicting_rules / 'extra.yaml'}: steps cite-written-agreements and " \
-           "admit-mistake can both be given, e.g. for {" in message
+    assert (
+        f"{conflicting_rules / 'extra.yaml'}: steps cite-written-agreements and "
+        "admit-mistake can both be given, e.g. for {" in message
+    )
     # The witness is a real case: with the proof set aside, the engine gives both steps.
     (conflicting_rules / "plan.yaml").unlink()
     rules = load_rulebook(conflicting_rules)
@@ -145,22 +167,32 @@ def _with_conflicts(rules, source):
 def test_start_up_and_check_refuse_a_conflicting_rule_naming_the_witness(conflicting_rules):
     with pytest.raises(RulesError, match="can both be given, e.g. for"):
         create_app({"TESTING": True, "RULES_DIR": str(conflicting_rules)})
-    result = subprocess.run([sys.executable, "-m", "service.cli", "check", "--rules",
-                             str(conflicting_rules)], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "service.cli", "check", "--rules", str(conflicting_rules)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1
-    assert "steps cite-written-agreements and admit-mistake can both be given, e.g. for " \
-           '{"fault": "shared"' in result.stderr
+    assert (
+        "steps cite-written-agreements and admit-mistake can both be given, e.g. for "
+        '{"fault": "shared"' in result.stderr
+    )
 
 
 def test_check_lists_the_declared_conflicts_and_proves_them():
-    result = subprocess.run([sys.executable, "-m", "service.cli", "check"], capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "service.cli", "check"], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "never together: formal-demand-under-contract + no-threats-without-contract" \
+    assert (
+        "never together: formal-demand-under-contract + no-threats-without-contract"
         in result.stdout
-    assert "left out when given: admit-mistake (by stop-dealing-with-fraudster, " \
-           "apologize-and-fix)" in result.stdout
+    )
+    assert (
+        "left out when given: admit-mistake (by stop-dealing-with-fraudster, "
+        "apologize-and-fix)" in result.stdout
+    )
     assert "each proved impossible for every case" in result.stdout
 
 

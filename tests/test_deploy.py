@@ -42,10 +42,14 @@ def stages() -> list[list[tuple[str, str]]]:
 
 def dockerignore_context() -> list[str]:
     """The tracked files (a fresh clone) that .dockerignore lets into the build context."""
-    rules = [line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
-    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
-                           check=True).stdout.split()
+    rules = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    files = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
 
     def matches(pattern: str, path: str) -> bool:
         pattern = pattern.rstrip("/")
@@ -54,8 +58,9 @@ def dockerignore_context() -> list[str]:
         if pattern.startswith("**/"):
             tails = ["/".join(parts[i:]) for i in range(len(parts))]
             return any(fnmatch.fnmatchcase(t, pattern[3:]) for t in tails)
-        return any(fnmatch.fnmatchcase(p, pattern) for p in prefixes if p.count("/") ==
-                   pattern.count("/"))
+        return any(
+            fnmatch.fnmatchcase(p, pattern) for p in prefixes if p.count("/") == pattern.count("/")
+        )
 
     kept = []
     for path in files:
@@ -94,8 +99,17 @@ def test_the_image_runs_as_a_user_with_a_health_check():
 
 def test_the_build_context_is_what_the_wheel_is_built_from():
     context = dockerignore_context()
-    assert {"pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "openapi.yaml",
-            "rules/facts.yaml", "rules/steps.yaml", "service/__init__.py",
-            "service/static/page.js", "schemas/case.py"} <= set(context)
+    assert {
+        "pyproject.toml",
+        "setup.py",
+        "MANIFEST.in",
+        "README.md",
+        "openapi.yaml",
+        "rules/facts.yaml",
+        "rules/steps.yaml",
+        "service/__init__.py",
+        "service/static/page.js",
+        "schemas/case.py",
+    } <= set(context)
     for kept in context:
         assert not kept.startswith(("tests/", "bench/", ".git", "deploy/", ".ci/", ".venv")), kept

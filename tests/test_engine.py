@@ -7,35 +7,62 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from cases import cases, nest
 from hypothesis import HealthCheck, given, settings
 
-from cases import cases, nest
 from service.engine import Engine, flatten
 
-CASES = [nest(c) for c in [
-    {"situations": ["non_payment"], "contract": True},
-    {"situations": ["non_payment"], "contract": False, "prepayment": "none", "stage": "negotiation"},
-    {"situations": ["client_silent"], "client.silent_days": 14, "prepayment": "partial",
-     "stage": "in_progress", "client.contact_attempts": 4},
-    {"situations": ["dissatisfaction", "conflict"], "fault": "freelancer"},
-    {"situations": ["missing_information"], "client.intermediary": True,
-     "information.blocking": True},
-    {"situations": ["new_client"]},
-    {"situations": ["conflict"], "client.fraud_signals": True, "client.toxic": True},
-]]
+CASES = [
+    nest(c)
+    for c in [
+        {"situations": ["non_payment"], "contract": True},
+        {
+            "situations": ["non_payment"],
+            "contract": False,
+            "prepayment": "none",
+            "stage": "negotiation",
+        },
+        {
+            "situations": ["client_silent"],
+            "client.silent_days": 14,
+            "prepayment": "partial",
+            "stage": "in_progress",
+            "client.contact_attempts": 4,
+        },
+        {"situations": ["dissatisfaction", "conflict"], "fault": "freelancer"},
+        {
+            "situations": ["missing_information"],
+            "client.intermediary": True,
+            "information.blocking": True,
+        },
+        {"situations": ["new_client"]},
+        {"situations": ["conflict"], "client.fraud_signals": True, "client.toxic": True},
+    ]
+]
 
 
 def answer(engine, case):
     g = engine.evaluate(case)
-    return ([a.step.id for a in g.steps], [r.id for r in g.rules_fired],
-            [(q.fact.name, [(o.answer.value, o.add, o.remove) for o in q.options])
-             for q in g.questions])
+    return (
+        [a.step.id for a in g.steps],
+        [r.id for r in g.rules_fired],
+        [
+            (q.fact.name, [(o.answer.value, o.add, o.remove) for o in q.options])
+            for q in g.questions
+        ],
+    )
 
 
 def test_flatten_uses_dotted_names_and_drops_unknowns():
-    assert flatten({"case_id": "x", "situations": ["conflict"], "contract": None,
-                    "client": {"silent_days": 3, "toxic": None}, "evidence": None}) == {
-        "situations": ["conflict"], "client.silent_days": 3}
+    assert flatten(
+        {
+            "case_id": "x",
+            "situations": ["conflict"],
+            "contract": None,
+            "client": {"silent_days": 3, "toxic": None},
+            "evidence": None,
+        }
+    ) == {"situations": ["conflict"], "client.silent_days": 3}
 
 
 def test_no_session_is_left_behind(engine):
@@ -93,7 +120,9 @@ def test_a_case_without_situations_is_refused_before_the_engine(engine):
         engine.evaluate({"contract": True})
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(cases())
 def test_evaluation_is_deterministic_and_steps_follow_the_fired_rules(state, case):
     case = state.schema.load(case)

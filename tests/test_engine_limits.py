@@ -28,8 +28,8 @@ from conftest import Server
 from werkzeug.serving import make_server
 
 import service.engine
-from service.engine import flatten
 from service import create_app
+from service.engine import flatten
 
 pytestmark = pytest.mark.server
 
@@ -96,8 +96,7 @@ class Connections:
     def _conn(self) -> http.client.HTTPConnection:
         conn = getattr(self.local, "conn", None)
         if conn is None:
-            conn = self.local.conn = http.client.HTTPConnection("127.0.0.1", self.port,
-                                                                timeout=60)
+            conn = self.local.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
             with self.lock:
                 self.all.append(conn)
         return conn
@@ -125,13 +124,20 @@ def metric(url: str, name: str) -> float:
 
 # --- over HTTP: gunicorn, 2 workers x 4 threads ----------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def threaded_server():
     srv = Server(workers=2, threads=4).start()
     yield srv
     output = srv.stop()
-    for sign in ("Traceback", "engine_error", "unexpected_error", "SIGSEGV", "WORKER TIMEOUT",
-                 "Worker exiting"):
+    for sign in (
+        "Traceback",
+        "engine_error",
+        "unexpected_error",
+        "SIGSEGV",
+        "WORKER TIMEOUT",
+        "Worker exiting",
+    ):
         assert sign not in output, f"gunicorn logged {sign!r}:\n{output[-3000:]}"
 
 
@@ -168,16 +174,20 @@ def test_concurrent_batches_and_single_cases_do_not_mix(threaded_server, app):
         if kind == "json":
             status, raw = local.post(BATCH + query, {"cases": [cases[i] for i in indexes]})
             assert status == 200
-            return [(i, r["guidance"]) for i, r in zip(indexes, json.loads(raw)["results"])]
+            return [
+                (i, r["guidance"])
+                for i, r in zip(indexes, json.loads(raw)["results"], strict=False)
+            ]
         body = b"".join(json.dumps(cases[i]).encode() + b"\n" for i in indexes)
         status, raw = local.post(BATCH + query, body, "application/x-ndjson")
         assert status == 200
         lines = [json.loads(line) for line in raw.splitlines()]
         assert lines[-1]["summary"]["evaluated"] == len(indexes)
-        return [(i, r["guidance"]) for i, r in zip(indexes, lines[:-1])]
+        return [(i, r["guidance"]) for i, r in zip(indexes, lines[:-1], strict=False)]
 
-    jobs = ([("single", [i]) for i in range(len(cases))] +
-            [(kind, group) for group in groups for kind in ("json", "ndjson")])
+    jobs = [("single", [i]) for i in range(len(cases))] + [
+        (kind, group) for group in groups for kind in ("json", "ndjson")
+    ]
     random.Random(2).shuffle(jobs)
     with Connections(threaded_server.port) as local, ThreadPoolExecutor(32) as pool:
         answered = [pair for pairs in pool.map(one, jobs) for pair in pairs]
@@ -187,6 +197,7 @@ def test_concurrent_batches_and_single_cases_do_not_mix(threaded_server, app):
 
 
 # --- in-process: a threaded WSGI server, the C module watched --------------------------------
+
 
 class WatchedEngine:
     """durable_rules' C module, counting the sessions that are live at any moment."""

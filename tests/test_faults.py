@@ -40,8 +40,13 @@ CASES = [
 BATCH_SIZE = 150  # a JSON batch of this many cases takes long enough to be caught in flight
 # How a request fails when the worker holding its connection dies or closes it: no status,
 # or a cut answer. Never an error status, never a wrong answer.
-CONNECTION_LOST = {"RemoteDisconnected", "ConnectionResetError", "BrokenPipeError",
-                   "IncompleteRead", "ConnectionAbortedError"}
+CONNECTION_LOST = {
+    "RemoteDisconnected",
+    "ConnectionResetError",
+    "BrokenPipeError",
+    "IncompleteRead",
+    "ConnectionAbortedError",
+}
 
 
 @dataclass
@@ -68,8 +73,9 @@ class Load:
     def __post_init__(self):
         self.stop = threading.Event()
         self.lock = threading.Lock()
-        self.workers = [threading.Thread(target=self._run, args=(n,), daemon=True)
-                        for n in range(self.threads)]
+        self.workers = [
+            threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(self.threads)
+        ]
 
     def __enter__(self):
         for worker in self.workers:
@@ -101,15 +107,25 @@ class Load:
             index = count % len(CASES)
             record = Sent(f"t{n}-{count}", "batch" if batch else "single", opened)
             if batch:
-                path, body = "/v1/guidance/batch", {"cases": [
-                    {**CASES[i % len(CASES)], "case_id": f"c{i % len(CASES)}"}
-                    for i in range(BATCH_SIZE)]}
+                path, body = (
+                    "/v1/guidance/batch",
+                    {
+                        "cases": [
+                            {**CASES[i % len(CASES)], "case_id": f"c{i % len(CASES)}"}
+                            for i in range(BATCH_SIZE)
+                        ]
+                    },
+                )
             else:
                 path, body = "/v1/guidance", {**CASES[index], "case_id": f"c{index}"}
             record.sent = time.monotonic()
             try:
-                conn.request("POST", path, body=json.dumps(body).encode(), headers={
-                    "Content-Type": "application/json", "X-Request-ID": record.rid})
+                conn.request(
+                    "POST",
+                    path,
+                    body=json.dumps(body).encode(),
+                    headers={"Content-Type": "application/json", "X-Request-ID": record.rid},
+                )
                 response = conn.getresponse()
                 record.answered = True
                 raw = response.read()
@@ -137,7 +153,8 @@ class Load:
         if batch:
             results = body["results"]
             ok = len(results) == BATCH_SIZE and all(
-                r["guidance"] == self.expected[i % len(CASES)] for i, r in enumerate(results))
+                r["guidance"] == self.expected[i % len(CASES)] for i, r in enumerate(results)
+            )
         else:
             ok = body == self.expected[index]
         return "ok" if ok else "wrong answer"
@@ -146,8 +163,10 @@ class Load:
 @pytest.fixture(scope="module")
 def expected(app):
     client = app.test_client()
-    return {i: client.post("/v1/guidance", json={**case, "case_id": f"c{i}"}).get_json()
-            for i, case in enumerate(CASES)}
+    return {
+        i: client.post("/v1/guidance", json={**case, "case_id": f"c{i}"}).get_json()
+        for i, case in enumerate(CASES)
+    }
 
 
 def logged_request_ids(output: str) -> set[str]:
@@ -183,6 +202,7 @@ def workers_once(master: int, condition) -> set[int]:
 
 # --- kill -9 of one worker under load ----------------------------------------------------
 
+
 def test_kill_9_of_a_worker_fails_only_its_own_requests(expected):
     srv = Server(workers=2, threads=4).start()
     try:
@@ -205,8 +225,9 @@ def test_kill_9_of_a_worker_fails_only_its_own_requests(expected):
         # A failure is a request on a connection the dead worker held when it died: in flight
         # then, or sent on it after (its keep-alive socket is gone): at most one per client
         # connection, and never an answer that is wrong or an error status.
-        assert all(r.opened < killed <= r.done and r.outcome in CONNECTION_LOST
-                   for r in failed), failed
+        assert all(r.opened < killed <= r.done and r.outcome in CONNECTION_LOST for r in failed), (
+            failed
+        )
         assert len(failed) <= load.threads
         assert len(replaced - workers) == 1 and (workers - {victim}) <= replaced
     finally:
@@ -216,6 +237,7 @@ def test_kill_9_of_a_worker_fails_only_its_own_requests(expected):
 
 
 # --- SIGTERM under load ----------------------------------------------------------------------
+
 
 def test_sigterm_under_load_fails_no_request(expected):
     """Every request the server took on is answered in full before the master exits.
@@ -243,14 +265,14 @@ def test_sigterm_under_load_fails_no_request(expected):
     processed = logged_request_ids(output)
     in_flight = [r for r in records if r.sent < term < r.done]
     unanswered = [r for r in records if not r.answered]
-    failures = [r for r in records if r.outcome not in ("ok",) and
-                (r.answered or r.rid in processed)]
+    failures = [
+        r for r in records if r.outcome not in ("ok",) and (r.answered or r.rid in processed)
+    ]
     assert failures == []
     # Each request without an answer was never processed, and came after SIGTERM or on a
     # keep-alive connection that was idle when the worker closed it.
     assert all(r.rid not in processed for r in unanswered)
-    assert [r for r in unanswered if r.sent < term and r.opened < term and
-            r.done < term] == []
+    assert [r for r in unanswered if r.sent < term and r.opened < term and r.done < term] == []
     assert all(r.outcome == "ok" for r in records if r.done < term)
     # The scenario happened: requests were in flight when SIGTERM came and all completed.
     assert len(in_flight) >= 4 and all(r.outcome == "ok" for r in in_flight), in_flight
@@ -261,6 +283,7 @@ def test_sigterm_under_load_fails_no_request(expected):
 
 # --- the rules folder disappears or becomes unreadable ---------------------------------------
 
+
 class UnprivilegedServer(Server):
     """Server without root's power to read any file (root ignores file modes otherwise).
 
@@ -268,8 +291,14 @@ class UnprivilegedServer(Server):
     dropped: still uid 0, but a folder with mode 000 is unreadable to it, as to anyone.
     """
 
-    PREFIX = ("setpriv", "--bounding-set", "-dac_override,-dac_read_search",
-              "--inh-caps", "-dac_override,-dac_read_search", "--")
+    PREFIX = (
+        "setpriv",
+        "--bounding-set",
+        "-dac_override,-dac_read_search",
+        "--inh-caps",
+        "-dac_override,-dac_read_search",
+        "--",
+    )
 
     @classmethod
     def possible(cls) -> bool:
@@ -279,9 +308,21 @@ class UnprivilegedServer(Server):
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by Server.stop)
         prefix = list(self.PREFIX) if self.possible() else []
         self.proc = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "gunicorn", "--config",
-             str(ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{self.port}"],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                *prefix,
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--config",
+                str(ROOT / "gunicorn.conf.py"),
+                "--bind",
+                f"127.0.0.1:{self.port}",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         wait_for(self._ready, timeout)
         return self
 
@@ -330,15 +371,15 @@ def test_the_loaded_rules_keep_serving_when_their_folder_goes_away(expected):
         def kill_a_worker():
             workers = worker_pids(master)
             os.kill(min(workers), signal.SIGKILL)
-            wait_for(lambda: len(worker_pids(master)) == 2 and min(workers) not in
-                     worker_pids(master))
+            wait_for(
+                lambda: len(worker_pids(master)) == 2 and min(workers) not in worker_pids(master)
+            )
 
         def reload_with_sighup(expect_error: str | None):
             workers = worker_pids(master)
             srv.proc.send_signal(signal.SIGHUP)
             # New workers are forked from the master, the old ones leave.
-            wait_for(lambda: len(worker_pids(master)) == 2 and not
-                     (worker_pids(master) & workers))
+            wait_for(lambda: len(worker_pids(master)) == 2 and not (worker_pids(master) & workers))
             ready = serving_the_loaded_rules()
             if expect_error:
                 assert expect_error in ready.get("reload_error", ""), ready

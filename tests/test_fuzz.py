@@ -42,12 +42,26 @@ FUZZ_CHECKS = CHECKS.get_by_names(CHECK_NAMES)
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 RANDOM = os.environ.get("FUZZ_SEED", "") == "random"
 # The worker log lines that mean something went wrong under the fuzzing.
-BAD_SIGNS = ("SIGSEGV", "SIGABRT", "SIGKILL", "Worker exiting", "WORKER TIMEOUT", "Traceback",
-             "unexpected_error", "engine_error", "Booting worker")
+BAD_SIGNS = (
+    "SIGSEGV",
+    "SIGABRT",
+    "SIGKILL",
+    "Worker exiting",
+    "WORKER TIMEOUT",
+    "Traceback",
+    "unexpected_error",
+    "engine_error",
+    "Booting worker",
+)
 
 schema = schemathesis.openapi.from_path(ROOT / "openapi.yaml")
-FUZZ_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=not RANDOM,
-                         database=None, suppress_health_check=list(HealthCheck))
+FUZZ_SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=not RANDOM,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 
 
 @schemathesis.serializer(NDJSON)
@@ -91,10 +105,12 @@ def session():
 
 
 def call_and_check(case, server, session):
-    response = case.call_and_validate(base_url=server.url, session=session, checks=FUZZ_CHECKS,
-                                      timeout=30)
+    response = case.call_and_validate(
+        base_url=server.url, session=session, checks=FUZZ_CHECKS, timeout=30
+    )
     SEEN.setdefault(f"{case.operation.method.upper()} {case.operation.path}", set()).add(
-        response.status_code)
+        response.status_code
+    )
     content_type = (response.headers.get("content-type") or [""])[0]
     if content_type.split(";")[0].strip() == NDJSON:
         lines = [json.loads(line) for line in response.content.decode("utf-8").splitlines()]

@@ -23,13 +23,29 @@ CYRILLIC = re.compile("[\u0400-\u04ff]")
 CONSEQUENCE = re.compile(r"\botherwise\b|в противном случае|\bиначе\b", re.IGNORECASE)
 WALK_AWAY = "stop-dealing-with-fraudster"
 COURTING = {  # as in test_coherence: what keeps working with or persuading the client
-    "clarify-payment", "keep-reaching-out", "explain-why-reply-matters", "ask-if-all-is-well",
-    "warn-work-suspension", "send-protected-previews", "admit-mistake", "apologize-and-fix",
-    "offer-remedies-up-to-refund", "offer-options-and-recommend", "cool-down-then-talk",
-    "agree-on-channel", "check-clients-situation", "find-cause-of-dissatisfaction",
-    "find-out-why-info-missing", "justify-information-need", "reach-decision-maker",
-    "firm-reminder-with-date", "quote-extras-as-paid-changes", "point-to-agreed-scope",
-    "offer-something-for-delay", "next-stage-after-payment", "decline-politely",
+    "clarify-payment",
+    "keep-reaching-out",
+    "explain-why-reply-matters",
+    "ask-if-all-is-well",
+    "warn-work-suspension",
+    "send-protected-previews",
+    "admit-mistake",
+    "apologize-and-fix",
+    "offer-remedies-up-to-refund",
+    "offer-options-and-recommend",
+    "cool-down-then-talk",
+    "agree-on-channel",
+    "check-clients-situation",
+    "find-cause-of-dissatisfaction",
+    "find-out-why-info-missing",
+    "justify-information-need",
+    "reach-decision-maker",
+    "firm-reminder-with-date",
+    "quote-extras-as-paid-changes",
+    "point-to-agreed-scope",
+    "offer-something-for-delay",
+    "next-stage-after-payment",
+    "decline-politely",
 }
 NAMES = ["Anna", "Иван Петров", "O'Brien & Co", "{amount}", "<b>Bold</b>", "Zoë", "a" * 80]
 
@@ -49,7 +65,9 @@ def random_context(rng: random.Random) -> dict:
             context["currency"] = rng.choice(["EUR", "RUB", "USD"])
     for name in ("due_date", "reply_by"):
         if rng.random() < 0.4:
-            context[name] = (dt.date(2027, 1, 1) + dt.timedelta(days=rng.randint(0, 700))).isoformat()
+            context[name] = (
+                dt.date(2027, 1, 1) + dt.timedelta(days=rng.randint(0, 700))
+            ).isoformat()
     if rng.random() < 0.3:
         context["platform_name"] = rng.choice(["Kwork", "FL.ru", "Upwork"])
     if rng.random() < 0.2:
@@ -68,8 +86,9 @@ def test_2000_cases_with_random_contexts_give_safe_messages_and_the_same_steps(s
         with_context = state.schema.load({**nest(flat), "context": context})
         bare = state.engine.evaluate(state.schema.load(nest(flat)), questions=False)
         guidance = state.engine.evaluate(with_context, questions=False)
-        if [(p.step.id, p.phase) for p in guidance.steps] != \
-                [(p.step.id, p.phase) for p in bare.steps]:
+        if [(p.step.id, p.phase) for p in guidance.steps] != [
+            (p.step.id, p.phase) for p in bare.steps
+        ]:
             failures.append(f"the context changed the steps: {flat} {context}")
         given = {p.step.id: p.phase for p in guidance.steps}
         walks_away = WALK_AWAY in given
@@ -77,10 +96,12 @@ def test_2000_cases_with_random_contexts_give_safe_messages_and_the_same_steps(s
         for lang in ("en", "ru"):
             body = render_guidance(guidance, lang, 0, ALL_MESSAGES)
             for message in body["messages"]:
-                failures += [f"{problem}: {flat} {context} {message}"
-                             for problem in _problems(message, given, walks_away,
-                                                      with_context["context"],
-                                                      templates.max_length)]
+                failures += [
+                    f"{problem}: {flat} {context} {message}"
+                    for problem in _problems(
+                        message, given, walks_away, with_context["context"], templates.max_length
+                    )
+                ]
     assert failures == [], f"{len(failures)} problems, e.g. {failures[:3]}"
     assert courting_plans > 100
 
@@ -91,8 +112,9 @@ def _problems(message: dict, given: dict, walks_away: bool, context: dict, limit
     for value in sorted(_shown(context), key=len, reverse=True):
         without_values = without_values.replace(value, "")
     # A brace, or a placeholder's name (those that are no plain word: client_name, ...).
-    if re.search(r"[{}]", without_values) or any(f in without_values for f in CONTEXT_FIELDS
-                                                 if "_" in f):
+    if re.search(r"[{}]", without_values) or any(
+        f in without_values for f in CONTEXT_FIELDS if "_" in f
+    ):
         yield "an unfilled placeholder"
     for step in message["covers"]:
         if given.get(step) != message["phase"]:
@@ -101,8 +123,9 @@ def _problems(message: dict, given: dict, walks_away: bool, context: dict, limit
         yield "a demand or a consequence without the formal demand under a contract"
     if walks_away and set(message["covers"]) & COURTING:
         yield "a courting message in a walk-away plan"
-    if message["lang"] == "ru" and (LATIN.search(without_values)
-                                    or not CYRILLIC.search(without_values)):
+    if message["lang"] == "ru" and (
+        LATIN.search(without_values) or not CYRILLIC.search(without_values)
+    ):
         yield "a Russian message that is not Russian"
     if len(message["text"]) > limit:
         yield f"{len(message['text'])} characters"
@@ -123,24 +146,40 @@ def test_every_step_either_has_a_block_or_is_declared_no_message():
 
 
 def test_a_silent_client_gets_one_letter_filled_from_the_context(client):
-    case = {"situations": ["client_silent"], "stage": "in_progress", "prepayment": "partial",
-            "client": {"silent_days": 8},
-            "context": {"client_name": "Anna", "freelancer_name": "Igor", "project": "Logo",
-                        "reply_by": "2027-03-15"}}
+    case = {
+        "situations": ["client_silent"],
+        "stage": "in_progress",
+        "prepayment": "partial",
+        "client": {"silent_days": 8},
+        "context": {
+            "client_name": "Anna",
+            "freelancer_name": "Igor",
+            "project": "Logo",
+            "reply_by": "2027-03-15",
+        },
+    }
     body = checked(client.post(GUIDANCE + "?lang=ru", json=case), GUIDANCE, "POST")
     [letter] = body["messages"]
     assert letter["id"] == "client-now" and letter["to"] == "client" and letter["lang"] == "ru"
-    assert letter["covers"] == ["keep-reaching-out", "ask-if-all-is-well",
-                                "explain-why-reply-matters", "warn-work-suspension",
-                                "prepayment-not-refundable"]
+    assert letter["covers"] == [
+        "keep-reaching-out",
+        "ask-if-all-is-well",
+        "explain-why-reply-matters",
+        "warn-work-suspension",
+        "prepayment-not-refundable",
+    ]
     assert letter["text"].startswith("Здравствуйте, Anna!")
     assert "15 марта 2027 г." in letter["text"] and letter["text"].endswith("Igor")
     assert letter["subject"] == "По проекту «Logo»"
 
 
 def test_the_messages_parameter_and_the_clients_language(client):
-    case = {"situations": ["non_payment"], "contract": True, "payment_state": "overdue",
-            "context": {"language": "ru", "amount": 1500, "currency": "EUR"}}
+    case = {
+        "situations": ["non_payment"],
+        "contract": True,
+        "payment_state": "overdue",
+        "context": {"language": "ru", "amount": 1500, "currency": "EUR"},
+    }
     now = checked(client.post(GUIDANCE, json=case), GUIDANCE, "POST")
     assert [m["phase"] for m in now["messages"]] == ["now"]
     assert now["lang"] == "en" and now["messages"][0]["lang"] == "ru"
@@ -159,16 +198,19 @@ def test_without_context_the_neutral_wording_is_used(client):
     assert "{" not in letter["text"] and letter["subject"] == "About our project"
 
 
-@pytest.mark.parametrize("context, field", [
-    ({"due_date": "2027-02-30"}, "context.due_date"),
-    ({"amount": 10.555}, "context.amount"),
-    ({"amount": "100"}, "context.amount"),
-    ({"currency": "EUR"}, "context.currency"),
-    ({"client_name": "Anna\nBcc: x"}, "context.client_name"),
-    ({"client_name": "a" * 81}, "context.client_name"),
-    ({"language": "de"}, "context.language"),
-    ({"budget": 1}, "context.budget"),
-])
+@pytest.mark.parametrize(
+    "context, field",
+    [
+        ({"due_date": "2027-02-30"}, "context.due_date"),
+        ({"amount": 10.555}, "context.amount"),
+        ({"amount": "100"}, "context.amount"),
+        ({"currency": "EUR"}, "context.currency"),
+        ({"client_name": "Anna\nBcc: x"}, "context.client_name"),
+        ({"client_name": "a" * 81}, "context.client_name"),
+        ({"language": "de"}, "context.language"),
+        ({"budget": 1}, "context.budget"),
+    ],
+)
 def test_a_bad_context_is_a_precise_422(client, context, field):
     response = client.post(GUIDANCE, json={"situations": ["conflict"], "context": context})
     body = checked(response, GUIDANCE, "POST")
@@ -183,29 +225,44 @@ def _copy(tmp_path):
 def test_a_new_message_needs_no_code(tmp_path):
     messages = _copy(tmp_path)
     text = messages.read_text(encoding="utf-8")
-    new = ('  - step: no-mutual-accusations\n    to: client\n'
-           '    en: ["Let us keep to the facts, {client_name}.", "Let us keep to the facts."]\n'
-           '    ru: ["Давайте держаться фактов.", "Давайте держаться фактов."]\n')
+    new = (
+        "  - step: no-mutual-accusations\n    to: client\n"
+        '    en: ["Let us keep to the facts, {client_name}.", "Let us keep to the facts."]\n'
+        '    ru: ["Давайте держаться фактов.", "Давайте держаться фактов."]\n'
+    )
     text = text.replace("blocks:\n", "blocks:\n" + new, 1)
     text = text.replace("  - no-mutual-accusations\n", "", 1)
     messages.write_text(text, encoding="utf-8")
     state = load(tmp_path)
-    guidance = state.engine.evaluate(state.schema.load(
-        {"situations": ["conflict"], "context": {"client_name": "Anna"}}), questions=False)
+    guidance = state.engine.evaluate(
+        state.schema.load({"situations": ["conflict"], "context": {"client_name": "Anna"}}),
+        questions=False,
+    )
     [letter] = render_guidance(guidance, "en", 0)["messages"]
     assert "no-mutual-accusations" in letter["covers"]
     assert "Let us keep to the facts, Anna." in letter["text"]
 
 
-@pytest.mark.parametrize("block, problem", [
-    ('  - step: sue-the-client\n    to: client\n    en: ["x"]\n    ru: ["x"]\n',
-     "block 'sue-the-client': unknown step"),
-    ('  - step: keep-tone-professional\n    to: client\n    en: ["Hi {budget}", "Hi"]\n'
-     '    ru: ["x"]\n', "block 'keep-tone-professional': en: placeholders the context does not "
-                      "define: ['budget']"),
-    ('  - step: keep-tone-professional\n    to: client\n    en: ["Hi {client_name}"]\n'
-     '    ru: ["x"]\n', "the last variant must have no placeholder"),
-])
+@pytest.mark.parametrize(
+    "block, problem",
+    [
+        (
+            '  - step: sue-the-client\n    to: client\n    en: ["x"]\n    ru: ["x"]\n',
+            "block 'sue-the-client': unknown step",
+        ),
+        (
+            '  - step: keep-tone-professional\n    to: client\n    en: ["Hi {budget}", "Hi"]\n'
+            '    ru: ["x"]\n',
+            "block 'keep-tone-professional': en: placeholders the context does not "
+            "define: ['budget']",
+        ),
+        (
+            '  - step: keep-tone-professional\n    to: client\n    en: ["Hi {client_name}"]\n'
+            '    ru: ["x"]\n',
+            "the last variant must have no placeholder",
+        ),
+    ],
+)
 def test_a_broken_template_is_refused_naming_the_file_and_the_block(tmp_path, block, problem):
     messages = _copy(tmp_path)
     text = messages.read_text(encoding="utf-8").replace("blocks:\n", "blocks:\n" + block, 1)
@@ -216,8 +273,10 @@ def test_a_broken_template_is_refused_naming_the_file_and_the_block(tmp_path, bl
 
 
 def test_values_are_inserted_once_as_text():
-    case = {"situations": ["non_payment"],
-            "context": {"client_name": "{amount} <script>", "amount": 10}}
+    case = {
+        "situations": ["non_payment"],
+        "context": {"client_name": "{amount} <script>", "amount": 10},
+    }
     state = load(None)
     guidance = state.engine.evaluate(state.schema.load(case), questions=False)
     [letter] = render_guidance(guidance, "en", 0)["messages"]

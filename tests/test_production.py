@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import yaml
-
 from conftest import ROOT, Server
 
 pytestmark = pytest.mark.server
@@ -64,8 +63,9 @@ def test_metrics_are_summed_over_two_workers(two_workers):
     before = raw.decode()
     n = 300
     with ThreadPoolExecutor(max_workers=12) as pool:
-        statuses = list(pool.map(lambda _: call(two_workers, "POST", "/v1/guidance", CASE)[0],
-                                 range(n)))
+        statuses = list(
+            pool.map(lambda _: call(two_workers, "POST", "/v1/guidance", CASE)[0], range(n))
+        )
     assert statuses == [200] * n
     call(two_workers, "POST", "/v1/guidance", {"situations": ["war"]})
     # Whichever worker answers the scrape, it reports what both have counted.
@@ -74,31 +74,53 @@ def test_metrics_are_summed_over_two_workers(two_workers):
         text = raw.decode()
         assert status == 200 and headers["content-type"].startswith("text/plain")
         route = {"route": "/v1/guidance", "method": "POST"}
-        assert metric(text, "dispute_guide_requests_total", status="200", **route) - \
-            metric(before, "dispute_guide_requests_total", status="200", **route) == n
-        assert metric(text, "dispute_guide_rules_fired_total", rule="nonpay-no-empty-threats") - \
-            metric(before, "dispute_guide_rules_fired_total", rule="nonpay-no-empty-threats") == n
-        assert metric(text, "dispute_guide_evaluations_total") - \
-            metric(before, "dispute_guide_evaluations_total") >= n
-        assert metric(text, "dispute_guide_validation_errors_total", route="/v1/guidance",
-                      status="422") - metric(before, "dispute_guide_validation_errors_total",
-                                             route="/v1/guidance", status="422") == 1
-        assert metric(text, "dispute_guide_request_duration_seconds_count",
-                      route="/v1/guidance") >= n
+        assert (
+            metric(text, "dispute_guide_requests_total", status="200", **route)
+            - metric(before, "dispute_guide_requests_total", status="200", **route)
+            == n
+        )
+        assert (
+            metric(text, "dispute_guide_rules_fired_total", rule="nonpay-no-empty-threats")
+            - metric(before, "dispute_guide_rules_fired_total", rule="nonpay-no-empty-threats")
+            == n
+        )
+        assert (
+            metric(text, "dispute_guide_evaluations_total")
+            - metric(before, "dispute_guide_evaluations_total")
+            >= n
+        )
+        assert (
+            metric(
+                text, "dispute_guide_validation_errors_total", route="/v1/guidance", status="422"
+            )
+            - metric(
+                before, "dispute_guide_validation_errors_total", route="/v1/guidance", status="422"
+            )
+            == 1
+        )
+        assert (
+            metric(text, "dispute_guide_request_duration_seconds_count", route="/v1/guidance") >= n
+        )
         assert "dispute_guide_engine_errors_total" in text
 
 
 def test_one_json_log_line_per_request_with_its_id_and_no_facts(two_workers):
     request_id = "trace-me-42"
-    status, headers, _ = call(two_workers, "POST", "/v1/guidance",
-                              {"case_id": "crm-7", "situations": ["client_silent"],
-                               "client": {"silent_days": 987}},
-                              headers={"X-Request-ID": request_id})
+    status, headers, _ = call(
+        two_workers,
+        "POST",
+        "/v1/guidance",
+        {"case_id": "crm-7", "situations": ["client_silent"], "client": {"silent_days": 987}},
+        headers={"X-Request-ID": request_id},
+    )
     assert status == 200 and headers["x-request-id"] == request_id
     deadline = time.monotonic() + 10  # the worker writes its line as it answers: wait for it
     while True:
-        lines = [json.loads(line) for line in two_workers.output().splitlines()
-                 if line.startswith("{") and request_id in line]
+        lines = [
+            json.loads(line)
+            for line in two_workers.output().splitlines()
+            if line.startswith("{") and request_id in line
+        ]
         if lines or time.monotonic() > deadline:
             break
         time.sleep(0.05)
@@ -118,8 +140,9 @@ def test_a_request_id_is_generated_when_missing_or_unsafe(two_workers):
     assert re.fullmatch(r"[0-9a-f]{32}", headers["x-request-id"])
     _, headers, _ = call(two_workers, "GET", "/healthz", headers={"X-Request-ID": "bad id\t;"})
     assert re.fullmatch(r"[0-9a-f]{32}", headers["x-request-id"])
-    status, headers, raw = call(two_workers, "POST", "/v1/guidance", {"situations": []},
-                                headers={"X-Request-ID": "err-1"})
+    status, headers, raw = call(
+        two_workers, "POST", "/v1/guidance", {"situations": []}, headers={"X-Request-ID": "err-1"}
+    )
     assert status == 422 and json.loads(raw)["request_id"] == "err-1"
 
 
@@ -136,19 +159,27 @@ def test_without_keys_the_api_is_open(two_workers):
 def test_api_keys_lock_v1_but_not_health_readiness_or_metrics(tmp_path):
     hashed = tmp_path / "keys"
     hashed.write_text("# the CRM's key\n" + hashlib.sha256(b"crm-key").hexdigest() + "\n")
-    srv = Server(workers=1, env={"DISPUTE_GUIDE_API_KEYS": "key-one, key-two",
-                                 "DISPUTE_GUIDE_API_KEYS_FILE": str(hashed)}).start()
+    srv = Server(
+        workers=1,
+        env={
+            "DISPUTE_GUIDE_API_KEYS": "key-one, key-two",
+            "DISPUTE_GUIDE_API_KEYS_FILE": str(hashed),
+        },
+    ).start()
     try:
         status, headers, raw = call(srv, "POST", "/v1/guidance", CASE)
         assert status == 401 and headers["www-authenticate"].startswith("Bearer")
         assert headers["content-type"] == "application/problem+json"
         assert json.loads(raw)["title"] == "Unauthorized"
-        assert call(srv, "POST", "/v1/guidance", CASE,
-                    {"Authorization": "Bearer wrong"})[0] == 401
-        assert call(srv, "GET", "/v1/steps", headers={"Authorization": "Basic a2V5LW9uZQ=="})[0] == 401
+        assert call(srv, "POST", "/v1/guidance", CASE, {"Authorization": "Bearer wrong"})[0] == 401
+        assert (
+            call(srv, "GET", "/v1/steps", headers={"Authorization": "Basic a2V5LW9uZQ=="})[0] == 401
+        )
         for key in ("key-one", "key-two", "crm-key"):
-            assert call(srv, "POST", "/v1/guidance", CASE,
-                        {"Authorization": f"Bearer {key}"})[0] == 200
+            assert (
+                call(srv, "POST", "/v1/guidance", CASE, {"Authorization": f"Bearer {key}"})[0]
+                == 200
+            )
         for path in ("/healthz", "/readyz", "/metrics", "/openapi.yaml"):
             assert call(srv, "GET", path)[0] == 200, path
     finally:
@@ -180,27 +211,45 @@ def test_a_keys_file_with_a_bad_line_stops_start_up(tmp_path):
 
 
 def test_cors_preflight_and_answers_for_configured_origins_only():
-    srv = Server(workers=1, env={"DISPUTE_GUIDE_CORS_ORIGINS": "https://crm.example.com",
-                                 "DISPUTE_GUIDE_API_KEYS": "k"}).start()
+    srv = Server(
+        workers=1,
+        env={
+            "DISPUTE_GUIDE_CORS_ORIGINS": "https://crm.example.com",
+            "DISPUTE_GUIDE_API_KEYS": "k",
+        },
+    ).start()
     try:
-        preflight = {"Origin": "https://crm.example.com",
-                     "Access-Control-Request-Method": "POST",
-                     "Access-Control-Request-Headers": "authorization, content-type"}
+        preflight = {
+            "Origin": "https://crm.example.com",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization, content-type",
+        }
         status, headers, _ = call(srv, "OPTIONS", "/v1/guidance", headers=preflight)
         assert status == 200
         assert headers["access-control-allow-origin"] == "https://crm.example.com"
         assert "POST" in headers["access-control-allow-methods"]
         assert "Authorization" in headers["access-control-allow-headers"]
-        status, headers, _ = call(srv, "POST", "/v1/guidance", CASE,
-                                  {"Origin": "https://crm.example.com", "Authorization": "Bearer k"})
+        status, headers, _ = call(
+            srv,
+            "POST",
+            "/v1/guidance",
+            CASE,
+            {"Origin": "https://crm.example.com", "Authorization": "Bearer k"},
+        )
         assert status == 200
         assert headers["access-control-allow-origin"] == "https://crm.example.com"
         assert "X-Request-ID" in headers["access-control-expose-headers"]
-        status, headers, _ = call(srv, "OPTIONS", "/v1/guidance",
-                                  headers={**preflight, "Origin": "https://evil.example"})
+        status, headers, _ = call(
+            srv, "OPTIONS", "/v1/guidance", headers={**preflight, "Origin": "https://evil.example"}
+        )
         assert "access-control-allow-origin" not in headers
-        status, headers, _ = call(srv, "POST", "/v1/guidance", CASE,
-                                  {"Origin": "https://evil.example", "Authorization": "Bearer k"})
+        status, headers, _ = call(
+            srv,
+            "POST",
+            "/v1/guidance",
+            CASE,
+            {"Origin": "https://evil.example", "Authorization": "Bearer k"},
+        )
         assert "access-control-allow-origin" not in headers
     finally:
         srv.stop()
@@ -213,9 +262,12 @@ def test_sigterm_lets_in_flight_requests_finish():
     sockets = []
     for _ in range(6):  # requests whose body is still arriving when SIGTERM comes
         sock = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
-        sock.sendall(b"POST /v1/guidance HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
-                     b"Content-Type: application/json\r\n"
-                     + f"Content-Length: {len(body)}\r\n\r\n".encode() + body[:half])
+        sock.sendall(
+            b"POST /v1/guidance HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
+            b"Content-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body[:half]
+        )
         sockets.append(sock)
     time.sleep(0.5)
     srv.proc.send_signal(signal.SIGTERM)
@@ -274,9 +326,12 @@ def test_sighup_reloads_good_rules_without_failing_a_request(tmp_path):
         with Hammer(srv) as hammer:
             time.sleep(0.5)
             steps = rules / "steps.yaml"
-            steps.write_text(steps.read_text(encoding="utf-8").replace(
-                "Ask the client about the payment", "Ask the client about the payment, kindly"),
-                encoding="utf-8")
+            steps.write_text(
+                steps.read_text(encoding="utf-8").replace(
+                    "Ask the client about the payment", "Ask the client about the payment, kindly"
+                ),
+                encoding="utf-8",
+            )
             srv.proc.send_signal(signal.SIGHUP)
             deadline = time.monotonic() + 30
             while ready(srv)["ruleset_version"] == old and time.monotonic() < deadline:
@@ -303,7 +358,9 @@ def test_sighup_with_a_broken_rule_keeps_serving_the_last_good_rules(tmp_path):
             time.sleep(0.5)
             (rules / "broken.yaml").write_text(
                 "section: nonpay\nrules:\n  - id: broken\n    description: d\n"
-                "    when: {budget: 1}\n    reason: {en: x, ru: x}\n    add: [clarify-payment]\n", encoding="utf-8")
+                "    when: {budget: 1}\n    reason: {en: x, ru: x}\n    add: [clarify-payment]\n",
+                encoding="utf-8",
+            )
             srv.proc.send_signal(signal.SIGHUP)
             deadline = time.monotonic() + 30
             while "reload_error" not in ready(srv) and time.monotonic() < deadline:
@@ -334,18 +391,25 @@ def test_deployment_files_point_at_the_real_probes_and_port():
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["port"] == port["name"]
     assert kinds["Service"]["spec"]["ports"][0]["targetPort"] == port["name"]
-    assert kinds["Service"]["spec"]["selector"] == \
-        kinds["Deployment"]["spec"]["selector"]["matchLabels"]
+    assert (
+        kinds["Service"]["spec"]["selector"]
+        == kinds["Deployment"]["spec"]["selector"]["matchLabels"]
+    )
     target = kinds["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]
-    assert (target["kind"], target["name"]) == ("Deployment", kinds["Deployment"]["metadata"]["name"])
+    assert (target["kind"], target["name"]) == (
+        "Deployment",
+        kinds["Deployment"]["metadata"]["name"],
+    )
     known = {s.variable for s in SETTINGS}
     assert set(env) <= known
     # The grace period outlasts gunicorn's graceful shutdown.
     import runpy
 
     conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
-    assert kinds["Deployment"]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] > \
-        conf["graceful_timeout"]
+    assert (
+        kinds["Deployment"]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+        > conf["graceful_timeout"]
+    )
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
     assert f"EXPOSE {port['containerPort']}" in dockerfile
-    assert "dispute-guide\", \"serve\"" in dockerfile
+    assert 'dispute-guide", "serve"' in dockerfile

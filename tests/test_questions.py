@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from cases import RULEBOOK, flat_cases, nest
+from contract import checked
 from hypothesis import HealthCheck, given, settings
 
-from cases import RULEBOOK, flat_cases, nest
 from service.plan import complete, contradictions
-from contract import checked
 
-QUESTION_PROPERTY = settings(max_examples=500, deadline=None,
-                             suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                    HealthCheck.too_slow])
+QUESTION_PROPERTY = settings(
+    max_examples=500,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def steps(engine, flat) -> set[str]:
@@ -24,8 +26,9 @@ def values_to_try(fact) -> list:
     if fact.type == "enum":
         return list(fact.values)
     cuts = RULEBOOK.cuts.get(fact.name, ())
-    return sorted({fact.min, fact.max, *cuts, *(c - 1 for c in cuts)}
-                  & set(range(fact.min, fact.max + 1)))
+    return sorted(
+        {fact.min, fact.max, *cuts, *(c - 1 for c in cuts)} & set(range(fact.min, fact.max + 1))
+    )
 
 
 @QUESTION_PROPERTY
@@ -63,9 +66,13 @@ def test_every_value_in_a_number_range_has_the_same_effect(engine, flat):
         fact = question.fact
         cuts = [c for c in RULEBOOK.cuts[fact.name] if fact.min < c <= fact.max]
         bounds = [fact.min, *cuts, fact.max + 1]
-        for option, (lo, hi) in zip(question.options, zip(bounds, bounds[1:])):
+        for option, (lo, hi) in zip(
+            question.options, zip(bounds, bounds[1:], strict=False), strict=False
+        ):
             assert lo <= option.answer.value < hi
-            assert steps(engine, {**flat, fact.name: lo}) == steps(engine, {**flat, fact.name: hi - 1})
+            assert steps(engine, {**flat, fact.name: lo}) == steps(
+                engine, {**flat, fact.name: hi - 1}
+            )
 
 
 def test_only_non_payment_asks_the_contract_first(client):
@@ -83,14 +90,18 @@ def test_only_non_payment_asks_the_contract_first(client):
 
 
 def test_numbers_are_asked_as_ranges_split_at_the_rules_thresholds(client):
-    body = client.post("/v1/guidance?lang=en&questions=all", json={
-        "situations": ["client_silent"], "stage": "in_progress"}).get_json()
+    body = client.post(
+        "/v1/guidance?lang=en&questions=all",
+        json={"situations": ["client_silent"], "stage": "in_progress"},
+    ).get_json()
     silent = next(q for q in body["questions"] if q["field"] == "client.silent_days")
     assert [o["label"] for o in silent["options"]] == ["fewer than 5", "5 or more"]
     assert [o["value"] for o in silent["options"]] == [2, 5]
     assert silent["options"][1]["add"] == ["warn-work-suspension"]
-    body = client.post("/v1/guidance?lang=ru&questions=all", json={
-        "situations": ["client_silent"], "stage": "in_progress"}).get_json()
+    body = client.post(
+        "/v1/guidance?lang=ru&questions=all",
+        json={"situations": ["client_silent"], "stage": "in_progress"},
+    ).get_json()
     silent = next(q for q in body["questions"] if q["field"] == "client.silent_days")
     assert [o["label"] for o in silent["options"]] == ["меньше 5", "5 и больше"]
 
@@ -99,21 +110,36 @@ def test_facts_that_change_nothing_are_not_asked(client):
     body = client.post("/v1/guidance", json={"situations": ["new_client"]}).get_json()
     asked = {q["field"] for q in body["questions"]}
     # Silence and information facts matter only in their own situations.
-    assert not asked & {"client.silent_days", "client.contact_attempts", "information.blocking",
-                        "information.warning_sent", "payment_state"}
+    assert not asked & {
+        "client.silent_days",
+        "client.contact_attempts",
+        "information.blocking",
+        "information.warning_sent",
+        "payment_state",
+    }
     # Contract and prepayment matter together here (no contract AND no prepayment), so
     # neither alone changes the steps while the other is unknown: each is asked once
     # the other is known.
     assert "client.toxic" in asked and "contract" not in asked
-    body = client.post("/v1/guidance", json={"situations": ["new_client"],
-                                             "prepayment": "none"}).get_json()
+    body = client.post(
+        "/v1/guidance", json={"situations": ["new_client"], "prepayment": "none"}
+    ).get_json()
     assert "contract" in {q["field"] for q in body["questions"]}
 
 
 def test_a_fully_known_case_has_no_questions(client):
-    flat = {name: (f.values[0] if f.type == "enum" else f.min if f.type == "integer"
-                   else [f.values[0]] if f.type == "list" else False)
-            for name, f in RULEBOOK.facts.items()}
+    flat = {
+        name: (
+            f.values[0]
+            if f.type == "enum"
+            else f.min
+            if f.type == "integer"
+            else [f.values[0]]
+            if f.type == "list"
+            else False
+        )
+        for name, f in RULEBOOK.facts.items()
+    }
     body = client.post("/v1/guidance", json=nest(flat)).get_json()
     assert body["questions"] == []
 
@@ -125,14 +151,18 @@ def test_a_new_rule_on_a_new_fact_makes_it_askable(tmp_path):
 
     shutil.copytree(RULEBOOK.directory, tmp_path, dirs_exist_ok=True)
     facts = (tmp_path / "facts.yaml").read_text(encoding="utf-8")
-    facts = facts.replace("facts:\n", "facts:\n"
-                          "  - name: client.abroad\n"
-                          "    type: boolean\n"
-                          "    description: The client lives in another country.\n"
-                          "    question: {en: 'Is the client abroad?', ru: 'Клиент за границей?'}\n"
-                          "    labels:\n"
-                          "      'yes': {en: 'Yes', ru: 'Да'}\n"
-                          "      'no': {en: 'No', ru: 'Нет'}\n", 1)
+    facts = facts.replace(
+        "facts:\n",
+        "facts:\n"
+        "  - name: client.abroad\n"
+        "    type: boolean\n"
+        "    description: The client lives in another country.\n"
+        "    question: {en: 'Is the client abroad?', ru: 'Клиент за границей?'}\n"
+        "    labels:\n"
+        "      'yes': {en: 'Yes', ru: 'Да'}\n"
+        "      'no': {en: 'No', ru: 'Нет'}\n",
+        1,
+    )
     (tmp_path / "facts.yaml").write_text(facts, encoding="utf-8")
     (tmp_path / "abroad.yaml").write_text(
         "section: nonpay\n"
@@ -143,7 +173,9 @@ def test_a_new_rule_on_a_new_fact_makes_it_askable(tmp_path):
         "      situations: {includes: non_payment}\n"
         "      client.abroad: true\n"
         "    reason: {en: The client is abroad., ru: Клиент за границей.}\n"
-        "    add: [confirm-agreements-in-writing]\n", encoding="utf-8")
+        "    add: [confirm-agreements-in-writing]\n",
+        encoding="utf-8",
+    )
     state = load(tmp_path)
     questions = state.engine.evaluate({"situations": ["non_payment"]}).questions
     abroad = next(q for q in questions if q.fact.name == "client.abroad")

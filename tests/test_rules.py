@@ -1,18 +1,20 @@
-"""The bundled rules: each file's own cases, full coverage, and the rules of thumb for all inputs."""
+"""The bundled rules: each file's own cases, full coverage, and the rules of thumb for all
+inputs."""
 
 from __future__ import annotations
 
 import pytest
+from cases import RULEBOOK, cases, flat_cases
 from hypothesis import HealthCheck, given, settings
 
-from cases import RULEBOOK, cases, flat_cases
-from service.cli import run_rule_tests
 from schemas.rules import PHASES
+from service.cli import run_rule_tests
 from service.engine import flatten
 from service.plan import complete
 
-PROPERTY = settings(max_examples=400, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+PROPERTY = settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 def steps_of(state, case) -> list[str]:
@@ -35,22 +37,53 @@ def test_every_step_is_produced_by_some_rule_file_case(state):
 
 def test_every_guidance_step_id_is_in_the_catalogue(state):
     guidance_ids = {  # the article's steps: released ids, the contract clients key on
-        "stay-diplomatic", "cool-down-then-talk", "no-mutual-accusations",
-        "cite-written-agreements", "confirm-agreements-in-writing", "admit-mistake",
-        "offer-remedies-up-to-refund", "agree-on-channel", "bridge-knowledge-gap",
-        "check-clients-situation", "decline-politely", "keep-reaching-out",
-        "explain-why-reply-matters", "ask-if-all-is-well", "warn-work-suspension",
-        "prepayment-not-refundable", "keep-tone-professional", "check-reachability",
-        "clarify-payment", "send-protected-previews", "archive-correspondence",
-        "formal-demand-under-contract", "no-threats-without-contract",
-        "secure-contract-or-prepayment", "stop-dealing-with-fraudster", "use-platform-dispute",
-        "find-out-why-info-missing", "justify-information-need", "warn-delay-in-writing",
-        "reach-decision-maker", "pause-blocked-work", "find-cause-of-dissatisfaction",
-        "apologize-and-fix", "explain-objectively", "defend-with-documents",
-        "dont-ignore-or-postpone", "offer-options-and-recommend", "dont-shift-blame",
-        "dont-accept-unfounded-blame", "assess-client-early", "agree-contact-formats",
-        "set-communication-schedule", "respect-work-habits", "report-on-time",
-        "keep-feedback-loop", "record-every-agreement", "mind-technical-details",
+        "stay-diplomatic",
+        "cool-down-then-talk",
+        "no-mutual-accusations",
+        "cite-written-agreements",
+        "confirm-agreements-in-writing",
+        "admit-mistake",
+        "offer-remedies-up-to-refund",
+        "agree-on-channel",
+        "bridge-knowledge-gap",
+        "check-clients-situation",
+        "decline-politely",
+        "keep-reaching-out",
+        "explain-why-reply-matters",
+        "ask-if-all-is-well",
+        "warn-work-suspension",
+        "prepayment-not-refundable",
+        "keep-tone-professional",
+        "check-reachability",
+        "clarify-payment",
+        "send-protected-previews",
+        "archive-correspondence",
+        "formal-demand-under-contract",
+        "no-threats-without-contract",
+        "secure-contract-or-prepayment",
+        "stop-dealing-with-fraudster",
+        "use-platform-dispute",
+        "find-out-why-info-missing",
+        "justify-information-need",
+        "warn-delay-in-writing",
+        "reach-decision-maker",
+        "pause-blocked-work",
+        "find-cause-of-dissatisfaction",
+        "apologize-and-fix",
+        "explain-objectively",
+        "defend-with-documents",
+        "dont-ignore-or-postpone",
+        "offer-options-and-recommend",
+        "dont-shift-blame",
+        "dont-accept-unfounded-blame",
+        "assess-client-early",
+        "agree-contact-formats",
+        "set-communication-schedule",
+        "respect-work-habits",
+        "report-on-time",
+        "keep-feedback-loop",
+        "record-every-agreement",
+        "mind-technical-details",
         "treat-client-seriously",
     }
     assert guidance_ids <= set(state.rulebook.steps)
@@ -83,19 +116,31 @@ def test_rules_of_thumb_hold_for_every_case(state, case):
     # A formal demand only with a contract; without one, the warning against threats instead.
     if "formal-demand-under-contract" in present:
         assert contract is True
-    if contract is False and "non_payment" in situations and \
-            "stop-dealing-with-fraudster" not in present:  # walking away: no letters at all
+    if (
+        contract is False
+        and "non_payment" in situations
+        and "stop-dealing-with-fraudster" not in present
+    ):  # walking away: no letters at all
         assert "no-threats-without-contract" in present
     if contract is None:
         assert not present & {"formal-demand-under-contract", "no-threats-without-contract"}
     # Fraud (a matter of money): stop dealing, and the persuading steps give way.
-    if flat.get("client.fraud_signals") is True and \
-            situations & {"non_payment", "client_silent", "new_client"}:
+    if flat.get("client.fraud_signals") is True and situations & {
+        "non_payment",
+        "client_silent",
+        "new_client",
+    }:
         assert "stop-dealing-with-fraudster" in present
-        assert not present & {"clarify-payment", "keep-reaching-out", "explain-why-reply-matters",
-                              "ask-if-all-is-well", "offer-options-and-recommend",
-                              "offer-remedies-up-to-refund", "cool-down-then-talk",
-                              "stay-diplomatic"}
+        assert not present & {
+            "clarify-payment",
+            "keep-reaching-out",
+            "explain-why-reply-matters",
+            "ask-if-all-is-well",
+            "offer-options-and-recommend",
+            "offer-remedies-up-to-refund",
+            "cool-down-then-talk",
+            "stay-diplomatic",
+        }
     assert not {"offer-remedies-up-to-refund", "prepayment-not-refundable"} <= present
     # Order: by phase (now, fallback, next time), then categories in their fixed sequence.
     categories = state.rulebook.categories

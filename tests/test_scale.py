@@ -21,8 +21,12 @@ from service.rulebook import load_rulebook
 
 @pytest.fixture(scope="module", params=[1000, 5000])
 def big(request, tmp_path_factory):
-    folder = write_rulebook(tmp_path_factory.mktemp(f"rules{request.param}"), RULEBOOK,
-                            request.param, seed=request.param)
+    folder = write_rulebook(
+        tmp_path_factory.mktemp(f"rules{request.param}"),
+        RULEBOOK,
+        request.param,
+        seed=request.param,
+    )
     rulebook = load_rulebook(folder)
     engine = Engine(rulebook)
     yield engine

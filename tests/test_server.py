@@ -9,7 +9,6 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-
 from conftest import ROOT, Server
 from contract import check
 
@@ -19,9 +18,12 @@ pytestmark = pytest.mark.server
 def request(server, method, path, body=None, headers=None):
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
     try:
-        data = json.dumps(body).encode() if body is not None and not isinstance(body, bytes) else body
-        conn.request(method, path, body=data, headers={
-            "Content-Type": "application/json", **(headers or {})})
+        data = (
+            json.dumps(body).encode() if body is not None and not isinstance(body, bytes) else body
+        )
+        conn.request(
+            method, path, body=data, headers={"Content-Type": "application/json", **(headers or {})}
+        )
         response = conn.getresponse()
         raw = response.read()
         return response.status, dict(response.getheaders()), raw
@@ -30,9 +32,15 @@ def request(server, method, path, body=None, headers=None):
 
 
 def test_guidance_over_http_matches_the_contract(server):
-    case = {"situations": ["non_payment"], "stage": "in_progress", "contract": False,
-            "prepayment": "none", "payment_state": "unpaid", "deliverables": {"sent": False},
-            "evidence": {"correspondence_archived": False}}
+    case = {
+        "situations": ["non_payment"],
+        "stage": "in_progress",
+        "contract": False,
+        "prepayment": "none",
+        "payment_state": "unpaid",
+        "deliverables": {"sent": False},
+        "evidence": {"correspondence_archived": False},
+    }
     status, headers, raw = request(server, "POST", "/v1/guidance?lang=ru", case)
     body = json.loads(raw)
     assert status == 200 and headers["Content-Language"] == "ru"
@@ -41,8 +49,15 @@ def test_guidance_over_http_matches_the_contract(server):
 
 
 def test_concurrent_requests_over_two_workers_each_get_their_own_answer(server):
-    cases = [{"case_id": f"c{i}", "situations": ["client_silent"], "stage": "in_progress",
-              "client": {"silent_days": i % 10, "contact_attempts": i % 5}} for i in range(400)]
+    cases = [
+        {
+            "case_id": f"c{i}",
+            "situations": ["client_silent"],
+            "stage": "in_progress",
+            "client": {"silent_days": i % 10, "contact_attempts": i % 5},
+        }
+        for i in range(400)
+    ]
 
     def one(case):
         status, _, raw = request(server, "POST", "/v1/guidance", case)
@@ -50,7 +65,7 @@ def test_concurrent_requests_over_two_workers_each_get_their_own_answer(server):
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         results = list(pool.map(one, cases))
-    for case, (status, body) in zip(cases, results):
+    for case, (status, body) in zip(cases, results, strict=False):
         assert status == 200 and body["case_id"] == case["case_id"]
         ids = {s["id"] for s in body["steps"]}
         assert ("warn-work-suspension" in ids) == (case["client"]["silent_days"] >= 5)
@@ -92,7 +107,9 @@ def test_service_refuses_to_start_on_broken_rules(tmp_path):
     shutil.copytree(ROOT / "rules", tmp_path, dirs_exist_ok=True)
     (tmp_path / "broken.yaml").write_text(
         "section: nonpay\nrules:\n  - id: broken\n    description: d\n"
-        "    when: {budget: 1}\n    reason: {en: x, ru: x}\n    add: [clarify-payment]\n", encoding="utf-8")
+        "    when: {budget: 1}\n    reason: {en: x, ru: x}\n    add: [clarify-payment]\n",
+        encoding="utf-8",
+    )
     srv = Server(env={"DISPUTE_GUIDE_RULES_DIR": str(tmp_path)}, workers=1)
     with pytest.raises(RuntimeError, match="broken.yaml: rule 'broken': when.budget: unknown fact"):
         srv.start(timeout=30)
@@ -107,8 +124,18 @@ def test_a_bad_configuration_value_names_the_variable():
 def test_gunicorn_serves_the_factory_directly():
     port_server = Server(workers=1)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port_server.port}",
-         "service:create_app()"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{port_server.port}",
+            "service:create_app()",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     port_server.proc = proc
     try:
         import time

@@ -32,13 +32,29 @@ def test_spectral_oas_ruleset_finds_nothing(tmp_path):
     ruleset = tmp_path / ".spectral.yaml"
     ruleset.write_text('extends: ["spectral:oas"]\n')
     report = tmp_path / "findings.json"
-    result = subprocess.run([spectral(), "lint", "--ruleset", str(ruleset), "--format", "json",
-                             "--output", str(report), "--fail-severity", "hint",
-                             str(ROOT / "openapi.yaml")],
-                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    result = subprocess.run(
+        [
+            spectral(),
+            "lint",
+            "--ruleset",
+            str(ruleset),
+            "--format",
+            "json",
+            "--output",
+            str(report),
+            "--fail-severity",
+            "hint",
+            str(ROOT / "openapi.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert report.exists(), result.stdout + result.stderr
     findings = json.loads(report.read_text() or "[]")
     assert findings == [], "\n".join(
         f"{f['code']} ({f['severity']}): {f['message']} at {'.'.join(map(str, f['path']))}"
-        for f in findings)
+        for f in findings
+    )
     assert result.returncode == 0, result.stderr

@@ -48,7 +48,9 @@ def _find(candidates, env_var):
     if given:
         return given if os.access(given, os.X_OK) else None
     for name in candidates:
-        found = shutil.which(name) if "/" not in name else (name if os.access(name, os.X_OK) else None)
+        found = (
+            shutil.which(name) if "/" not in name else (name if os.access(name, os.X_OK) else None)
+        )
         if found:
             return found
     return None
@@ -60,15 +62,20 @@ def in_ci() -> bool:
 
 def _unavailable(reason: str):
     if in_ci():
-        pytest.fail(f"{reason} (CI is set, so the browser tests must run: "
-                    "bash tests/e2e/install-browser.sh)", pytrace=False)
+        pytest.fail(
+            f"{reason} (CI is set, so the browser tests must run: "
+            "bash tests/e2e/install-browser.sh)",
+            pytrace=False,
+        )
     pytest.skip(f"{reason}; run `bash tests/e2e/install-browser.sh` to install it")
 
 
 def phone(driver, width: int, height: int = 800) -> None:
     """A phone's viewport: `width` CSS pixels, the meta viewport honoured (mobile)."""
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": True})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": True},
+    )
 
 
 def desktop(driver) -> None:
@@ -76,8 +83,10 @@ def desktop(driver) -> None:
 
 
 def color_scheme(driver, scheme: str) -> None:
-    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {
-        "features": [{"name": "prefers-color-scheme", "value": scheme}]})
+    driver.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia",
+        {"features": [{"name": "prefers-color-scheme", "value": scheme}]},
+    )
 
 
 @pytest.fixture(scope="session")
@@ -154,17 +163,20 @@ class Page:
         self.base_url = base_url
 
     # navigation and waiting
-    def open(self, path: str = "/?lang=en") -> "Page":
+    def open(self, path: str = "/?lang=en") -> Page:
         self.driver.get(self.base_url + path)
-        self.wait_for(lambda d: d.find_element("css selector", "body").get_attribute("data-ready")
-                      == "true", "the form to be built")
+        self.wait_for(
+            lambda d: d.find_element("css selector", "body").get_attribute("data-ready") == "true",
+            "the form to be built",
+        )
         return self
 
     def wait_for(self, condition, what: str, timeout: float = 15):
         from selenium.webdriver.support.ui import WebDriverWait
 
         return WebDriverWait(self.driver, timeout, poll_frequency=0.05).until(
-            condition, message=f"waited {timeout}s for {what}")
+            condition, message=f"waited {timeout}s for {what}"
+        )
 
     def find(self, css: str):
         return self.driver.find_element("css selector", css)
@@ -178,11 +190,15 @@ class Page:
 
     def wait_for_result(self, after: int, lang: str | None = None) -> None:
         """Until an answer newer than revision `after` is shown (in `lang`, if given)."""
+
         def shown(d):
             body = d.find_element("css selector", "#result-body")
-            return (int(body.get_attribute("data-revision")) > after
-                    and body.get_attribute("data-state") == "ready"
-                    and (lang is None or body.get_attribute("data-lang") == lang))
+            return (
+                int(body.get_attribute("data-revision")) > after
+                and body.get_attribute("data-state") == "ready"
+                and (lang is None or body.get_attribute("data-lang") == lang)
+            )
+
         self.wait_for(shown, f"advice newer than revision {after}")
 
     def click(self, element) -> None:
@@ -226,17 +242,21 @@ class Page:
     def steps(self) -> list[dict]:
         out = []
         for li in self.find_all("ol.steps > li.step"):
-            out.append({
-                "id": li.get_attribute("data-step-id"),
-                "kind": li.get_attribute("data-kind"),
-                "classes": li.get_attribute("class").split(),
-                "title": li.find_element("css selector", ".step__title").text,
-                "badge": li.find_element("css selector", ".badge").text,
-                "rules": [r.get_attribute("data-rule")
-                          for r in li.find_elements("css selector", ".because > li")],
-                "because": li.find_element("css selector", ".step__because").text,
-                "new": "step--new" in li.get_attribute("class").split(),
-            })
+            out.append(
+                {
+                    "id": li.get_attribute("data-step-id"),
+                    "kind": li.get_attribute("data-kind"),
+                    "classes": li.get_attribute("class").split(),
+                    "title": li.find_element("css selector", ".step__title").text,
+                    "badge": li.find_element("css selector", ".badge").text,
+                    "rules": [
+                        r.get_attribute("data-rule")
+                        for r in li.find_elements("css selector", ".because > li")
+                    ],
+                    "because": li.find_element("css selector", ".step__because").text,
+                    "new": "step--new" in li.get_attribute("class").split(),
+                }
+            )
         return out
 
     def questions(self) -> dict[str, list]:
@@ -244,12 +264,14 @@ class Page:
         for q in self.find_all("li.question"):
             out[q.get_attribute("data-field")] = [
                 json.loads(b.get_attribute("data-value"))
-                for b in q.find_elements("css selector", "button.option")]
+                for b in q.find_elements("css selector", "button.option")
+            ]
         return out
 
     def answer(self, field: str, value) -> None:
-        self.click(self.find(
-            f'button.option[data-field="{field}"][data-value=\'{json.dumps(value)}\']'))
+        self.click(
+            self.find(f"button.option[data-field=\"{field}\"][data-value='{json.dumps(value)}']")
+        )
 
     def status(self) -> str:
         return self.find("#result-status").text
@@ -257,7 +279,8 @@ class Page:
     def phone_screenshot(self, path: Path, width: int) -> Path:
         """The whole page as a phone of `width` CSS pixels shows it, as one tall PNG."""
         height = self.driver.execute_script(
-            "return Math.ceil(document.documentElement.scrollHeight)")
+            "return Math.ceil(document.documentElement.scrollHeight)"
+        )
         phone(self.driver, width, height)
         try:
             self.driver.execute_script("window.scrollTo(0, 0)")
@@ -270,7 +293,8 @@ class Page:
         """The whole page as a PNG: the window is made as tall as the page for the shot."""
         size = self.driver.get_window_size()
         height = self.driver.execute_script(
-            "return Math.ceil(document.documentElement.scrollHeight)")
+            "return Math.ceil(document.documentElement.scrollHeight)"
+        )
         self.driver.set_window_size(size["width"], max(size["height"], height + 120))
         try:
             self.driver.execute_script("window.scrollTo(0, 0)")

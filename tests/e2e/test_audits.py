@@ -11,8 +11,11 @@ import json
 import subprocess
 
 import pytest
-from browser import (ARTIFACTS, artifacts, axe_source, chromium_paths, color_scheme,  # noqa: F401
-                     driver, lighthouse_bin, page, phone)
+from browser import (
+    ARTIFACTS,
+    color_scheme,  # noqa: F401
+    phone,
+)
 from test_page import CONTEXT, fill_context, fill_silent_case
 
 pytestmark = pytest.mark.server
@@ -25,9 +28,15 @@ def axe(page, source: str) -> list[dict]:
 
     An answer fades in (opacity 0.6 to 1 over 0.15 s): colours are measured once it is
     fully shown, not half-way through, which would blend them with the background."""
-    page.wait_for(lambda d: d.execute_script(
-        "return getComputedStyle(document.querySelector('#result-body')).opacity") == "1",
-                  "the answer to be fully shown")
+    page.wait_for(
+        lambda d: (
+            d.execute_script(
+                "return getComputedStyle(document.querySelector('#result-body')).opacity"
+            )
+            == "1"
+        ),
+        "the answer to be fully shown",
+    )
     if not page.driver.execute_script("return !!window.axe"):
         page.driver.execute_script(source)
     result = page.driver.execute_async_script("""
@@ -36,13 +45,15 @@ def axe(page, source: str) -> list[dict]:
           .then(r => done(r.violations.map(v => ({
              id: v.id, impact: v.impact, help: v.help,
              nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary).slice(0, 5)}))))
-          .catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));""")
+          .catch(e => done([{id: 'axe-error', impact: 'critical', help: String(e), nodes: []}]));""")  # noqa: E501
     return result
 
 
 def explain(violations: list[dict]) -> str:
-    return "\n".join(f"{v['id']} ({v['impact']}): {v['help']}\n    " + "\n    ".join(v["nodes"])
-                     for v in violations)
+    return "\n".join(
+        f"{v['id']} ({v['impact']}): {v['help']}\n    " + "\n    ".join(v["nodes"])
+        for v in violations
+    )
 
 
 def answer_first_question(page) -> None:
@@ -83,8 +94,11 @@ def test_axe_finds_nothing_in_any_state(page, axe_source, lang, scheme):
 
 
 def overflow(page) -> tuple[int, int]:
-    return tuple(page.driver.execute_script(
-        "const e = document.documentElement; return [e.scrollWidth, e.clientWidth];"))
+    return tuple(
+        page.driver.execute_script(
+            "const e = document.documentElement; return [e.scrollWidth, e.clientWidth];"
+        )
+    )
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -94,8 +108,15 @@ def test_no_sideways_scrolling_at_phone_widths(page, artifacts, lang):
         phone(page.driver, width)
         scroll, client = overflow(page)
         assert client == width and scroll <= client, f"empty form at {width}px: {scroll} > {client}"
-    fill_context(page, {**CONTEXT, "amount": "1500", "currency": "EUR",
-                        "project": "A rather long project name: brand identity and website"})
+    fill_context(
+        page,
+        {
+            **CONTEXT,
+            "amount": "1500",
+            "currency": "EUR",
+            "project": "A rather long project name: brand identity and website",
+        },
+    )
     fill_silent_case(page)
     answer_first_question(page)
     assert page.find_all("li.message textarea")
@@ -134,8 +155,10 @@ def test_nothing_moves_while_the_page_loads(page, lang, width):
     result = page.driver.execute_async_script(LAYOUT_SHIFT)
     assert result["total"] < 0.1, result
     # The result section is where the server put it: the script built nothing above it.
-    assert page.find("#form-fields .field") and page.find("#result-body").get_attribute(
-        "data-state") == "empty"
+    assert (
+        page.find("#form-fields .field")
+        and page.find("#result-body").get_attribute("data-state") == "empty"
+    )
 
 
 def contrast(a: list[float], b: list[float]) -> float:
@@ -143,6 +166,7 @@ def contrast(a: list[float], b: list[float]) -> float:
         c = [x / 255 for x in rgb[:3]]
         c = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in c]
         return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
     hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
     return (hi + 0.05) / (lo + 0.05)
 
@@ -157,14 +181,17 @@ def test_the_focus_ring_stands_out(page, scheme):
     ActionChains(page.driver).send_keys(Keys.TAB).send_keys(Keys.TAB).perform()
     focused = page.driver.switch_to.active_element
     assert focused.get_attribute("data-lang-switch") == "en"
-    colours = page.driver.execute_script("""
+    colours = page.driver.execute_script(
+        """
         const rgb = c => c.match(/[\\d.]+/g).map(Number);
         const s = getComputedStyle(arguments[0]);
         const surfaces = [getComputedStyle(document.body).backgroundColor,
                           getComputedStyle(document.documentElement).backgroundColor,
                           getComputedStyle(document.querySelector('.case-form')).backgroundColor];
         return {ring: rgb(s.outlineColor), width: parseFloat(s.outlineWidth), style: s.outlineStyle,
-                surfaces: surfaces.filter(c => !c.endsWith(', 0)')).map(rgb)};""", focused)
+                surfaces: surfaces.filter(c => !c.endsWith(', 0)')).map(rgb)};""",
+        focused,
+    )
     assert colours["style"] == "solid" and colours["width"] >= 2
     for surface in colours["surfaces"]:
         assert contrast(colours["ring"], surface) >= 3, colours
@@ -174,8 +201,9 @@ LIGHTHOUSE_CATEGORIES = ("performance", "accessibility", "best-practices", "seo"
 
 
 @pytest.mark.parametrize("path", ["/", "/?lang=ru"])
-def test_lighthouse_scores_at_least_95_on_a_phone(server, lighthouse_bin, chromium_paths, path,
-                                                  artifacts):
+def test_lighthouse_scores_at_least_95_on_a_phone(
+    server, lighthouse_bin, chromium_paths, path, artifacts
+):
     browser, _ = chromium_paths
     name = "lighthouse-" + ("ru" if "ru" in path else "en")
     out = artifacts / f"{name}.json"
@@ -184,12 +212,24 @@ def test_lighthouse_scores_at_least_95_on_a_phone(server, lighthouse_bin, chromi
     best: dict = {}
     for _ in range(3):
         run = subprocess.run(
-            [lighthouse_bin, server.url + path, "--quiet", "--output=json",
-             f"--output-path={out}", "--only-categories=" + ",".join(LIGHTHOUSE_CATEGORIES),
-             "--chrome-flags=--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage"],
-            capture_output=True, text=True, timeout=180, env={
-                "PATH": "/usr/local/bin:/usr/bin:/bin", "CHROME_PATH": browser,
-                "HOME": str(ARTIFACTS)})
+            [
+                lighthouse_bin,
+                server.url + path,
+                "--quiet",
+                "--output=json",
+                f"--output-path={out}",
+                "--only-categories=" + ",".join(LIGHTHOUSE_CATEGORIES),
+                "--chrome-flags=--headless=new --no-sandbox --disable-gpu --disable-dev-shm-usage",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env={
+                "PATH": "/usr/local/bin:/usr/bin:/bin",
+                "CHROME_PATH": browser,
+                "HOME": str(ARTIFACTS),
+            },
+        )
         assert run.returncode == 0, run.stderr[-2000:]
         report = json.loads(out.read_text(encoding="utf-8"))
         for c in LIGHTHOUSE_CATEGORIES:
@@ -200,9 +240,12 @@ def test_lighthouse_scores_at_least_95_on_a_phone(server, lighthouse_bin, chromi
             break
     missed = {c: best.get(c) for c in LIGHTHOUSE_CATEGORIES if best.get(c, 0) < 0.95}
     if missed:
-        audits = [f"{a['id']}: {a['score']} {a.get('displayValue', '')} - {a['title']}"
-                  for a in report["audits"].values()
-                  if a.get("score") is not None and a["score"] < 1
-                  and a.get("scoreDisplayMode") in ("binary", "numeric", "metricSavings")]
+        audits = [
+            f"{a['id']}: {a['score']} {a.get('displayValue', '')} - {a['title']}"
+            for a in report["audits"].values()
+            if a.get("score") is not None
+            and a["score"] < 1
+            and a.get("scoreDisplayMode") in ("binary", "numeric", "metricSavings")
+        ]
         pytest.fail(f"{path}: {missed}; audits below 1:\n  " + "\n  ".join(audits))
     assert report["configSettings"]["formFactor"] == "mobile"

@@ -18,8 +18,12 @@ from conftest import Server
 
 pytestmark = pytest.mark.server
 
-CASE = {"case_id": "crm-1042", "situations": ["client_silent"], "prepayment": "partial",
-        "client": {"silent_days": 14}}
+CASE = {
+    "case_id": "crm-1042",
+    "situations": ["client_silent"],
+    "prepayment": "partial",
+    "client": {"silent_days": 14},
+}
 
 HOST_PAGE = """<!doctype html>
 <html lang="en">
@@ -62,7 +66,7 @@ class Host:
         self.url = f"http://{address}:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def frame(self, server) -> "Host":
+    def frame(self, server) -> Host:
         """The host page frames the service's page in embed mode, with a case."""
         self.html = HOST_PAGE.format(src=frame_src(server), service=server.url).encode()
         return self
@@ -155,9 +159,10 @@ def test_an_origin_that_is_not_allowed_is_refused_by_the_browser(page, embeddabl
     # 127.0.0.3 is another origin, not in CORS_ORIGINS: the browser must not show the page.
     with Host("127.0.0.3").frame(embeddable) as host:
         page.driver.get(host.url + "/")
-        page.wait_for(lambda d: any("frame-ancestors" in e["message"]
-                                    for e in d.get_log("browser")),
-                      "the browser to report the refused frame")
+        page.wait_for(
+            lambda d: any("frame-ancestors" in e["message"] for e in d.get_log("browser")),
+            "the browser to report the refused frame",
+        )
         page.driver.switch_to.frame(page.find("#guide"))
         try:
             assert page.find_all("#case-form") == []
@@ -170,6 +175,5 @@ def test_the_page_posts_nothing_when_not_framed(page):
     # Opened on its own (no parent), embed mode has no one to tell, and says nothing to "*".
     page.open("/?embed=1&lang=en")
     assert page.driver.execute_script("return window.parent === window")
-    script = page.driver.execute_script(
-        "return fetch('/static/page.js').then(r => r.text())")
+    script = page.driver.execute_script("return fetch('/static/page.js').then(r => r.text())")
     assert "postMessage(" in script and '"*"' not in script.split("postMessage(", 1)[1][:200]

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 import subprocess
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 from browser import artifacts, chromium_paths, driver, page  # noqa: F401  (fixtures)
@@ -19,17 +19,28 @@ from conftest import Server
 
 pytestmark = pytest.mark.server
 
-SILENT_CASE = {"situations": ["client_silent"], "prepayment": "partial",
-               "client": {"silent_days": 14}}
-SILENT_ADVICE = {"keep-reaching-out", "explain-why-reply-matters", "ask-if-all-is-well",
-                 "keep-tone-professional", "prepayment-not-refundable",
-                 "set-communication-schedule"}
+SILENT_CASE = {
+    "situations": ["client_silent"],
+    "prepayment": "partial",
+    "client": {"silent_days": 14},
+}
+SILENT_ADVICE = {
+    "keep-reaching-out",
+    "explain-why-reply-matters",
+    "ask-if-all-is-well",
+    "keep-tone-professional",
+    "prepayment-not-refundable",
+    "set-communication-schedule",
+}
 
 
 def api(server, case: dict, lang: str = "en") -> dict:
     request = urllib.request.Request(
-        f"{server.url}/v1/guidance?lang={lang}", data=json.dumps(case).encode(),
-        headers={"Content-Type": "application/json"}, method="POST")
+        f"{server.url}/v1/guidance?lang={lang}",
+        data=json.dumps(case).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
 
@@ -129,8 +140,7 @@ def test_switching_to_russian_translates_the_page_and_the_advice(page, server, a
     assert page.steps()[0]["badge"].endswith("СДЕЛАТЬ")
     assert page.steps()[0]["because"].startswith("Почему:")
     # The form is rebuilt in Russian with the answers kept.
-    label = page.find('input[name="situations"][value="client_silent"]').find_element(
-        "xpath", "..")
+    label = page.find('input[name="situations"][value="client_silent"]').find_element("xpath", "..")
     assert label.text == "Клиент пропал"
     assert page.find('input[name="situations"][value="client_silent"]').is_selected()
     assert page.find('.field[data-fact="prepayment"] select').get_attribute("value") == "partial"
@@ -141,8 +151,15 @@ def test_switching_to_russian_translates_the_page_and_the_advice(page, server, a
     assert "шаг" in page.status()
     # No English word of the page's own is left visible.
     visible = page.find("body").text
-    for english in ("Get advice", "Your case", "Follow-up questions", "Why:", "Don't know",
-                    "For integrators", "Copy as curl"):
+    for english in (
+        "Get advice",
+        "Your case",
+        "Follow-up questions",
+        "Why:",
+        "Don't know",
+        "For integrators",
+        "Copy as curl",
+    ):
         assert english not in visible
     assert page.browser_errors() == []
     page.screenshot(artifacts / "page-silent-client-ru.png")
@@ -157,7 +174,8 @@ def test_silent_client_with_prepayment_in_russian_from_the_start(page, server, a
     assert SILENT_ADVICE <= set(page.step_ids())
     refund = next(s for s in page.steps() if s["id"] == "prepayment-not-refundable")
     assert refund["title"] == next(
-        s["title"] for s in expected["steps"] if s["id"] == "prepayment-not-refundable")
+        s["title"] for s in expected["steps"] if s["id"] == "prepayment-not-refundable"
+    )
     reason = next(s for s in expected["steps"] if s["id"] == "prepayment-not-refundable")
     assert refund["because"] == "Почему: " + reason["because"][0]["reason"]
 
@@ -178,9 +196,10 @@ def test_do_and_avoid_steps_look_different(page):
     assert "step--avoid" in avoid["classes"] and avoid["badge"].endswith("AVOID")
     assert "step--do" in do["classes"] and do["badge"].endswith("DO")
     style = page.driver.execute_script(
-        "const [a, d] = [document.querySelector('.step--avoid'), document.querySelector('.step--do')];"
+        "const [a, d] = [document.querySelector('.step--avoid'), document.querySelector('.step--do')];"  # noqa: E501
         "const s = e => getComputedStyle(e);"
-        "return [s(a).backgroundColor, s(d).backgroundColor, s(a).borderLeftColor, s(d).borderLeftColor];")
+        "return [s(a).backgroundColor, s(d).backgroundColor, s(a).borderLeftColor, s(d).borderLeftColor];"  # noqa: E501
+    )
     assert style[0] != style[1] and style[2] != style[3]
     assert "no-threats-without-contract" in page.step_ids()
 
@@ -189,8 +208,10 @@ def test_the_form_checks_what_it_can_before_asking(page):
     page.open("/?lang=en")
     page.submit()
     assert page.status() == "Pick at least one situation."
-    assert page.fact("situations").find_element("css selector", ".field-error").text \
+    assert (
+        page.fact("situations").find_element("css selector", ".field-error").text
         == "Pick at least one situation."
+    )
     active = page.driver.switch_to.active_element
     assert active.get_attribute("name") == "situations"
     assert page.find("#result-body").get_attribute("data-state") == "empty"
@@ -334,8 +355,14 @@ def test_copy_as_curl_and_json_give_the_same_case(page, server):
 
     if shutil.which("curl"):
         # The copied command, run as an integrator would, gives the advice on the page.
-        out = subprocess.run(["bash", "-c", curl], capture_output=True, text=True, timeout=30,
-                             check=True, env={"PATH": "/usr/bin:/bin"}).stdout  # no proxy
+        out = subprocess.run(
+            ["bash", "-c", curl],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+            env={"PATH": "/usr/bin:/bin"},
+        ).stdout  # no proxy
         assert [s["id"] for s in json.loads(out)["steps"]] == page.step_ids()
 
 
@@ -345,7 +372,7 @@ def test_a_case_in_the_address_opens_filled_in(page):
     url = page.driver.current_url
     assert "#case=" in url
     page.driver.get(page.base_url + "/healthz")
-    page.open(url[len(page.base_url):])
+    page.open(url[len(page.base_url) :])
     page.wait_for_result(0)
     assert SILENT_ADVICE <= set(page.step_ids())
     assert page.find('input[name="situations"][value="client_silent"]').is_selected()
@@ -365,8 +392,8 @@ def test_nothing_is_loaded_from_elsewhere(page, server):
     page.open("/?lang=en")
     fill_silent_case(page)
     urls = page.driver.execute_script(
-        "return performance.getEntriesByType('resource').map(e => e.name)"
-        ".concat([location.href]);")
+        "return performance.getEntriesByType('resource').map(e => e.name).concat([location.href]);"
+    )
     assert urls and all(u.startswith(server.url + "/") for u in urls), urls
     assert page.browser_errors() == []
 
@@ -420,11 +447,15 @@ def test_a_new_fact_in_the_rules_appears_on_the_page_with_no_change_to_it(page, 
         page.open("/?lang=en")
         abroad = page.fact("client.abroad")
         assert "Is the client in another country?" in abroad.text
-        assert [r.get_attribute("value") for r in
-                abroad.find_elements("css selector", "input[type=radio]")] == ["true", "false", ""]
+        assert [
+            r.get_attribute("value")
+            for r in abroad.find_elements("css selector", "input[type=radio]")
+        ] == ["true", "false", ""]
         band = page.fact("project.budget_band")
         assert [o.text for o in band.find_elements("css selector", "option")][1:] == [
-            "Small", "Large"]
+            "Small",
+            "Large",
+        ]
         weeks = page.fact("project.weeks_late").find_element("css selector", "input")
         assert (weeks.get_attribute("min"), weeks.get_attribute("max")) == ("0", "52")
         # A new group gets a heading of its own even though the page has no word for it.
@@ -466,8 +497,10 @@ def test_a_service_with_api_keys_asks_for_one_and_never_copies_it(page):
         assert "did not accept" in page.find("#key-error").text
 
         page.find("#api-key").send_keys(key + "\n")
-        page.wait_for(lambda d: page.find("body").get_attribute("data-ready") == "true",
-                      "the form to be built")
+        page.wait_for(
+            lambda d: page.find("body").get_attribute("data-ready") == "true",
+            "the form to be built",
+        )
         assert not page.find("#key-form").is_displayed()
         fill_silent_case(page)
         assert SILENT_ADVICE <= set(page.step_ids())
@@ -476,9 +509,14 @@ def test_a_service_with_api_keys_asks_for_one_and_never_copies_it(page):
         assert key not in curl
         assert '-H "Authorization: Bearer $DISPUTE_GUIDE_API_KEY"' in curl
         if shutil.which("curl"):
-            out = subprocess.run(["bash", "-c", curl], capture_output=True, text=True,
-                                 timeout=30, check=True,
-                                 env={"PATH": "/usr/bin:/bin", "DISPUTE_GUIDE_API_KEY": key})
+            out = subprocess.run(
+                ["bash", "-c", curl],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+                env={"PATH": "/usr/bin:/bin", "DISPUTE_GUIDE_API_KEY": key},
+            )
             assert [s["id"] for s in json.loads(out.stdout)["steps"]] == page.step_ids()
     finally:
         other.stop()
@@ -500,26 +538,31 @@ def test_the_plan_is_shown_by_phase_with_reason_sentences(page, server, lang):
     assert len(phases) > 1
     sections = page.find_all("section.phase")
     assert [s.get_attribute("data-phase") for s in sections] == phases
-    for section, phase in zip(sections, phases):
-        assert section.find_element("css selector", ".phase__title").text.lower() \
+    for section, phase in zip(sections, phases, strict=False):
+        assert (
+            section.find_element("css selector", ".phase__title").text.lower()
             == PHASE_TITLES[lang][phase].lower()
-        assert [li.get_attribute("data-step-id")
-                for li in section.find_elements("css selector", "li.step")] \
-            == [s["id"] for s in expected["steps"] if s["phase"] == phase]
+        )
+        assert [
+            li.get_attribute("data-step-id")
+            for li in section.find_elements("css selector", "li.step")
+        ] == [s["id"] for s in expected["steps"] if s["phase"] == phase]
     # Each reason is the answer's sentence; the rule id stays in the markup only.
-    for step, shown in zip(expected["steps"], page.steps()):
+    for step, shown in zip(expected["steps"], page.steps(), strict=False):
         assert shown["rules"] == [b["rule"] for b in step["because"]]
-        sentences = [li.text for li in page.find_all(
-            f'li.step[data-step-id="{step["id"]}"] .because > li')]
+        sentences = [
+            li.text for li in page.find_all(f'li.step[data-step-id="{step["id"]}"] .because > li')
+        ]
         assert sentences == [b["reason"] for b in step["because"]]
         for b in step["because"]:
             assert b["rule"] not in shown["because"]
 
 
 def source_labels(page) -> dict[str, str]:
-    return {li.get_attribute("data-step-id"):
-            li.find_element("css selector", ".step__source").text
-            for li in page.find_all("ol.steps > li.step")}
+    return {
+        li.get_attribute("data-step-id"): li.find_element("css selector", ".step__source").text
+        for li in page.find_all("ol.steps > li.step")
+    }
 
 
 @pytest.mark.parametrize("lang", ["en", "ru"])
@@ -528,7 +571,8 @@ def test_a_new_situation_and_its_new_question_change_the_steps(page, server, lan
     # and its question on whether the rights pass only on full payment.
     page.open(f"/?lang={lang}")
     label = page.find('input[name="situations"][value="payment_reversed"]').find_element(
-        "xpath", "..")
+        "xpath", ".."
+    )
     assert label.text and label.text != "payment_reversed"
     page.tick_situation("payment_reversed")
     before = page.revision
@@ -546,8 +590,9 @@ def test_a_new_situation_and_its_new_question_change_the_steps(page, server, lan
     assert practice.get_attribute("data-source") == "practice"
 
     question = next(q for q in expected["questions"] if q["field"] == "rights_on_full_payment")
-    assert question["question"] in page.find(
-        'li.question[data-field="rights_on_full_payment"]').text
+    assert (
+        question["question"] in page.find('li.question[data-field="rights_on_full_payment"]').text
+    )
     revision = page.revision
     page.answer("rights_on_full_payment", True)
     page.wait_for_result(revision)
@@ -555,7 +600,8 @@ def test_a_new_situation_and_its_new_question_change_the_steps(page, server, lan
     answered = api(server, {**case, "rights_on_full_payment": True}, lang)
     assert page.step_ids() == [s["id"] for s in answered["steps"]]
     assert source_labels(page)["rights-stay-until-paid"] == next(
-        s["source_label"] for s in answered["steps"] if s["id"] == "rights-stay-until-paid")
+        s["source_label"] for s in answered["steps"] if s["id"] == "rights-stay-until-paid"
+    )
     assert page.find('.field[data-fact="rights_on_full_payment"] input[value="true"]').is_selected()
     assert page.browser_errors() == []
 
@@ -577,8 +623,12 @@ def test_scope_creep_with_the_scope_in_writing(page):
 
 # --- ready-to-send messages and their context ----------------------------------------
 
-CONTEXT = {"client_name": "Anna <b>Lee</b>", "freelancer_name": "Igor", "project": "Logo redesign",
-           "reply_by": "2027-03-15"}
+CONTEXT = {
+    "client_name": "Anna <b>Lee</b>",
+    "freelancer_name": "Igor",
+    "project": "Logo redesign",
+    "reply_by": "2027-03-15",
+}
 
 
 def fill_context(page, context: dict) -> None:
@@ -593,18 +643,23 @@ def fill_context(page, context: dict) -> None:
             page.driver.execute_script(
                 "arguments[0].value = arguments[1];"
                 "for (const t of ['input', 'change'])"
-                "  arguments[0].dispatchEvent(new Event(t, {bubbles: true}));", box, str(value))
+                "  arguments[0].dispatchEvent(new Event(t, {bubbles: true}));",
+                box,
+                str(value),
+            )
         else:
             box.clear()
             box.send_keys(str(value))
             page.driver.execute_script(
-                "arguments[0].dispatchEvent(new Event('change', {bubbles: true}))", box)
+                "arguments[0].dispatchEvent(new Event('change', {bubbles: true}))", box
+            )
 
 
 def grant_clipboard(page) -> None:
-    page.driver.execute_cdp_cmd("Browser.grantPermissions", {
-        "origin": page.base_url,
-        "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
+    page.driver.execute_cdp_cmd(
+        "Browser.grantPermissions",
+        {"origin": page.base_url, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]},
+    )
 
 
 def read_clipboard(page) -> str:
@@ -672,12 +727,13 @@ def test_an_edited_message_is_copied_as_edited_and_the_context_is_kept_in_the_ad
     body = json.loads(urllib.parse.unquote(url.split("#case=", 1)[1]))
     assert body["context"] == {"client_name": "Anna", "amount": 1500, "currency": "EUR"}
     page.driver.get(page.base_url + "/healthz")
-    page.open(url[len(page.base_url):])
+    page.open(url[len(page.base_url) :])
     page.wait_for_result(0)
     assert page.find("#context").get_attribute("open") is not None
     assert page.find('[data-context="client_name"]').get_attribute("value") == "Anna"
     assert "Hello Anna," in message(page, "client-now").find_element(
-        "css selector", "textarea").get_attribute("value")
+        "css selector", "textarea"
+    ).get_attribute("value")
 
 
 def test_the_context_is_checked_before_asking(page):
@@ -693,14 +749,17 @@ def test_the_context_is_checked_before_asking(page):
     fill_context(page, {"amount": "12.345"})
     page.submit()
     assert page.find('.field[data-fact="context.amount"] .field-error').text.startswith(
-        "Enter a sum")
+        "Enter a sum"
+    )
     assert page.find("#result-body").get_attribute("data-state") == "empty"
     fill_context(page, {"amount": "12.34"})
     before = page.revision
     page.submit()
     page.wait_for_result(before)
     assert json.loads(page.find("#case-json").get_attribute("value"))["context"] == {
-        "amount": 12.34, "currency": "EUR"}
+        "amount": 12.34,
+        "currency": "EUR",
+    }
 
 
 def test_a_walk_away_plan_has_no_message_that_courts_the_client(page, server):

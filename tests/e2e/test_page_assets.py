@@ -56,8 +56,10 @@ def test_the_page_is_served_at_the_root(client):
     assert response.headers["Content-Language"] == "en"
 
 
-@pytest.mark.parametrize("lang, header, expected", [
-    ("ru", None, "ru"), (None, "ru-RU,ru;q=0.9", "ru"), (None, None, "en"), ("xx", None, "en")])
+@pytest.mark.parametrize(
+    "lang, header, expected",
+    [("ru", None, "ru"), (None, "ru-RU,ru;q=0.9", "ru"), (None, None, "en"), ("xx", None, "en")],
+)
 def test_the_first_language_is_negotiated(client, lang, header, expected):
     url = "/" + (f"?lang={lang}" if lang else "")
     response = client.get(url, headers={"Accept-Language": header} if header else {})
@@ -82,7 +84,9 @@ def test_the_page_and_every_asset_come_from_the_service(client):
         status, text, _ = fetch(client, url)
         assert status == 200, url
         match = EXTERNAL.search(text)
-        assert match is None, f"{url} refers elsewhere: {text[match.start() - 40:match.end() + 40]}"
+        assert match is None, (
+            f"{url} refers elsewhere: {text[match.start() - 40 : match.end() + 40]}"
+        )
 
 
 def test_the_browser_is_told_to_load_nothing_from_elsewhere(client):
@@ -147,8 +151,9 @@ class Visible(HTMLParser):
             self.text.append(data.strip())
 
 
-@pytest.mark.parametrize("query, headers", [("?lang=ru", {}),
-                                            ("", {"Accept-Language": "ru-RU,ru;q=0.9"})])
+@pytest.mark.parametrize(
+    "query, headers", [("?lang=ru", {}), ("", {"Accept-Language": "ru-RU,ru;q=0.9"})]
+)
 def test_russian_is_served_in_russian_before_any_script_runs(client, query, headers):
     html = client.get("/" + query, headers=headers).get_data(as_text=True)
     words = json.loads((ROOT / "service" / "templates" / "i18n.json").read_text("utf-8"))
@@ -163,7 +168,7 @@ def test_russian_is_served_in_russian_before_any_script_runs(client, query, head
     for english in ("Get advice", "Your case", "Don't know", "What is happening", "Yes", "No"):
         assert english not in seen.text and english not in text, english
     english = client.get("/?lang=en").get_data(as_text=True)
-    assert "<title data-i18n=\"page_title\">" + words["en"]["page_title"] in english
+    assert '<title data-i18n="page_title">' + words["en"]["page_title"] in english
 
 
 def test_the_form_is_in_the_page_with_every_fact(client):
