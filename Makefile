@@ -13,7 +13,7 @@ DURABLE_RULES_CPPFLAGS := -DPyEval_CallObject=PyObject_CallObject
 PIP := CPPFLAGS="$(DURABLE_RULES_CPPFLAGS)" $(BIN)/python -m pip install --quiet
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast check bench openapi clean venv venv-run dist
+.PHONY: run test test-fast lint check bench openapi clean venv venv-run dist
 
 # A .venv made with another Python is replaced.
 $(VENV)/.python-$(PYVER):
@@ -39,8 +39,15 @@ venv-run: $(VENV)/.run-$(PYVER)
 run: venv-run
 	$(BIN)/dispute-guide serve
 
-test: venv
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# Lint, format and types first (the same as .pre-commit-config.yaml), then every test, with
+# the coverage of service/ and schemas/ printed at the end.
+test: lint
+	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # The in-process tests only (no gunicorn, no browser, no wheel build): a minute or two.
 test-fast: venv
