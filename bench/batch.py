@@ -23,10 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.support
 
-from batch_cases import COLUMNS, csv_row, generated_cases  # noqa: E402
+from tests.support.cases import COLUMNS, batch_cases, csv_row
 
 CLI = Path(sys.executable).with_name("dispute-guide")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -93,7 +92,7 @@ def main() -> int:
     options = parser.parse_args()
     jobs = [int(j) for j in options.jobs.split(",")]
 
-    cases = generated_cases(options.cases)
+    cases = batch_cases(options.cases)
     rows = []
     with tempfile.TemporaryDirectory(prefix="dispute-guide-bench-") as folder:
         folder = Path(folder)

@@ -25,10 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.support
 
-from batch_cases import arrow_schema, generated_cases  # noqa: E402
+from tests.support.batch import arrow_schema
+from tests.support.cases import batch_cases
+from tests.support.server import ROOT
 
 CLI = str(Path(sys.executable).with_name("dispute-guide"))
 SMALL_BLOCK = 64 * 1024
@@ -65,7 +66,7 @@ def main() -> int:
     from service.batch_eval import load_state
 
     n = options.workers
-    cases = generated_cases(options.cases)
+    cases = batch_cases(options.cases)
     with tempfile.TemporaryDirectory(prefix="dispute-guide-bench-") as name:
         folder = Path(name)
         jsonl, parquet = folder / "cases.jsonl", folder / "cases.parquet"

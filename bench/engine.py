@@ -2,8 +2,10 @@
 
     .venv/bin/python bench/engine.py [--cases 1000] [--rounds 5] [--seed 1]
 
-Over one fixed mix of generated cases (seeded), in one run and interleaved round by
-round so that a noisy machine slows every variant alike, it times per evaluation:
+Over one fixed mix of generated cases (the tests' generator, seeded: each situation
+leading in turn, with up to two more; the other facts known half of the time), in one run
+and interleaved round by round so that a noisy machine slows every variant alike, it times
+per evaluation:
 
 - bare: the C calls alone for the same facts: `assert_fact` with a JSON text built
   in advance, the action loop (`start_action_for_state`, `complete_and_start_action`),
@@ -21,44 +23,19 @@ from __future__ import annotations
 
 import argparse
 import gc
-import random
 import statistics
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.support
 
-import durable_rules_engine as dre  # noqa: E402
+import durable_rules_engine as dre
 
-from service.engine import flatten  # noqa: E402
-from service.plan import complete  # noqa: E402
-from service.state import load  # noqa: E402
-
-
-def generate(rulebook, count: int, seed: int) -> list[dict]:
-    """A fixed mix: every situation alone and combined, each other fact known half the time."""
-    rng = random.Random(seed)
-    cases = []
-    for i in range(count):
-        case: dict = {"case_id": f"bench-{i}"}
-        for fact in rulebook.facts.values():
-            if fact.type == "list":
-                value = rng.sample(fact.values, rng.choice((1, 1, 1, 2, 3)))
-            elif rng.random() < 0.5:
-                continue
-            elif fact.type == "boolean":
-                value = rng.random() < 0.5
-            elif fact.type == "enum":
-                value = rng.choice(fact.values)
-            else:
-                value = rng.choice((fact.min, rng.randint(fact.min, 20), rng.randint(0, fact.max)))
-            if fact.group:
-                case.setdefault(fact.group, {})[fact.key] = value
-            else:
-                case[fact.name] = value
-        cases.append(case)
-    return cases
+from service.engine import flatten
+from service.plan import complete
+from service.state import load
+from tests.support.cases import generate
 
 
 def bare_loop(handles: list, payloads: list[tuple[str, str]]) -> list[int]:
@@ -104,7 +81,8 @@ def main() -> int:
 
     state = load(None)
     engine, rulebook = state.engine, state.rulebook
-    cases = [state.schema.load(c) for c in generate(rulebook, args.cases, args.seed)]
+    mix = generate(args.cases, args.seed, ids="bench-{}", situations="each")
+    cases = [state.schema.load(c) for c in mix]
     results: dict[str, list[int]] = {"bare": [], "adapter": [], "adapter+questions": []}
     sid = 10_000_000
     for _ in range(args.rounds):

@@ -29,10 +29,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,86 +39,18 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.support
+
+from tests.support import cases as generator
+from tests.support.server import ROOT, Server, children
+
 LUA = ROOT / "bench" / "wrk" / "guidance.lua"
-sys.path.insert(0, str(ROOT))
-
-from service.engine import flatten  # noqa: E402
-from service.plan import complete  # noqa: E402
-from service.rulebook import load_rulebook  # noqa: E402
-
 TARGETS = {"service": "service:create_app()", "bare": "bench.bare_app:app"}
 
 
 def generate(count: int, seed: int) -> list[dict]:
-    rulebook = load_rulebook()
-    rng = random.Random(seed)
-    situations = rulebook.facts["situations"].values
-    cases = []
-    for i in range(count):
-        case: dict = {
-            "case_id": f"load-{i}",
-            "situations": [situations[i % len(situations)]]
-            + rng.sample(
-                [s for s in situations if s != situations[i % len(situations)]],
-                rng.choice((0, 0, 1, 2)),
-            ),
-        }
-        for fact in rulebook.facts.values():
-            if fact.required or rng.random() < 0.5:
-                continue
-            if fact.type == "boolean":
-                value = rng.random() < 0.5
-            elif fact.type == "enum":
-                value = rng.choice(fact.values)
-            else:
-                value = rng.randint(fact.min, min(fact.max, 30))
-            if fact.group:
-                case.setdefault(fact.group, {})[fact.key] = value
-            else:
-                case[fact.name] = value
-        cases.append(consistent(rulebook, case))
-    return cases
-
-
-def consistent(rulebook, case: dict) -> dict:
-    """The case without the facts that contradict what its other facts imply (a valid case)."""
-    while True:
-        facts = complete(rulebook, flatten(case))
-        wrong = {
-            name
-            for i in rulebook.implications
-            if i.test(facts)
-            for name, value in i.then.items()
-            if facts.get(name, value) != value
-        }
-        if not wrong:
-            return case
-        for name in wrong:
-            group, _, key = name.partition(".")
-            if key:
-                case[group].pop(key, None)
-            else:
-                case.pop(name, None)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text(errors="replace")
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry))
-    return sorted(found)
+    """The tests' generator: every situation leading in turn, half the other facts known."""
+    return generator.generate(count, seed, ids="load-{}", situations="each")
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -141,49 +71,17 @@ def memory_kb(pid: int) -> dict:
     return fields
 
 
-class Gunicorn:
+class Gunicorn(Server):
+    """gunicorn serving `app` with `workers` workers that are never recycled; started."""
+
     def __init__(self, app: str, workers: int, env: dict):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed by stop)
-            prefix="load-gunicorn-", suffix=".log", delete=False
+        super().__init__(
+            env=env, workers=workers, threads=None, app=app, args=["--max-requests", "0"]
         )
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--config",
-                str(ROOT / "gunicorn.conf.py"),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(workers),
-                "--max-requests",
-                "0",
-                app,
-            ],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {Path(self.log.name).read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/readyz", timeout=1):
-                    pass
-                if len(children(self.proc.pid)) == workers:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
-        else:
-            self.stop()
-            raise RuntimeError("gunicorn did not become ready")
-        self.workers = children(self.proc.pid)
+        self.args[:0] = ["--workers", str(workers)]
+        self.worker_count = workers
+        self.start(timeout=60)
+        self.pids = sorted(self.workers())  # the workers measured
 
     def post(self, body: bytes, query: str = "") -> bytes:
         request = urllib.request.Request(
@@ -193,17 +91,6 @@ class Gunicorn:
         )
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.read()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        os.unlink(self.log.name)
 
 
 def wrk(
@@ -333,7 +220,7 @@ def profile(server: Gunicorn, args, cases_file: str) -> dict:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for pid in server.workers
+        for pid in server.pids
     ]
     for process in spies + [load]:
         process.wait()
@@ -355,19 +242,19 @@ def profile(server: Gunicorn, args, cases_file: str) -> dict:
 def run_target(name: str, args, cases_file: str, env: dict) -> dict:
     server = Gunicorn(TARGETS[name], args.workers, env)
     try:
-        start = {pid: memory_kb(pid) for pid in server.workers}
+        start = {pid: memory_kb(pid) for pid in server.pids}
         wrk(server.url, cases_file, args.warmup, args.concurrency, args.wrk_threads, args.query)
-        before = {pid: memory_kb(pid) for pid in server.workers}
-        cpu = cpu_seconds(server.workers)
+        before = {pid: memory_kb(pid) for pid in server.pids}
+        cpu = cpu_seconds(server.pids)
         result = wrk(
             server.url, cases_file, args.requests, args.concurrency, args.wrk_threads, args.query
         )
-        cpu = cpu_seconds(server.workers) - cpu
-        after = {pid: memory_kb(pid) for pid in server.workers}
+        cpu = cpu_seconds(server.pids) - cpu
+        after = {pid: memory_kb(pid) for pid in server.pids}
         result["cpu_ms_per_request"] = cpu * 1000 / result["answers"]
         if args.profile and name == "service":
             result["profile"] = profile(server, args, cases_file)
-        result["replaced_workers"] = children(server.proc.pid) != server.workers
+        result["replaced_workers"] = sorted(children(server.proc.pid)) != server.pids
         result["workers"] = [
             {
                 "pid": pid,
@@ -377,7 +264,7 @@ def run_target(name: str, args, cases_file: str, env: dict) -> dict:
                 "anon_before_kb": before[pid]["RssAnon"],
                 "anon_after_kb": after[pid]["RssAnon"],
             }
-            for pid in server.workers
+            for pid in server.pids
         ]
     finally:
         server.stop()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from contract import checked
+
+from tests.support.contract import checked
 
 GUIDANCE = "/v1/guidance"
 UNPAID_NO_CONTRACT = {

@@ -16,16 +16,16 @@ import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-import contract
 import pytest
-from batch_cases import as_json, assert_same, expected_answers, generated_cases
-from cases import cases
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_schema_validator import OAS30Validator
 
 from service import create_app
 from service.batch import MAX_LINE_BYTES
+from tests.support import contract
+from tests.support.batch import as_json, assert_same, expected_answers
+from tests.support.cases import batch_cases, strategy
 
 BATCH = "/v1/guidance/batch"
 NDJSON = "application/x-ndjson"
@@ -86,30 +86,20 @@ def results_of(response) -> list[dict]:
 
 # --- JSON batches (in-process) ------------------------------------------------------------
 
+# Entries that are no case at all (not even an object), and cases spoiled by the generator.
 junk = st.one_of(
     st.none(),
     st.integers(),
     st.text(max_size=4),
     st.lists(st.integers(), max_size=2),
-    st.dictionaries(
-        st.sampled_from(["situations", "stage", "colour", "case_id", "client"]),
-        st.one_of(
-            st.integers(-2, 2),
-            st.text(max_size=3),
-            st.booleans(),
-            st.none(),
-            st.just(["conflict"]),
-            st.just({"silent_days": -1}),
-        ),
-        max_size=3,
-    ),
+    strategy(invalid=1.0),
 )
 
 
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(batch=st.lists(st.one_of(cases(), junk), max_size=6))
+@given(batch=st.lists(st.one_of(strategy(), junk), max_size=6))
 def test_json_batch_answers_each_case_as_the_single_endpoint_does(client, batch):
     response = client.post(BATCH, json={"cases": batch})
     assert response.status_code == 200, (batch, response.get_data(as_text=True))
@@ -330,7 +320,7 @@ def stream(url: str, body: bytes, query: str = "") -> tuple[http.client.HTTPResp
 
 @pytest.fixture(scope="module")
 def corpus() -> list[dict]:
-    return generated_cases(COUNT)
+    return batch_cases(COUNT)
 
 
 BAD_LINES = {  # after which case (index): the bad line and its status

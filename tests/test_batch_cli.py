@@ -19,18 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from batch_cases import (
-    COLUMNS,
+
+from service.batch import MAX_LINE_BYTES
+from tests.support.batch import (
     assert_same,
-    csv_row,
     expected_answers,
     expected_lines,
-    generated_cases,
     json_lines,
     jsonl_answers_from,
 )
-
-from service.batch import MAX_LINE_BYTES
+from tests.support.cases import COLUMNS, batch_cases, csv_row
 
 ROOT = Path(__file__).resolve().parent.parent
 _SCRIPT = Path(sys.executable).with_name("dispute-guide")
@@ -77,7 +75,7 @@ CSV_BAD = {  # after which good case (index), the bad cells {column: text}, the 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Corpus:
     folder = tmp_path_factory.mktemp("batch")
-    cases = generated_cases(COUNT)
+    cases = batch_cases(COUNT)
     corpus = Corpus(
         folder,
         cases,

@@ -18,7 +18,9 @@ import time
 from pathlib import Path
 
 import pytest
-from batch_cases import arrow_schema, expected_lines, generated_cases, json_lines
+
+from tests.support.batch import arrow_schema, expected_lines, json_lines
+from tests.support.cases import batch_cases
 
 ROOT = Path(__file__).resolve().parent.parent
 _SCRIPT = Path(sys.executable).with_name("dispute-guide")
@@ -42,7 +44,7 @@ def need_pyarrow():
 def big(tmp_path_factory) -> Path:
     """Cases enough for a --jobs 2 run with questions to last several seconds."""
     path = tmp_path_factory.mktemp("robust") / "cases.jsonl"
-    path.write_bytes(b"".join(json.dumps(c).encode() + b"\n" for c in generated_cases(30_000)))
+    path.write_bytes(b"".join(json.dumps(c).encode() + b"\n" for c in batch_cases(30_000)))
     return path
 
 
@@ -142,7 +144,7 @@ def test_a_good_run_renames_its_output_into_place(big, tmp_path):
 
 def test_the_summary_gives_the_wall_time_of_the_command(tmp_path):
     source = tmp_path / "cases.jsonl"
-    source.write_bytes(b"".join(json.dumps(c).encode() + b"\n" for c in generated_cases(2000)))
+    source.write_bytes(b"".join(json.dumps(c).encode() + b"\n" for c in batch_cases(2000)))
     started = time.monotonic()
     proc = subprocess.run(
         [*CLI, "batch", str(source), "-o", str(tmp_path / "o.jsonl"), "--jobs", "2"],
@@ -214,7 +216,7 @@ def test_a_missing_extra_is_named_with_its_install_command(tmp_path, missing, ar
 
 def test_parquet_in_and_out_give_the_jsonl_answers(state, tmp_path):
     pa, pq = need_pyarrow()
-    cases = generated_cases(3000, seed=8)
+    cases = batch_cases(3000, seed=8)
     rows = [*cases[:10], {"situations": ["conflict"], "stage": "later"}, *cases[10:]]
     source = tmp_path / "cases.parquet"
     pq.write_table(
@@ -290,7 +292,7 @@ def test_messages_go_into_a_column_of_csv_and_parquet_when_asked_for(state, tmp_
     pa, pq = need_pyarrow()
     from service.api import ALL_MESSAGES, render_guidance
 
-    cases = generated_cases(50, seed=9)
+    cases = batch_cases(50, seed=9)
     source = tmp_path / "cases.jsonl"
     source.write_bytes(b"".join(json.dumps(c).encode() + b"\n" for c in cases))
     expected = [

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 
-from conftest import ROOT
+from tests.support.server import ROOT
 
 
 def run(*args, stdin: str | None = None, env: dict | None = None):

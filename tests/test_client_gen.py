@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+
+from tests.support.server import ROOT
 
 pytestmark = pytest.mark.server
 

@@ -22,9 +22,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from batch_cases import arrow_schema, as_json, generated_cases, json_lines
 
 from service.batch import Tally
+from tests.support.batch import arrow_schema, as_json, json_lines
+from tests.support.cases import batch_cases
 
 if os.environ.get("CI") != "true":
     for _module in ("dask", "distributed", "pyarrow"):
@@ -60,7 +61,7 @@ BAD = {
 class Corpus:
     def __init__(self, folder: Path, state):
         self.folder = folder
-        self.cases = generated_cases(COUNT, seed=15)
+        self.cases = batch_cases(COUNT, seed=15)
         self.items: list[dict] = []  # every line's case, good or bad, in order
         self.bad: dict[int, str] = {}  # line: field reported
         for index, case in enumerate(self.cases):
@@ -247,7 +248,7 @@ def test_the_library_function_on_a_dataframe(corpus, cluster, local):
 
 def test_jsonl_blank_broken_and_long_lines_are_numbered_as_the_local_run(cluster, tmp_path):
     local_cluster, _ = cluster
-    lines = [json.dumps(c).encode() for c in generated_cases(600, seed=3)]
+    lines = [json.dumps(c).encode() for c in batch_cases(600, seed=3)]
     lines[10:10] = [b"", b"not json", b"   "]
     lines[300:300] = [b'{"situations": ["conflict"], "case_id": "' + b"y" * 70_000 + b'"}']
     source = tmp_path / "mixed.jsonl"
@@ -373,7 +374,7 @@ def test_the_dask_deployment_runs_the_projects_image_with_one_thread_per_worker(
 
 def test_local_n_starts_a_cluster_for_the_run(tmp_path):
     source = tmp_path / "cases.jsonl"
-    source.write_bytes(b"".join(json.dumps(c).encode() + b"\n" for c in generated_cases(300)))
+    source.write_bytes(b"".join(json.dumps(c).encode() + b"\n" for c in batch_cases(300)))
     here = batch(str(source), "-o", str(tmp_path / "here.jsonl"), "--jobs", "1")
     there = batch(str(source), "-o", str(tmp_path / "parts"), "--cluster", "local:1")
     assert here.returncode == there.returncode == 0, there.stderr.decode()[-3000:]

@@ -7,14 +7,12 @@ a witness when one exists (and that the real engine agrees with the witness), an
 
 from __future__ import annotations
 
-import random
 import re
 import shutil
 import subprocess
 import sys
 
 import pytest
-from cases import RULEBOOK, nest, random_flat
 from pysat.solvers import Solver
 
 from service import create_app
@@ -22,6 +20,7 @@ from service.api import DEFAULT_QUESTIONS, render_guidance
 from service.coherence import Encoding, find_conflicts, never_given
 from service.plan import complete
 from service.rulebook import RulesError, load_rulebook
+from tests.support.cases import RULEBOOK, generate, nest
 
 CYRILLIC = re.compile("[\u0400-\u04ff]")
 
@@ -95,11 +94,9 @@ def problems(body: dict, flat: dict, lang: str) -> list[str]:
 
 
 def test_5000_generated_cases_give_coherent_plans_in_both_languages(engine):
-    rng = random.Random(8)
     failures = []
     walked_away = 0
-    for _ in range(5000):
-        flat = random_flat(rng)
+    for flat in generate(5000, seed=8, form="flat"):
         guidance = engine.evaluate(nest(flat))
         walked_away += any(p.step.id == WALK_AWAY for p in guidance.steps)
         for lang in ("en", "ru"):

@@ -9,11 +9,10 @@ build that wheel (tests/test_wheel.py builds it from exactly those files).
 
 from __future__ import annotations
 
-import fnmatch
 import re
-import subprocess
 
-from conftest import ROOT
+from tests.support.deploy import dockerignore_context
+from tests.support.server import ROOT
 
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 
@@ -38,40 +37,6 @@ def stages() -> list[list[tuple[str, str]]]:
         if result:
             result[-1].append((word, rest))
     return result
-
-
-def dockerignore_context() -> list[str]:
-    """The tracked files (a fresh clone) that .dockerignore lets into the build context."""
-    rules = [
-        line.strip()
-        for line in (ROOT / ".dockerignore").read_text().splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
-    files = subprocess.run(
-        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split()
-
-    def matches(pattern: str, path: str) -> bool:
-        pattern = pattern.rstrip("/")
-        parts = path.split("/")
-        prefixes = ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
-        if pattern.startswith("**/"):
-            tails = ["/".join(parts[i:]) for i in range(len(parts))]
-            return any(fnmatch.fnmatchcase(t, pattern[3:]) for t in tails)
-        return any(
-            fnmatch.fnmatchcase(p, pattern) for p in prefixes if p.count("/") == pattern.count("/")
-        )
-
-    kept = []
-    for path in files:
-        included = True
-        for rule in rules:
-            negated = rule.startswith("!")
-            if matches(rule.lstrip("!"), path):
-                included = negated
-        if included:
-            kept.append(path)
-    return kept
 
 
 def test_the_image_installs_the_wheel_built_in_a_first_stage():

@@ -7,10 +7,10 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from cases import cases, nest
 from hypothesis import HealthCheck, given, settings
 
 from service.engine import Engine, flatten
+from tests.support.cases import nest, strategy
 
 CASES = [
     nest(c)
@@ -123,7 +123,7 @@ def test_a_case_without_situations_is_refused_before_the_engine(engine):
 @settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(cases())
+@given(strategy())
 def test_evaluation_is_deterministic_and_steps_follow_the_fired_rules(state, case):
     case = state.schema.load(case)
     first = state.engine.evaluate(case)

@@ -23,13 +23,12 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from cases import RULEBOOK, consistent, nest
-from conftest import Server
 from werkzeug.serving import make_server
 
 import service.engine
 from service import create_app
-from service.engine import flatten
+from tests.support.cases import generate
+from tests.support.server import Server
 
 pytestmark = pytest.mark.server
 
@@ -38,33 +37,9 @@ BATCH = "/v1/guidance/batch"
 SESSION_CAP = 1024
 
 
-def random_case(rng: random.Random, index: int) -> dict:
-    """A valid case over the rulebook's facts: each optional fact known or not, at random."""
-    case: dict = {"case_id": f"case-{index}"}
-    for fact in RULEBOOK.facts.values():
-        if not fact.required and rng.random() < 0.5:
-            continue
-        if fact.type == "boolean":
-            value = rng.random() < 0.5
-        elif fact.type == "enum":
-            value = rng.choice(fact.values)
-        elif fact.type == "integer":
-            cuts = RULEBOOK.cuts.get(fact.name, ())
-            edges = [v for c in cuts for v in (c - 1, c)] + [fact.min, fact.max]
-            value = rng.choice(edges) if rng.random() < 0.5 else rng.randint(fact.min, fact.max)
-        else:
-            value = rng.sample(fact.values, rng.randint(1, len(fact.values)))
-        if fact.group:
-            case.setdefault(fact.group, {})[fact.key] = value
-        else:
-            case[fact.name] = value
-    return case
-
-
 def make_cases(count: int, seed: int) -> list[dict]:
-    rng = random.Random(seed)
-    cases = [random_case(rng, i) for i in range(count)]
-    return [{"case_id": c["case_id"], **nest(consistent(flatten(c)))} for c in cases]
+    """Valid cases over the rulebook's facts, each with its id `case-<index>`."""
+    return generate(count, seed, ids="case-{}")
 
 
 def single_threaded_answers(app, cases: list[dict], query: str = "") -> list[dict]:

@@ -16,18 +16,15 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, Server
-from test_hostile import worker_pids
+
+from tests.support.server import ROOT, Server, children, wait_for
 
 pytestmark = pytest.mark.server
 
@@ -177,23 +174,13 @@ def logged_request_ids(output: str) -> set[str]:
     return ids
 
 
-def wait_for(predicate, timeout: float = 30.0, step: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("timed out waiting")
-
-
 def workers_once(master: int, condition) -> set[int]:
     """The master's workers, once they meet the condition."""
     found: set[int] = set()
 
     def check():
         found.clear()
-        found.update(worker_pids(master))
+        found.update(children(master))
         return condition(found)
 
     wait_for(check)
@@ -300,40 +287,12 @@ class UnprivilegedServer(Server):
         "--",
     )
 
+    def __init__(self, **kwargs):
+        super().__init__(prefix=self.PREFIX if self.possible() else (), **kwargs)
+
     @classmethod
     def possible(cls) -> bool:
         return os.geteuid() == 0 and shutil.which("setpriv") is not None
-
-    def start(self, timeout: float = 30.0) -> UnprivilegedServer:
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by Server.stop)
-        prefix = list(self.PREFIX) if self.possible() else []
-        self.proc = subprocess.Popen(
-            [
-                *prefix,
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--config",
-                str(ROOT / "gunicorn.conf.py"),
-                "--bind",
-                f"127.0.0.1:{self.port}",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_for(self._ready, timeout)
-        return self
-
-    def _ready(self) -> bool:
-        if self.proc.poll() is not None:
-            raise RuntimeError("gunicorn exited:\n" + self.stop())
-        try:
-            with urllib.request.urlopen(self.url + "/readyz", timeout=1) as response:
-                return response.status == 200
-        except OSError:
-            return False
 
 
 def get(port: int, path: str):
@@ -369,17 +328,15 @@ def test_the_loaded_rules_keep_serving_when_their_folder_goes_away(expected):
             return ready
 
         def kill_a_worker():
-            workers = worker_pids(master)
+            workers = children(master)
             os.kill(min(workers), signal.SIGKILL)
-            wait_for(
-                lambda: len(worker_pids(master)) == 2 and min(workers) not in worker_pids(master)
-            )
+            wait_for(lambda: len(children(master)) == 2 and min(workers) not in children(master))
 
         def reload_with_sighup(expect_error: str | None):
-            workers = worker_pids(master)
+            workers = children(master)
             srv.proc.send_signal(signal.SIGHUP)
             # New workers are forked from the master, the old ones leave.
-            wait_for(lambda: len(worker_pids(master)) == 2 and not (worker_pids(master) & workers))
+            wait_for(lambda: len(children(master)) == 2 and not (children(master) & workers))
             ready = serving_the_loaded_rules()
             if expect_error:
                 assert expect_error in ready.get("reload_error", ""), ready

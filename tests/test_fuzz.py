@@ -27,10 +27,11 @@ import os
 import pytest
 import requests
 import schemathesis
-from conftest import ROOT, Server
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS, load_all_checks
-from test_hostile import check_line
+
+from tests.support.contract import check_line
+from tests.support.server import ROOT, Server
 
 pytestmark = pytest.mark.server
 

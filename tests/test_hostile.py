@@ -4,31 +4,30 @@ Each case asserts the exact status and problem body, and then that the worker su
 server runs one worker, so the same process must still be there, must answer the next
 normal request exactly as the app does in-process, and must have logged no traceback.
 
-Also here: the regression tests for what the contract fuzzing (test_fuzz.py) found.
+Also here: the regression tests for what the contract fuzzing (test_fuzz.py) found. The
+requests are written by tests/support/rawhttp.py.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
-import os
 import socket
-import threading
 import time
 
 import pytest
 import yaml
-from cases import RULEBOOK
-from conftest import Server
-from contract import URI, _registry, check, spec
-from openapi_schema_validator import OAS30Validator
+
+from tests.support.cases import RULEBOOK, WRONG_TYPES
+from tests.support.contract import check, check_line, spec
+from tests.support.rawhttp import PROBLEM, Answer, chunked, dumps, exchange, post, raw_post
+from tests.support.server import Server
 
 pytestmark = pytest.mark.server
 
 GUIDANCE = "/v1/guidance"
 BATCH = "/v1/guidance/batch"
 NDJSON = "application/x-ndjson"
-PROBLEM = "application/problem+json"
 TYPE = "tag:dispute-guide,2026:problem:"
 LIMIT = 1048576  # DISPUTE_GUIDE_MAX_BODY_BYTES, the default
 MAX_LINE = 64 * 1024  # an NDJSON line, its break included
@@ -53,48 +52,7 @@ BAD_LOG = (
 )
 
 
-# --- helpers (test_faults.py and test_engine_limits.py use some of them) -----------------
-
-
-def worker_pids(master: int) -> set[int]:
-    """The pids of a process's children (gunicorn's workers), from /proc."""
-    pids = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == master:
-            pids.add(int(entry))
-    return pids
-
-
-class Answer:
-    def __init__(self, status: int, headers: dict, body: bytes, version: int = 11):
-        self.status, self.headers, self.body, self.version = status, headers, body, version
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "")
-
-    def json(self):
-        return json.loads(self.body)
-
-    def lines(self) -> list:
-        return [json.loads(line) for line in self.body.decode("utf-8").splitlines()]
-
-    def problem(self) -> dict:
-        """The problem body without its request_id (checked against X-Request-ID)."""
-        assert self.content_type == PROBLEM, (self.status, self.content_type, self.body[:300])
-        body = self.json()
-        assert body.pop("request_id") == self.headers["x-request-id"]
-        return body
-
-    def __repr__(self):
-        return f"<Answer {self.status} {self.content_type} {self.body[:200]!r}>"
+# --- the expected problems ---------------------------------------------------------------
 
 
 def problem(
@@ -130,121 +88,6 @@ TOO_LARGE = problem(
 )
 
 
-def post(
-    port: int,
-    path: str,
-    body: bytes,
-    content_type: str = "application/json",
-    headers: dict | None = None,
-    timeout: float = 60,
-) -> Answer:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        conn.request(
-            "POST", path, body=body, headers={"Content-Type": content_type, **(headers or {})}
-        )
-        response = conn.getresponse()
-        return Answer(
-            response.status,
-            {k.lower(): v for k, v in response.getheaders()},
-            response.read(),
-            response.version,
-        )
-    finally:
-        conn.close()
-
-
-def exchange(
-    port: int, data: bytes, half_close: bool = False, timeout: float = 30, more: bytes = b""
-) -> Answer:
-    """Send raw bytes; read one response (http.client parses it, whatever it declares).
-
-    `more` is sent from a thread while the response is read: a server may answer (a 413)
-    and close before it has read a large body, as HTTP allows; the sender then stops.
-    """
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
-        sock.sendall(data)
-        sender = None
-        if more:
-
-            def send():
-                try:
-                    sock.sendall(more)
-                except OSError:
-                    pass
-
-            sender = threading.Thread(target=send, daemon=True)
-            sender.start()
-        if half_close:
-            sock.shutdown(socket.SHUT_WR)
-        response = http.client.HTTPResponse(sock)
-        try:
-            response.begin()
-            return Answer(
-                response.status,
-                {k.lower(): v for k, v in response.getheaders()},
-                response.read(),
-                response.version,
-            )
-        finally:
-            response.close()
-            if sender:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)  # unblocks the sender
-                except OSError:
-                    pass  # the server has closed it already
-                sender.join(timeout)
-
-
-def raw_post(
-    path: str,
-    head: bytes,
-    body: bytes,
-    content_type: bytes = b"application/json",
-    version: bytes = b"HTTP/1.1",
-    host: bool = True,
-) -> bytes:
-    return (
-        b"POST "
-        + path.encode()
-        + b" "
-        + version
-        + b"\r\n"
-        + (b"Host: test\r\n" if host else b"")
-        + b"Content-Type: "
-        + content_type
-        + b"\r\n"
-        + head
-        + b"\r\n"
-        + body
-    )
-
-
-def chunked(*chunks: bytes) -> bytes:
-    return b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
-
-
-def dumps(value) -> bytes:
-    return json.dumps(value, ensure_ascii=False).encode("utf-8")
-
-
-def _absolute_refs(schema):
-    if isinstance(schema, dict):
-        return {k: (URI + v if k == "$ref" else _absolute_refs(v)) for k, v in schema.items()}
-    if isinstance(schema, list):
-        return [_absolute_refs(v) for v in schema]
-    return schema
-
-
-def check_line(path: str, line) -> None:
-    """One NDJSON line of a 200 answer against its schema in openapi.yaml.
-
-    (contract.check resolves only a top-level $ref; this schema is a oneOf of two.)
-    """
-    schema = spec()["paths"][path]["post"]["responses"]["200"]["content"][NDJSON]["schema"]
-    OAS30Validator(_absolute_refs(schema), registry=_registry()).validate(line)
-
-
 # --- the server ---------------------------------------------------------------------------
 
 
@@ -255,7 +98,7 @@ class Hostile:
         self.server = server
         self.port = server.port
         self.normal_answer = normal_answer
-        self.workers = worker_pids(server.proc.pid)
+        self.workers = server.workers()
         assert len(self.workers) == 1
         self.mark = len(server.output())
 
@@ -269,7 +112,7 @@ class Hostile:
 
     def survives(self) -> None:
         """The same worker answers a normal case exactly as the app does in-process."""
-        assert worker_pids(self.server.proc.pid) == self.workers, "the worker was replaced"
+        assert self.server.workers() == self.workers, "the worker was replaced"
         answer = self.post(dumps(NORMAL))
         assert answer.status == 200 and answer.json() == self.normal_answer
         log = self.server.output()
@@ -540,13 +383,10 @@ def test_nul_and_rtl_in_values_and_field_names_are_refused_with_their_path(h):
 # --- the wrong shapes --------------------------------------------------------------------
 
 WRONG = {  # a fact's type: values of other JSON types, and the message each gets
-    "boolean": (
-        [1, 0, "true", "", 1.0, [], {}, [True]],
-        "Not a valid boolean: expected true or false.",
-    ),
-    "integer": (["5", True, False, 5.0, 5.5, [], {}, [5]], "Not a valid integer."),
-    "enum": ([5, True, 1.5, [], {}, ["x"]], "Not a valid string."),
-    "list": (["conflict", 5, True, 1.5, {}, {"0": "conflict"}], "Not a valid list."),
+    "boolean": (WRONG_TYPES["boolean"], "Not a valid boolean: expected true or false."),
+    "integer": (WRONG_TYPES["integer"], "Not a valid integer."),
+    "enum": (WRONG_TYPES["enum"], "Not a valid string."),
+    "list": (WRONG_TYPES["list"], "Not a valid list."),
 }
 
 

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import random
 import re
 import shutil
 
 import pytest
-from cases import RULEBOOK, nest, random_flat
-from contract import checked
 
 from schemas.case import CONTEXT_FIELDS
 from service.api import ALL_MESSAGES, render_guidance
 from service.messages import PLACEHOLDER, values
 from service.rulebook import RulesError, load_rulebook
 from service.state import load
+from tests.support.cases import RULEBOOK, flatten, generate
+from tests.support.contract import checked
 
 GUIDANCE = "/v1/guidance"
 LATIN = re.compile("[A-Za-z]")
@@ -47,44 +45,17 @@ COURTING = {  # as in test_coherence: what keeps working with or persuading the 
     "next-stage-after-payment",
     "decline-politely",
 }
-NAMES = ["Anna", "Иван Петров", "O'Brien & Co", "{amount}", "<b>Bold</b>", "Zoë", "a" * 80]
-
-
-def random_context(rng: random.Random) -> dict:
-    """Some of the context's fields, with ordinary and awkward values."""
-    context: dict = {}
-    if rng.random() < 0.6:
-        context["client_name"] = rng.choice(NAMES)
-    if rng.random() < 0.5:
-        context["freelancer_name"] = rng.choice(NAMES)
-    if rng.random() < 0.5:
-        context["project"] = rng.choice(["Logo", "Сайт магазина", "{project}", "x" * 120])
-    if rng.random() < 0.5:
-        context["amount"] = rng.choice([0, 1500, 1499.99, 10**12, 0.5])
-        if rng.random() < 0.7:
-            context["currency"] = rng.choice(["EUR", "RUB", "USD"])
-    for name in ("due_date", "reply_by"):
-        if rng.random() < 0.4:
-            context[name] = (
-                dt.date(2027, 1, 1) + dt.timedelta(days=rng.randint(0, 700))
-            ).isoformat()
-    if rng.random() < 0.3:
-        context["platform_name"] = rng.choice(["Kwork", "FL.ru", "Upwork"])
-    if rng.random() < 0.2:
-        context["language"] = rng.choice(["en", "ru"])
-    return context
 
 
 def test_2000_cases_with_random_contexts_give_safe_messages_and_the_same_steps(state):
-    rng = random.Random(14)
     templates = state.rulebook.messages
     failures = []
     courting_plans = 0
-    for _ in range(2000):
-        flat = random_flat(rng)
-        context = random_context(rng)
-        with_context = state.schema.load({**nest(flat), "context": context})
-        bare = state.engine.evaluate(state.schema.load(nest(flat)), questions=False)
+    for case in generate(2000, seed=14, context_chance=1.0):
+        context = case.pop("context")
+        flat = flatten(case)
+        with_context = state.schema.load({**case, "context": context})
+        bare = state.engine.evaluate(state.schema.load(case), questions=False)
         guidance = state.engine.evaluate(with_context, questions=False)
         if [(p.step.id, p.phase) for p in guidance.steps] != [
             (p.step.id, p.phase) for p in bare.steps

@@ -18,7 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import yaml
-from conftest import ROOT, Server
+
+from tests.support.server import ROOT, Server
 
 pytestmark = pytest.mark.server
 CASE = {"case_id": "prod-1", "situations": ["non_payment"], "contract": False}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from cases import RULEBOOK, flat_cases, nest
-from contract import checked
 from hypothesis import HealthCheck, given, settings
 
 from service.plan import complete, contradictions
+from tests.support.cases import RULEBOOK, nest, strategy
+from tests.support.contract import checked
 
 QUESTION_PROPERTY = settings(
     max_examples=500,
@@ -32,7 +32,7 @@ def values_to_try(fact) -> list:
 
 
 @QUESTION_PROPERTY
-@given(flat_cases())
+@given(strategy(form="flat"))
 def test_each_option_changes_the_steps_exactly_as_it_says(engine, flat):
     before = steps(engine, flat)
     guidance = engine.evaluate(nest(flat))
@@ -57,7 +57,7 @@ def test_each_option_changes_the_steps_exactly_as_it_says(engine, flat):
 
 
 @QUESTION_PROPERTY
-@given(flat_cases())
+@given(strategy(form="flat"))
 def test_every_value_in_a_number_range_has_the_same_effect(engine, flat):
     guidance = engine.evaluate(nest(flat))
     for question in guidance.questions:

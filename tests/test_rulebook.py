@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
-from cases import RULEBOOK
 
 from service import create_app
 from service.rulebook import RulesError, load_rulebook
+from tests.support.cases import RULEBOOK
 
 GOOD_RULE = """\
   - id: extra-rule

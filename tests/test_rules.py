@@ -4,13 +4,13 @@ inputs."""
 from __future__ import annotations
 
 import pytest
-from cases import RULEBOOK, cases, flat_cases
 from hypothesis import HealthCheck, given, settings
 
 from schemas.rules import PHASES
 from service.cli import run_rule_tests
 from service.engine import flatten
 from service.plan import complete
+from tests.support.cases import RULEBOOK, strategy
 
 PROPERTY = settings(
     max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -99,14 +99,14 @@ def test_check_runs_the_rule_cases_without_failures(state):
 
 
 @PROPERTY
-@given(flat_cases())
+@given(strategy(form="flat"))
 def test_python_compilation_agrees_with_the_engine(engine, flat):
     fired = set(engine.fire(flat))
     assert {r.id for r in engine.rulebook.rules if r.test(flat)} == fired
 
 
 @PROPERTY
-@given(cases())
+@given(strategy())
 def test_rules_of_thumb_hold_for_every_case(state, case):
     steps = steps_of(state, case)
     present = set(steps)
@@ -152,7 +152,7 @@ def test_rules_of_thumb_hold_for_every_case(state, case):
 
 
 @PROPERTY
-@given(cases())
+@given(strategy())
 def test_unknown_contract_makes_contract_the_first_question(state, case):
     case.pop("contract", None)
     if (case.get("platform") or {}).get("escrow"):

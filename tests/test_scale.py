@@ -8,15 +8,13 @@ generated rulebooks against the engine itself.
 
 from __future__ import annotations
 
-import random
-
 import pytest
-from cases import RULEBOOK, random_flat
-from rulebooks import write_rulebook
 
 from service.engine import STACK_BUDGET, Engine, Network
 from service.plan import complete
 from service.rulebook import load_rulebook
+from tests.support.cases import RULEBOOK, generate
+from tests.support.rulebooks import write_rulebook
 
 
 @pytest.fixture(scope="module", params=[1000, 5000])
@@ -34,12 +32,11 @@ def big(request, tmp_path_factory):
 
 
 def test_every_case_evaluates_and_matches_the_python_compilation(big):
-    rng = random.Random(5)
     rules = big.rulebook.rules
     assert len(rules) in (1000, 5000)
     worst = {"situations": list(RULEBOOK.facts["situations"].values)}  # most rules match
-    for i in range(2000):
-        flat = complete(big.rulebook, worst if i == 0 else random_flat(rng))
+    for i, case in enumerate(generate(2000, seed=5, form="flat")):
+        flat = complete(big.rulebook, worst if i == 0 else case)
         fired = big.fire(flat)  # an EngineError (303) would fail the test here
         assert set(fired) == {r.id for r in rules if r.test(flat)}, flat
         assert len(fired) == len(set(fired))

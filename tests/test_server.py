@@ -9,8 +9,9 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import ROOT, Server
-from contract import check
+
+from tests.support.contract import check
+from tests.support.server import ROOT, Server
 
 pytestmark = pytest.mark.server
 

@@ -13,7 +13,8 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import ROOT
+
+from tests.support.server import ROOT
 
 SPECTRAL = ROOT / ".tools" / "spectral" / "node_modules" / ".bin" / "spectral"
 

@@ -21,7 +21,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, free_port
+
+from tests.support.deploy import dockerignore_context
+from tests.support.server import ROOT, free_port
 
 pytestmark = [pytest.mark.wheel, pytest.mark.server]
 
@@ -240,8 +242,6 @@ def test_the_container_build_context_makes_the_same_wheel(tmp_path):
     """What deploy/Dockerfile's first stage does (`pip wheel .` on the files .dockerignore lets
     through), without Docker: the wheel it makes carries the rules and the contract."""
     import shutil
-
-    from test_deploy import dockerignore_context
 
     context = tmp_path / "context"
     for name in dockerignore_context():

@@ -1,7 +1,7 @@
 """Browser fixtures: Debian's headless Chromium driven by selenium against the real server.
 
-Not a conftest.py on purpose: a second module named `conftest` would shadow tests/conftest.py
-for the tests that `from conftest import Server`. The browser tests import these fixtures.
+The browser tests import these fixtures, and the helpers that fill in the page as a person
+would.
 
 The browser comes from the distribution (`tests/e2e/install-browser.sh`: apt-get install
 chromium chromium-driver); no browser build is downloaded. The outside auditors, axe-core and
@@ -325,3 +325,48 @@ def page(driver, server, request):
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+# --- filling in the page as a person would ----------------------------------------------
+
+
+def fill_silent_case(page) -> None:
+    """The way a person would: tick the situation, pick the prepayment, type the days."""
+    page.tick_situation("client_silent")
+    page.choose("prepayment", "partial")
+    page.type_number("client.silent_days", 14)
+    before = page.revision
+    page.submit()
+    page.wait_for_result(before)
+
+
+CONTEXT = {
+    "client_name": "Anna <b>Lee</b>",
+    "freelancer_name": "Igor",
+    "project": "Logo redesign",
+    "reply_by": "2027-03-15",
+}
+
+
+def fill_context(page, context: dict) -> None:
+    """Opens "For the messages" and fills its fields as a person would (dates by script:
+    a date box's typing order depends on the browser's locale)."""
+    details = page.find("#context")
+    if not details.get_attribute("open"):
+        page.click(page.find("#context > summary"))
+    for name, value in context.items():
+        box = page.find(f'[data-context="{name}"]')
+        if box.get_attribute("type") == "date" or box.tag_name == "select":
+            page.driver.execute_script(
+                "arguments[0].value = arguments[1];"
+                "for (const t of ['input', 'change'])"
+                "  arguments[0].dispatchEvent(new Event(t, {bubbles: true}));",
+                box,
+                str(value),
+            )
+        else:
+            box.clear()
+            box.send_keys(str(value))
+            page.driver.execute_script(
+                "arguments[0].dispatchEvent(new Event('change', {bubbles: true}))", box
+            )

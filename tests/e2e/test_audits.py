@@ -11,12 +11,15 @@ import json
 import subprocess
 
 import pytest
-from browser import (
+
+from tests.e2e.browser import (
     ARTIFACTS,
+    CONTEXT,
     color_scheme,  # noqa: F401
+    fill_context,
+    fill_silent_case,
     phone,
 )
-from test_page import CONTEXT, fill_context, fill_silent_case
 
 pytestmark = pytest.mark.server
 

@@ -13,8 +13,9 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from browser import artifacts, chromium_paths, driver, page  # noqa: F401  (fixtures)
-from conftest import Server
+
+from tests.e2e.browser import artifacts, chromium_paths, driver, page  # noqa: F401  (fixtures)
+from tests.support.server import Server
 
 pytestmark = pytest.mark.server
 

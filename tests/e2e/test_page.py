@@ -14,8 +14,17 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from browser import artifacts, chromium_paths, driver, page  # noqa: F401  (fixtures)
-from conftest import Server
+
+from tests.e2e.browser import (  # noqa: F401  (fixtures)
+    CONTEXT,
+    artifacts,
+    chromium_paths,
+    driver,
+    fill_context,
+    fill_silent_case,
+    page,
+)
+from tests.support.server import Server
 
 pytestmark = pytest.mark.server
 
@@ -43,16 +52,6 @@ def api(server, case: dict, lang: str = "en") -> dict:
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
-
-
-def fill_silent_case(page) -> None:
-    """The way a person would: tick the situation, pick the prepayment, type the days."""
-    page.tick_situation("client_silent")
-    page.choose("prepayment", "partial")
-    page.type_number("client.silent_days", 14)
-    before = page.revision
-    page.submit()
-    page.wait_for_result(before)
 
 
 def test_silent_client_with_prepayment_in_english(page, server, artifacts):
@@ -622,37 +621,6 @@ def test_scope_creep_with_the_scope_in_writing(page):
 
 
 # --- ready-to-send messages and their context ----------------------------------------
-
-CONTEXT = {
-    "client_name": "Anna <b>Lee</b>",
-    "freelancer_name": "Igor",
-    "project": "Logo redesign",
-    "reply_by": "2027-03-15",
-}
-
-
-def fill_context(page, context: dict) -> None:
-    """Opens "For the messages" and fills its fields as a person would (dates by script:
-    a date box's typing order depends on the browser's locale)."""
-    details = page.find("#context")
-    if not details.get_attribute("open"):
-        page.click(page.find("#context > summary"))
-    for name, value in context.items():
-        box = page.find(f'[data-context="{name}"]')
-        if box.get_attribute("type") == "date" or box.tag_name == "select":
-            page.driver.execute_script(
-                "arguments[0].value = arguments[1];"
-                "for (const t of ['input', 'change'])"
-                "  arguments[0].dispatchEvent(new Event(t, {bubbles: true}));",
-                box,
-                str(value),
-            )
-        else:
-            box.clear()
-            box.send_keys(str(value))
-            page.driver.execute_script(
-                "arguments[0].dispatchEvent(new Event('change', {bubbles: true}))", box
-            )
 
 
 def grant_clipboard(page) -> None:

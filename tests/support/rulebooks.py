@@ -10,7 +10,7 @@ import yaml
 
 from service.rulebook import Rulebook
 
-BUNDLED = Path(__file__).resolve().parent.parent / "rules"
+BUNDLED = Path(__file__).resolve().parents[2] / "rules"
 
 
 def _condition(rng: random.Random, fact) -> dict:
