@@ -66,10 +66,12 @@ class Load:
     threads: int = 8
     records: list = field(default_factory=list)
     refused: list = field(default_factory=list)  # times a new connection was refused
+    pending: dict = field(default_factory=dict)  # request id: sent, no outcome yet
 
     def __post_init__(self):
         self.stop = threading.Event()
         self.lock = threading.Lock()
+        self.seen = [0.0] * self.threads  # when each client last had an outcome or a refusal
         self.workers = [
             threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(self.threads)
         ]
@@ -84,6 +86,16 @@ class Load:
         for worker in self.workers:
             worker.join(60)
 
+    def count(self, condition=lambda record: True) -> int:
+        """How many requests have an outcome and meet the condition."""
+        with self.lock:
+            return sum(1 for record in self.records if condition(record))
+
+    def in_flight(self) -> list:
+        """The requests sent that have no outcome yet."""
+        with self.lock:
+            return list(self.pending.values())
+
     def _run(self, n: int) -> None:
         conn, opened, count = None, 0.0, 0
         while not self.stop.is_set():
@@ -96,6 +108,7 @@ class Load:
                     conn = None
                     with self.lock:
                         self.refused.append(time.monotonic())
+                        self.seen[n] = self.refused[-1]
                     time.sleep(0.02)
                     continue
                 opened = time.monotonic()
@@ -115,7 +128,9 @@ class Load:
                 )
             else:
                 path, body = "/v1/guidance", {**CASES[index], "case_id": f"c{index}"}
-            record.sent = time.monotonic()
+            with self.lock:
+                record.sent = time.monotonic()
+                self.pending[record.rid] = record
             try:
                 conn.request(
                     "POST",
@@ -137,9 +152,11 @@ class Load:
                 record.outcome = type(error).__name__
                 conn.close()
                 conn = None
-            record.done = time.monotonic()
             with self.lock:
+                record.done = time.monotonic()
                 self.records.append(record)
+                del self.pending[record.rid]
+                self.seen[n] = record.done
         if conn is not None:
             conn.close()
 
@@ -197,11 +214,16 @@ def test_kill_9_of_a_worker_fails_only_its_own_requests(expected):
         workers = workers_once(master, lambda now: len(now) == 2)
         victim = min(workers)
         with Load(srv.port, expected) as load:
-            time.sleep(1.5)
+            wait_for(lambda: load.count() > 60, 60, 0.01, "60 answers before the kill")
             killed = time.monotonic()
             os.kill(victim, signal.SIGKILL)
             replaced = workers_once(master, lambda now: len(now) == 2 and victim not in now)
-            time.sleep(2.0)
+            wait_for(
+                lambda: load.count(lambda r: r.opened > killed) > 60,
+                60,
+                0.01,
+                "60 answers on connections opened after the kill",
+            )
         records = load.records
         before = [r for r in records if r.done < killed]
         after = [r for r in records if r.opened > killed]  # on connections opened after it
@@ -226,6 +248,16 @@ def test_kill_9_of_a_worker_fails_only_its_own_requests(expected):
 # --- SIGTERM under load ----------------------------------------------------------------------
 
 
+def under_way(load: Load):
+    """A condition: answers have come back, and requests are in flight, a batch among them."""
+
+    def check() -> bool:
+        flying = load.in_flight()
+        return load.count() >= 20 and len(flying) >= 6 and any(r.kind == "batch" for r in flying)
+
+    return check
+
+
 def test_sigterm_under_load_fails_no_request(expected):
     """Every request the server took on is answered in full before the master exits.
 
@@ -239,12 +271,13 @@ def test_sigterm_under_load_fails_no_request(expected):
     srv = Server(workers=2, threads=4, env={"DISPUTE_GUIDE_LOG_LEVEL": "info"}).start()
     try:
         with Load(srv.port, expected, threads=12) as load:
-            time.sleep(1.5)
+            wait_for(under_way(load), 60, 0.01, "requests in flight, a batch among them")
             term = time.monotonic()
             srv.proc.send_signal(signal.SIGTERM)
             srv.proc.wait(timeout=45)
             exited = time.monotonic()
-            time.sleep(0.3)
+            # Every client has met the stopped server since (a refusal, or a request failed).
+            wait_for(lambda: min(load.seen) > exited, 30, 0.01, "every client to meet the end")
         assert srv.proc.returncode == 0
     finally:
         output = srv.stop()
@@ -344,7 +377,7 @@ def test_the_loaded_rules_keep_serving_when_their_folder_goes_away(expected):
                 assert "reload_error" not in ready
 
         with Load(srv.port, expected, threads=4) as load:
-            time.sleep(0.5)
+            wait_for(lambda: load.count() >= 20, 60, 0.01, "the load under way")
             if unprivileged:  # unreadable: no mode bits, and the service cannot override them
                 rules.chmod(0)
                 serving_the_loaded_rules()
@@ -361,7 +394,13 @@ def test_the_loaded_rules_keep_serving_when_their_folder_goes_away(expected):
             for path in [rules, *rules.iterdir()]:
                 path.chmod(0o755 if path.is_dir() else 0o644)
             reload_with_sighup(None)
-            time.sleep(0.5)
+            back = time.monotonic()
+            wait_for(
+                lambda: load.count(lambda r: r.sent > back) >= 20 and load.count() > 100,
+                60,
+                0.01,
+                "answers after the last reload",
+            )
         failures = [r for r in load.records if r.outcome != "ok"]
         # Every answer that arrived was the loaded rules' answer. A request may be lost only
         # with a worker: the two killed ones, and the ones SIGHUP retires (a request sent on

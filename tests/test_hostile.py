@@ -13,7 +13,6 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import time
 
 import pytest
 import yaml
@@ -21,7 +20,7 @@ import yaml
 from tests.support.cases import RULEBOOK, WRONG_TYPES
 from tests.support.contract import check, check_line, spec
 from tests.support.rawhttp import PROBLEM, Answer, chunked, dumps, exchange, post, raw_post
-from tests.support.server import Server
+from tests.support.server import Server, holds, wait_for
 
 pytestmark = pytest.mark.server
 
@@ -1071,7 +1070,8 @@ def test_a_client_that_stalls_in_its_headers_gets_a_408_and_frees_the_thread():
     stalled = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
     try:
         stalled.sendall(STALLED["in-the-headers"])
-        time.sleep(0.2)
+        (worker,) = srv.workers()
+        wait_for(lambda: holds(worker, stalled), 30, 0.01, "the worker to take the connection")
         answer = post(srv.port, GUIDANCE, dumps(NORMAL), timeout=10)
         assert answer.status == 200
         refused = http.client.HTTPResponse(stalled)
@@ -1094,7 +1094,8 @@ def test_a_client_that_stalls_in_its_body_gets_a_400_and_frees_the_thread():
     stalled = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
     try:
         stalled.sendall(STALLED["in-the-body"])
-        time.sleep(0.2)
+        (worker,) = srv.workers()
+        wait_for(lambda: holds(worker, stalled), 30, 0.01, "the worker to take the connection")
         answer = post(srv.port, GUIDANCE, dumps(NORMAL), timeout=10)
         assert answer.status == 200  # the thread was freed after READ_TIMEOUT
         refused = http.client.HTTPResponse(stalled)

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import yaml
 
-from tests.support.server import ROOT, Server
+from tests.support.server import ROOT, Server, holds, listens, wait_for
 
 pytestmark = pytest.mark.server
 CASE = {"case_id": "prod-1", "situations": ["non_payment"], "contract": False}
@@ -270,12 +270,20 @@ def test_sigterm_lets_in_flight_requests_finish():
             + body[:half]
         )
         sockets.append(sock)
-    time.sleep(0.5)
+    workers = srv.workers()
+    wait_for(
+        lambda: all(any(holds(w, sock) for w in workers) for sock in sockets),
+        30,
+        0.01,
+        "the workers to take the six connections",
+    )
     srv.proc.send_signal(signal.SIGTERM)
-    time.sleep(0.5)
+    # The master closes its listener as it starts stopping, then signals the workers.
+    wait_for(lambda: not listens(srv.proc.pid, srv.port), 30, 0.001, "the master to stop")
+    for sock in sockets:  # all the rests first: the service waits READ_TIMEOUT at most
+        sock.sendall(body[half:])
     answers = []
     for sock in sockets:
-        sock.sendall(body[half:])
         answers.append(sock.makefile("rb").read())
         sock.close()
     srv.proc.wait(timeout=40)
@@ -325,7 +333,7 @@ def test_sighup_reloads_good_rules_without_failing_a_request(tmp_path):
     try:
         old = ready(srv)["ruleset_version"]
         with Hammer(srv) as hammer:
-            time.sleep(0.5)
+            wait_for(lambda: hammer.ok >= 5, 30, 0.01, "the hammer under way")
             steps = rules / "steps.yaml"
             steps.write_text(
                 steps.read_text(encoding="utf-8").replace(
@@ -334,10 +342,14 @@ def test_sighup_reloads_good_rules_without_failing_a_request(tmp_path):
                 encoding="utf-8",
             )
             srv.proc.send_signal(signal.SIGHUP)
-            deadline = time.monotonic() + 30
-            while ready(srv)["ruleset_version"] == old and time.monotonic() < deadline:
-                time.sleep(0.2)
-            time.sleep(1.0)
+            wait_for(lambda: ready(srv)["ruleset_version"] != old, 30, 0.05, "the new rules")
+            mark = hammer.ok  # then answers from the new workers, with the new rules
+            wait_for(
+                lambda: hammer.ok >= mark + 20 and len(hammer.versions) == 2,
+                30,
+                0.01,
+                "answers with the new rules",
+            )
         new = ready(srv)["ruleset_version"]
         assert new != old and "reload_error" not in ready(srv)
         assert hammer.failures == [] and hammer.ok > 20
@@ -356,17 +368,16 @@ def test_sighup_with_a_broken_rule_keeps_serving_the_last_good_rules(tmp_path):
     try:
         old = ready(srv)["ruleset_version"]
         with Hammer(srv) as hammer:
-            time.sleep(0.5)
+            wait_for(lambda: hammer.ok >= 5, 30, 0.01, "the hammer under way")
             (rules / "broken.yaml").write_text(
                 "section: nonpay\nrules:\n  - id: broken\n    description: d\n"
                 "    when: {budget: 1}\n    reason: {en: x, ru: x}\n    add: [clarify-payment]\n",
                 encoding="utf-8",
             )
             srv.proc.send_signal(signal.SIGHUP)
-            deadline = time.monotonic() + 30
-            while "reload_error" not in ready(srv) and time.monotonic() < deadline:
-                time.sleep(0.2)
-            time.sleep(1.0)
+            wait_for(lambda: "reload_error" in ready(srv), 30, 0.05, "the reload to fail")
+            mark = hammer.ok  # then answers from the workers that kept the last good rules
+            wait_for(lambda: hammer.ok >= mark + 20, 30, 0.01, "answers after the reload")
         state = ready(srv)
         assert state["ruleset_version"] == old
         assert "broken.yaml: rule 'broken': when.budget: unknown fact" in state["reload_error"]

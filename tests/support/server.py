@@ -55,6 +55,40 @@ def children(pid: int) -> set[int]:
     return pids
 
 
+def _socket_inodes(pid: int) -> set[str]:
+    """The inodes of the sockets process `pid` has open."""
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            found.add(target[8:-1])
+    return found
+
+
+def _tcp(pid: int) -> list[list[str]]:
+    """The rows of /proc/PID/net/tcp: local and remote address, state, ..., inode (10th)."""
+    with open(f"/proc/{pid}/net/tcp", encoding="ascii") as f:
+        return [line.split() for line in f.readlines()[1:]]
+
+
+def holds(pid: int, client: socket.socket) -> bool:
+    """Whether process `pid` has accepted the loopback connection of `client`: the server's
+    end of it (remote port: the client's) is one of the process's open files."""
+    port = client.getsockname()[1]
+    inodes = {r[9] for r in _tcp(pid) if int(r[2].split(":")[1], 16) == port and r[9] != "0"}
+    return bool(inodes & _socket_inodes(pid))
+
+
+def listens(pid: int, port: int) -> bool:
+    """Whether process `pid` holds a socket listening on `port` (gunicorn's master closes its
+    own as it starts stopping, before it signals the workers)."""
+    inodes = {r[9] for r in _tcp(pid) if int(r[1].split(":")[1], 16) == port and r[3] == "0A"}
+    return bool(inodes & _socket_inodes(pid))
+
+
 class Server:
     """A real gunicorn serving the app on a free loopback port.
 
@@ -101,7 +135,7 @@ class Server:
             *([self.app] if self.app else []),
         ]
 
-    def start(self, timeout: float = 30.0) -> Server:
+    def start(self, timeout: float = 60.0) -> Server:
         # Output goes to a file, not a pipe: a full pipe would block the server.
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop)
         self.proc = subprocess.Popen(
