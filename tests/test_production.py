@@ -1,6 +1,6 @@
 """Running it in production: metrics, logs, keys, CORS, SIGTERM, rule reload, deployment files.
 
-Against the real gunicorn (tests/conftest.py's Server), over HTTP.
+Against the real gunicorn (tests/support/server.py's Server), over HTTP.
 """
 
 from __future__ import annotations
