@@ -12,7 +12,7 @@ the callers need, not copies of it:
 - `situations`: `"any"`, any non-empty set; `"each"`, situation `index % n` first, then up to
   two more, so that each situation leads as often as every other (the benches' mix);
 - `known`: the chance that each fact but the required ones is known;
-- `context`: the chance of a messages `context` (names, project, amount, dates, with awkward
+- `context_chance`: the chance of a messages `context` (names, project, amount, dates, with awkward
   values among ordinary ones);
 - `invalid`: the chance that a case is spoiled, in one to three of the ways `SPOILS` names
   (a fact of the wrong type or out of range, an unknown field, a group that is no object,
@@ -50,8 +50,14 @@ WRONG_TYPES: dict[str, list[Any]] = {
 WRONG_IDS: list[Any] = [5, True, [], {}, 1.5, "x" * 129]
 NOT_OBJECTS: list[Any] = [1, "x", [], True, 1.5]
 UNKNOWN_FIELDS = ["colour", "notes"]
-SPOILS = ("wrong type", "out of range", "unknown field", "group not an object", "no situations")
-SPOILS += ("wrong id",)
+SPOILS = (
+    "wrong type",
+    "out of range",
+    "unknown field",
+    "group not an object",
+    "no situations",
+    "wrong id",
+)
 
 
 class Picker(Protocol):
