@@ -1,7 +1,7 @@
 """Browser fixtures: Debian's headless Chromium driven by selenium against the real server.
 
-The browser tests import these fixtures, and the helpers that fill in the page as a person
-would.
+tests/e2e/conftest.py hands these fixtures to the browser tests, which import the helpers
+(filling in the page as a person would) from here.
 
 The browser comes from the distribution (`tests/e2e/install-browser.sh`: apt-get install
 chromium chromium-driver); no browser build is downloaded. The outside auditors, axe-core and

@@ -14,7 +14,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.e2e.browser import artifacts, chromium_paths, driver, page  # noqa: F401  (fixtures)
 from tests.support.server import Server
 
 pytestmark = pytest.mark.server

@@ -15,15 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.browser import (  # noqa: F401  (fixtures)
-    CONTEXT,
-    artifacts,
-    chromium_paths,
-    driver,
-    fill_context,
-    fill_silent_case,
-    page,
-)
+from tests.e2e.browser import CONTEXT, fill_context, fill_silent_case
 from tests.support.server import Server
 
 pytestmark = pytest.mark.server
