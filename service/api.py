@@ -8,6 +8,7 @@ import marshmallow as ma
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
+from schemas import fastcase
 from schemas.rules import PHASES
 from service import jsonio
 from service.engine import Guidance, flatten
@@ -127,7 +128,7 @@ def messages_param() -> tuple:
 
 def validate_case(state: Loaded, data: Any) -> dict:
     try:
-        case = state.schema.load(data)
+        case = fastcase.load(state.schema, data)  # marshmallow's result, faster when valid
     except ma.ValidationError as error:
         raise ValidationFailed(
             "The case does not match the schema; see `errors`.", flatten_messages(error.messages)
