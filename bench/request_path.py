@@ -1,6 +1,7 @@
 """The request path: the service against a bare Flask endpoint, in process and over HTTP.
 
-    .venv/bin/python bench/request_path.py [--cases 300] [--rounds 5] [--http] [--requests 30000]
+    .venv/bin/python bench/request_path.py [--cases 300] [--rounds 5] [--breakdown] [--http]
+                                           [--requests 30000]
 
 1. **In process**, through the WSGI call alone: for each of --cases generated cases (seeded,
    as bench/load.py makes them), the time of `app(environ, start_response)` with the body
@@ -9,7 +10,15 @@
    Flask endpoint of bench/bare_app.py, which parses the same body and answers the very
    JSON the service answered (same size). Rounds are interleaved (service, bare, service,
    bare, ...) so that other work on a shared machine disturbs both alike; the medians of
-   all rounds and their ratio are printed.
+   all rounds and their ratio are printed. The bare endpoint is timed twice: as Flask
+   serves JSON out of the box (the standard library's encoder), which is the reference,
+   and with the service's encoder (service/fastjson.py, orjson), to show what is left
+   once both encode alike.
+   `--breakdown` then times the parts of the service's request inside the same WSGI
+   calls (medians per request): reading and parsing the body, validation, the engine's
+   C calls, the questions, the rest of the evaluation (implications, plan, metrics),
+   rendering with the messages, JSON encoding; what is left is Flask, Werkzeug and the
+   request's hooks (request id, metrics, the log line, security headers, compression).
 2. **Over HTTP** (`--http`, needs wrk: `apt-get install wrk`): both apps under the same
    gunicorn configuration, --requests requests at --concurrency connections per round,
    interleaved rounds, the best round of each and the throughput ratio.
@@ -36,8 +45,9 @@ sys.path.insert(0, str(ROOT))
 from werkzeug.test import EnvironBuilder  # noqa: E402
 
 import bench.bare_app as bare_app  # noqa: E402
+import service.api as api  # noqa: E402
 from bench.load import Gunicorn, generate, wrk  # noqa: E402
-from service import create_app  # noqa: E402
+from service import create_app, fastjson  # noqa: E402
 
 
 @contextmanager
@@ -103,11 +113,15 @@ def in_process(args) -> float:
     bare_app.ANSWERS.clear()
     bare_app.ANSWERS.update(answers)
     size = statistics.median(len(json.dumps(a)) for a in answers.values())
-    results: dict[str, list[int]] = {"service": [], "bare": []}
+    bare_orjson = bare_app.Flask("bare_orjson")
+    bare_orjson.json = fastjson.Provider(bare_orjson)
+    bare_orjson.add_url_rule("/v1/guidance", view_func=bare_app.guidance, methods=["POST"])
+    apps = {"service": service, "bare": bare_app.app, "bare, orjson": bare_orjson}
+    results: dict[str, list[int]] = {name: [] for name in apps}
     with quiet_stderr():
         for _ in range(args.rounds):
-            results["service"] += timed(service, requests)
-            results["bare"] += timed(bare_app.app, requests)
+            for name, app in apps.items():
+                results[name] += timed(app, requests)
     medians = {name: statistics.median(t) / 1000 for name, t in results.items()}
     ratio = medians["service"] / medians["bare"]
     print(
@@ -115,9 +129,62 @@ def in_process(args) -> float:
         f"{size / 1024:.1f} KiB (median)"
     )
     for name, value in medians.items():
-        print(f"  {name:<8} {value:8.1f} µs per request (median)")
+        print(f"  {name:<13} {value:8.1f} µs per request (median)")
     print(f"  service / bare: {ratio:.2f}x (target <= {args.max_ratio}x)")
+    print(f"  service / bare with orjson: {medians['service'] / medians['bare, orjson']:.2f}x")
+    if args.breakdown:
+        breakdown(service, requests, args.rounds, medians["service"])
     return ratio
+
+
+def breakdown(service, requests, rounds: int, total: float) -> None:
+    """The parts of the service's request, timed inside the WSGI calls (medians)."""
+    state = service.extensions["dispute_guide"]
+    engine = state.engine
+    times: dict[str, list[int]] = {}
+    clock = time.perf_counter_ns
+    saved = []
+
+    def wrap(owner, name: str, label: str) -> None:
+        original = getattr(owner, name)
+        saved.append((owner, name, original, name in vars(owner)))
+        bucket = times.setdefault(label, [])
+
+        def timed_call(*args, **kwargs):
+            start = clock()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                bucket.append(clock() - start)
+
+        setattr(owner, name, timed_call)
+
+    wrap(api, "json_body", "body: read and parse")
+    wrap(api, "validate_case", "validation")
+    wrap(engine, "evaluate", "evaluation")
+    wrap(engine, "fire", "engine C calls")
+    wrap(engine.asker, "ask", "questions")
+    wrap(api, "render_guidance", "rendering and messages")
+    wrap(fastjson, "dumps", "JSON encoding")
+    try:
+        with quiet_stderr():
+            for _ in range(rounds):
+                timed(service, requests)
+    finally:
+        for owner, name, original, own in reversed(saved):
+            if own:  # a module's function
+                setattr(owner, name, original)
+            else:  # an instance's method: its class's again
+                delattr(owner, name)
+    parts = {label: statistics.median(t) / 1000 for label, t in times.items()}
+    parts["evaluation, the rest"] = (
+        parts.pop("evaluation") - parts["engine C calls"] - parts["questions"]
+    )
+    print("  the service's request, by part (medians, µs):")
+    for label, value in parts.items():
+        print(f"    {label:<26} {value:7.1f}")
+    rest = total - sum(parts.values())
+    print(f"    {'Flask, Werkzeug, hooks':<26} {rest:7.1f}  (the rest of {total:.1f})")
 
 
 def over_http(args) -> float:
@@ -170,6 +237,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--max-ratio", type=float, default=2.0)
+    parser.add_argument("--breakdown", action="store_true", help="time the request's parts")
     parser.add_argument("--http", action="store_true", help="also measure over HTTP with wrk")
     parser.add_argument("--http-rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=30000)
