@@ -133,31 +133,38 @@ def in_process(args) -> float:
     print(f"  service / bare: {ratio:.2f}x (target <= {args.max_ratio}x)")
     print(f"  service / bare with orjson: {medians['service'] / medians['bare, orjson']:.2f}x")
     if args.breakdown:
-        breakdown(service, requests, args.rounds, medians["service"])
+        breakdown(service, requests, args.rounds)
     return ratio
 
 
-def breakdown(service, requests, rounds: int, total: float) -> None:
-    """The parts of the service's request, timed inside the WSGI calls (medians)."""
+def breakdown(service, requests, rounds: int) -> None:
+    """The parts of the service's request, timed inside the WSGI calls: per part, the
+    median over the requests of its time in each; the rest is, per request, what none of
+    the timed functions took (Flask's and Werkzeug's own work, and the timers'), and its
+    median. Medians keep a shared machine's hiccups out (means would not)."""
     state = service.extensions["dispute_guide"]
     engine = state.engine
-    times: dict[str, list[int]] = {}
+    labels: list[str] = []
+    current: dict[str, int] = {}
     clock = time.perf_counter_ns
-    saved = []
+    saved: list = []
 
-    def wrap(owner, name: str, label: str) -> None:
-        original = getattr(owner, name)
-        saved.append((owner, name, original, name in vars(owner)))
-        bucket = times.setdefault(label, [])
+    def timer(original, label: str):
+        labels.append(label)
 
         def timed_call(*args, **kwargs):
             start = clock()
             try:
                 return original(*args, **kwargs)
             finally:
-                bucket.append(clock() - start)
+                current[label] = current.get(label, 0) + clock() - start
 
-        setattr(owner, name, timed_call)
+        return timed_call
+
+    def wrap(owner, name: str, label: str) -> None:
+        original = getattr(owner, name)
+        saved.append((owner, name, original, name in vars(owner)))
+        setattr(owner, name, timer(original, label))
 
     wrap(api, "json_body", "body: read and parse")
     wrap(api, "validate_case", "validation")
@@ -166,25 +173,53 @@ def breakdown(service, requests, rounds: int, total: float) -> None:
     wrap(engine.asker, "ask", "questions")
     wrap(api, "render_guidance", "rendering and messages")
     wrap(fastjson, "dumps", "JSON encoding")
+    wrap(api, "negotiate_lang", "query and headers: language")
+    wrap(api, "questions_param", "query: questions")
+    wrap(api, "messages_param", "query: messages")
+    wrap(api, "localized", "answer headers")
+    hooks = {
+        "before": dict(service.before_request_funcs),
+        "after": dict(service.after_request_funcs),
+    }
+    for kind, funcs in (
+        ("before", service.before_request_funcs),
+        ("after", service.after_request_funcs),
+    ):
+        for key, hooked in list(funcs.items()):
+            funcs[key] = [
+                timer(f, f"hook {f.__name__.lstrip('_')} ({kind} request)") for f in hooked
+            ]
+    rows: list[dict[str, int]] = []
     try:
         with quiet_stderr():
             for _ in range(rounds):
-                timed(service, requests)
+                for environ, body in requests:
+                    current.clear()
+                    start = clock()
+                    call(service, environ, body)
+                    current["whole"] = clock() - start
+                    rows.append(dict(current))
     finally:
         for owner, name, original, own in reversed(saved):
             if own:  # a module's function
                 setattr(owner, name, original)
             else:  # an instance's method: its class's again
                 delattr(owner, name)
-    parts = {label: statistics.median(t) / 1000 for label, t in times.items()}
-    parts["evaluation, the rest"] = (
-        parts.pop("evaluation") - parts["engine C calls"] - parts["questions"]
-    )
-    print("  the service's request, by part (medians, µs):")
-    for label, value in parts.items():
-        print(f"    {label:<26} {value:7.1f}")
-    rest = total - sum(parts.values())
-    print(f"    {'Flask, Werkzeug, hooks':<26} {rest:7.1f}  (the rest of {total:.1f})")
+        service.before_request_funcs.update(hooks["before"])
+        service.after_request_funcs.update(hooks["after"])
+    for row in rows:
+        row["evaluation: the rest"] = (
+            row.get("evaluation", 0) - row.get("engine C calls", 0) - row.get("questions", 0)
+        )
+        row["Flask and Werkzeug (the rest)"] = row["whole"] - sum(
+            value for label, value in row.items() if label not in ("whole", "evaluation")
+        )
+    shown = [label for label in labels if label != "evaluation"]
+    shown += ["evaluation: the rest", "Flask and Werkzeug (the rest)", "whole"]
+    print("  the service's request, by part (µs, median over the requests):")
+    for label in shown:
+        value = statistics.median(row.get(label, 0) for row in rows) / 1000
+        print(f"    {label:<36} {value:7.1f}")
 
 
 def over_http(args) -> float:
