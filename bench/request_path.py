@@ -226,7 +226,8 @@ def over_http(args) -> float:
     cases = generate(args.cases, args.seed)
     cases_file = ROOT / "bench" / ".http-cases.json"
     answers_file = ROOT / "bench" / ".http-answers.json"
-    cases_file.write_text(json.dumps(cases), encoding="utf-8")
+    # One body per line: bench/wrk/guidance.lua sends each line as a request.
+    cases_file.write_text("".join(json.dumps(c) + "\n" for c in cases), encoding="utf-8")
     service = create_app()
     with quiet_stderr():
         answers = {
@@ -235,34 +236,51 @@ def over_http(args) -> float:
         }
     answers_file.write_text(json.dumps(answers), encoding="utf-8")
     best = {"service": 0.0, "bare": 0.0}
+    ratios = []
+    failed = 0
     targets = {
         "service": ("service:create_app()", {}),
         "bare": ("bench.bare_app:app", {"BARE_APP_ANSWERS": str(answers_file)}),
     }
     try:
         for round_ in range(args.http_rounds):
+            rates: dict[str, float] = {}
             for name, (app, env) in targets.items():
                 server = Gunicorn(app, args.workers, {"DISPUTE_GUIDE_LOG_LEVEL": "info", **env})
                 try:
+                    if args.warmup:
+                        wrk(
+                            server.url, str(cases_file), args.warmup, args.concurrency, args.threads
+                        )
                     result = wrk(
                         server.url, str(cases_file), args.requests, args.concurrency, args.threads
                     )
                 finally:
                     server.stop()
                 rate = result["answers"] / (result["duration_us"] / 1e6)
+                errors = result["non_200"] + sum(result["errors"].values())
+                failed += errors
                 print(
-                    f"  round {round_ + 1} {name:<8} {rate:8.0f} req/s "
-                    f"({result.get('errors', 0)} errors)"
+                    f"  round {round_ + 1} {name:<8} {rate:8.0f} req/s, p50 "
+                    f"{result['latency_us']['p50'] / 1000:.1f} ms, {errors} errors",
+                    flush=True,
                 )
+                rates[name] = rate
                 best[name] = max(best[name], rate)
+            ratios.append(rates["service"] / rates["bare"])
+            print(f"  round {round_ + 1} service / bare: {ratios[-1]:.2f}", flush=True)
     finally:
         cases_file.unlink(missing_ok=True)
         answers_file.unlink(missing_ok=True)
     ratio = best["service"] / best["bare"]
     print(
         f"over HTTP, best rounds: service {best['service']:.0f} req/s, bare "
-        f"{best['bare']:.0f} req/s: {ratio:.2f} (target >= {args.min_ratio})"
+        f"{best['bare']:.0f} req/s: {ratio:.2f}; per round "
+        f"{', '.join(f'{r:.2f}' for r in ratios)} (target >= {args.min_ratio})"
     )
+    if failed:
+        print(f"  {failed} requests failed")
+        return 0.0
     return ratio
 
 
@@ -276,6 +294,7 @@ def main() -> int:
     parser.add_argument("--http", action="store_true", help="also measure over HTTP with wrk")
     parser.add_argument("--http-rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=30000)
+    parser.add_argument("--warmup", type=int, default=1000, help="requests before each round")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
