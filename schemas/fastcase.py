@@ -51,7 +51,7 @@ def _only(validators, kind: type) -> Any:
     return validators[0]
 
 
-def _spec(name: str, field: ma.fields.Field) -> tuple:
+def _spec(name: str, field: Any) -> tuple:  # a ma.fields.Field of any kind
     """(name, kind, required, allow_none, arguments) for one field."""
     if field.data_key is not None or field.attribute is not None:
         raise Unsupported(f"{name}: renamed")

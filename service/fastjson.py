@@ -24,8 +24,8 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from flask import Response
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.sansio.response import Response  # what Flask's providers are typed to return
 
 # Dates, dataclasses and subclasses of built-in types go to `default` (below), so they are
 # written as the standard library and Flask write them, not as orjson would.
@@ -80,4 +80,5 @@ class Provider(DefaultJSONProvider):
         if not self._fast():
             return super().response(*args, **kwargs)
         obj = self._prepare_response_obj(args, kwargs)
-        return self._app.response_class(dumps(obj, self.default) + b"\n", mimetype=self.mimetype)
+        response_class: Any = self._app.response_class  # flask.Response: it takes bytes
+        return response_class(dumps(obj, self.default) + b"\n", mimetype=self.mimetype)

@@ -234,11 +234,11 @@ class Asker:
                     flipping = stop if was else start
                 else:
                     trial = dict(flat)
-                    flipping = []
-                    for k, answer in enumerate(self.answers[name]):
-                        trial[name] = answer.value
-                        if all(t(trial) for t in parts) is not was:
-                            flipping.append(k)
+                    flipping = tuple(
+                        k
+                        for k, answer in enumerate(self.answers[name])
+                        if _tried_with(trial, name, answer.value, parts) is not was
+                    )
                 for k in flipping:
                     if k in flips:
                         flips[k].append(rule_id)
@@ -314,6 +314,12 @@ class Asker:
             tuple(options),
             (-fact.priority, -max(weights), -sum(weights), self._position[name]),
         )
+
+
+def _tried_with(trial: dict, name: str, value: Any, parts: tuple) -> bool:
+    """Whether all `parts` hold with `name` set to `value` in `trial` (which keeps it)."""
+    trial[name] = value
+    return all(t(trial) for t in parts)
 
 
 def _fired_masks(rules) -> Callable[[int], tuple[int, int]]:
