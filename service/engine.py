@@ -228,8 +228,9 @@ class Engine:
 
 
 def shard(rulebook: Rulebook, member=None) -> list[list[tuple[str, tuple]]]:
-    """The rules' alternatives as engine rules, packed into as few rulesets as keep the
-    matcher's pending stack within STACK_BUDGET for every possible fact.
+    """The rules' alternatives as engine rules, grouped by the list item they need and
+    packed into as few rulesets per group as keep the matcher's pending stack within
+    STACK_BUDGET for every possible fact.
 
     The alpha network of a ruleset is the trie of its rules' test chains (durable_rules
     shares a node between chains that start with the same test; it never shares array
@@ -248,8 +249,7 @@ def shard(rulebook: Rulebook, member=None) -> list[list[tuple[str, tuple]]]:
     # Grouped by the list item each needs (its first marker test; those that need none
     # first), in rulebook order within a group: a ruleset holds one group, so a case runs
     # only the rulesets of the items it holds (and those that need none).
-    order = {name: i for i, (name, _, _) in enumerate(engine_rules)}
-    engine_rules.sort(key=lambda r: (_marker(r[1]) or "", order[r[0]]))
+    engine_rules.sort(key=lambda r: _marker(r[1]) or "")  # stable: rulebook order stays
     group = None
     for name, chain, rule_id in engine_rules:
         if (
