@@ -8,6 +8,7 @@ import marshmallow as ma
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
 
+from schemas import fastcase
 from schemas.rules import PHASES
 from service import jsonio
 from service.engine import Guidance, flatten
@@ -38,15 +39,18 @@ bp = Blueprint("v1", __name__, url_prefix="/v1")
 
 def negotiate_lang() -> str:
     """?lang= first, then Accept-Language, then English; unsupported ones fall back to English."""
-    asked = request.args.get("lang")
+    environ = request.environ
+    asked = request.args.get("lang") if environ.get("QUERY_STRING") else None
     if asked is not None:
         asked = asked.strip().lower()
         return asked if asked in LANGS else DEFAULT_LANG
+    if not environ.get("HTTP_ACCEPT_LANGUAGE"):  # nothing to parse
+        return DEFAULT_LANG
     return request.accept_languages.best_match(LANGS, default=DEFAULT_LANG)
 
 
 def flag(name: str, default: bool) -> bool:
-    raw = request.args.get(name)
+    raw = request.args.get(name) if request.environ.get("QUERY_STRING") else None
     if raw is None:
         return default
     value = raw.strip().lower()
@@ -110,6 +114,8 @@ def unreadable(detail: str) -> None:
 
 def questions_param() -> int | None:
     """?questions=true (the default: the best few), all, or false; the most to list."""
+    if not request.environ.get("QUERY_STRING"):  # no query: the default, without parsing one
+        return DEFAULT_QUESTIONS
     raw = request.args.get("questions")
     if raw is not None and raw.strip().lower() == "all":
         return None
@@ -119,6 +125,8 @@ def questions_param() -> int | None:
 def messages_param() -> tuple:
     """?messages=true (the default: what to send now), all (the escalation letters too),
     or false."""
+    if not request.environ.get("QUERY_STRING"):
+        return DEFAULT_MESSAGES
     raw = request.args.get("messages")
     if raw is not None and raw.strip().lower() == "all":
         return ALL_MESSAGES
@@ -127,7 +135,7 @@ def messages_param() -> tuple:
 
 def validate_case(state: Loaded, data: Any) -> dict:
     try:
-        case = state.schema.load(data)
+        case = fastcase.load(state.schema, data)  # marshmallow's result, faster when valid
     except ma.ValidationError as error:
         raise ValidationFailed(
             "The case does not match the schema; see `errors`.", flatten_messages(error.messages)
@@ -141,8 +149,12 @@ def validate_case(state: Loaded, data: Any) -> dict:
 
 
 def localized(response: Response, lang: str) -> Response:
-    response.headers["Content-Language"] = lang
-    response.vary.add("Accept-Language")
+    headers = response.headers
+    headers["Content-Language"] = lang
+    if "Vary" in headers:
+        response.vary.add("Accept-Language")
+    else:  # what vary.add writes on a fresh answer, without parsing the header first
+        headers["Vary"] = "Accept-Language"
     return response
 
 

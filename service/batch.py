@@ -15,7 +15,6 @@ One bad case never fails the batch. `Tally` and `read_lines` are shared with the
 from __future__ import annotations
 
 import io
-import json
 import logging
 import time
 from collections import Counter, defaultdict
@@ -29,7 +28,7 @@ from werkzeug.wsgi import get_input_stream
 from schemas.case import MAX_STRING
 from schemas.guidance import GuidanceSchema
 from schemas.problem import ProblemSchema
-from service import jsonio
+from service import fastjson, jsonio
 from service.api import (
     json_body,
     localized,
@@ -152,9 +151,7 @@ def read_lines(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[tuple[
             yield number, None
 
 
-def dumps_line(value: Any) -> str:
-    """One compact JSON line (JSON escapes every newline inside strings)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n"
+dumps_line = fastjson.dumps_line  # one compact JSON line, as the single endpoint writes
 
 
 # --- evaluating ------------------------------------------------------------------
