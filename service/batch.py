@@ -9,18 +9,17 @@
 A result is `{"index"|"line", "case_id", "status", "guidance"|"problem"}`: `guidance` is
 exactly the body POST /v1/guidance answers for that case, `problem` exactly its error
 body (same `errors` object), and `status` the status that endpoint would have answered.
-One bad case never fails the batch. `Tally` and `read_lines` are shared with the CLI.
+One bad case never fails the batch. `Tally` (service/tally.py) and `read_lines`
+(service/lines.py) are shared with the command line.
 """
 
 from __future__ import annotations
 
 import io
-import json
 import logging
 import time
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
-from typing import Any, BinaryIO
+from collections.abc import Iterator
+from typing import Any
 
 import marshmallow as ma
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
@@ -30,23 +29,24 @@ from schemas.case import MAX_STRING
 from schemas.guidance import GuidanceSchema
 from schemas.problem import ProblemSchema
 from service import jsonio
-from service.api import (
+from service.core import Loaded, render_guidance, validate_case
+from service.errors import problem_of
+from service.exceptions import EngineError
+from service.http import (
+    is_json,
     json_body,
     localized,
     messages_param,
     negotiate_lang,
     questions_param,
-    render_guidance,
-    validate_case,
 )
-from service.engine import EngineError
-from service.errors import ApiError, UnsupportedMediaType, flatten_messages, problem
+from service.lines import MAX_LINE_BYTES, dumps_line, read_lines
 from service.observability import metrics
-from service.rulebook import Rulebook
-from service.state import Loaded, loaded
+from service.problems import ApiError, UnsupportedMediaType, flatten_messages
+from service.state import loaded
+from service.tally import Tally
 
 NDJSON = "application/x-ndjson"
-MAX_LINE_BYTES = 64 * 1024  # one NDJSON line, its line break included
 
 log = logging.getLogger("dispute_guide")
 bp = Blueprint("batch", __name__, url_prefix="/v1")
@@ -72,96 +72,7 @@ class InternalError(ApiError):
     status, title, slug = 500, "Internal Server Error", None
 
 
-# --- the summary -------------------------------------------------------------
-
-
-class Tally:
-    """How a batch went: cases, errors, and how often each step was recommended,
-    overall and in the cases of each situation (a case counts for each of its situations)."""
-
-    def __init__(self) -> None:
-        self.cases = 0
-        self.errors = 0
-        self.steps: Counter = Counter()
-        self.situations: Counter = Counter()
-        self.steps_by_situation: dict[str, Counter] = defaultdict(Counter)
-
-    @property
-    def evaluated(self) -> int:
-        return self.cases - self.errors
-
-    def add(self, situations: Iterable[str], steps: Iterable[str]) -> None:
-        steps = tuple(steps)
-        self.cases += 1
-        self.steps.update(steps)
-        for situation in situations:
-            self.situations[situation] += 1
-            self.steps_by_situation[situation].update(steps)
-
-    def add_error(self) -> None:
-        self.cases += 1
-        self.errors += 1
-
-    def ranked(self, counts: Counter, rulebook: Rulebook) -> list[tuple[str, int]]:
-        """Most recommended first; ties in catalogue order."""
-        rank = rulebook.steps
-        return sorted(counts.items(), key=lambda item: (-item[1], rank[item[0]].rank))
-
-    def situation_order(self, rulebook: Rulebook) -> list[str]:
-        known = rulebook.facts["situations"].values
-        return [s for s in known if s in self.situations]
-
-    def summary(self, rulebook: Rulebook) -> dict:
-        return {
-            "cases": self.cases,
-            "evaluated": self.evaluated,
-            "errors": self.errors,
-            "steps": dict(self.ranked(self.steps, rulebook)),
-            "situations": {
-                situation: {
-                    "cases": self.situations[situation],
-                    "steps": dict(self.ranked(self.steps_by_situation[situation], rulebook)),
-                }
-                for situation in self.situation_order(rulebook)
-            },
-        }
-
-
-# --- reading lines -------------------------------------------------------------
-
-
-def read_lines(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes | None]]:
-    """(line number, line without its break) for each line of a binary stream.
-
-    A line longer than `limit` bytes (its break included) comes as None, and is skipped
-    in pieces, never held whole: memory stays bounded whatever the input.
-    """
-    number = 0
-    while True:
-        line = stream.readline(limit)
-        if not line:
-            return
-        number += 1
-        if line.endswith(b"\n"):
-            yield number, line.rstrip(b"\r\n")
-        elif len(line) < limit:
-            yield number, line  # the last line, without a break
-        else:
-            while line and not line.endswith(b"\n"):
-                line = stream.readline(limit)
-            yield number, None
-
-
-def dumps_line(value: Any) -> str:
-    """One compact JSON line (JSON escapes every newline inside strings)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n"
-
-
 # --- evaluating ------------------------------------------------------------------
-
-
-def problem_of(error: ApiError) -> dict:
-    return problem(error.status, error.title, error.detail, error.slug, error.errors)
 
 
 def echoed_case_id(data: Any) -> str | None:
@@ -244,9 +155,7 @@ def guidance_batch():
         )
         response.headers["X-Accel-Buffering"] = "no"  # a proxy must not hold the lines back
         return localized(response, lang)
-    if mimetype != "application/json" and not (
-        mimetype.startswith("application/") and mimetype.endswith("+json")
-    ):
+    if not is_json(mimetype):
         raise UnsupportedMediaType(
             f"Send the cases as application/json or {NDJSON}, "
             f"not {mimetype or 'a body without a type'}."

@@ -27,11 +27,11 @@ import os
 import sys
 from pathlib import Path
 
-from service.api import ALL_MESSAGES, DEFAULT_MESSAGES, DEFAULT_QUESTIONS
 from service.batch_eval import Job, load_state
 from service.batch_input import FORMATS, Unusable, format_of, open_input, records, same_file
 from service.batch_run import Run, RunFailed, open_sink, print_summary, started_at, summary_rows
 from service.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from service.core import ALL_MESSAGES, DEFAULT_MESSAGES, DEFAULT_QUESTIONS
 
 MESSAGES = {"now": DEFAULT_MESSAGES, "all": ALL_MESSAGES, "none": ()}
 

@@ -16,11 +16,11 @@ from typing import Any, NamedTuple
 
 from schemas.case import nest
 from service import jsonio
-from service.api import DEFAULT_MESSAGES, DEFAULT_QUESTIONS, render_guidance, validate_case
-from service.batch import dumps_line
 from service.batch_input import LineProblem, Unusable
-from service.errors import ApiError, MalformedJson
+from service.core import DEFAULT_MESSAGES, DEFAULT_QUESTIONS, render_guidance, validate_case
 from service.exceptions import DisputeGuideError
+from service.lines import dumps_line
+from service.problems import ApiError, MalformedJson
 
 LIST_SEPARATOR = ";"
 OUTPUT_FORMATS = ("jsonl", "csv", "parquet")

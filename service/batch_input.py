@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
-from service.batch import MAX_LINE_BYTES, read_lines
 from service.exceptions import DisputeGuideError
+from service.lines import MAX_LINE_BYTES, read_lines
 
 FORMATS = ("jsonl", "csv", "parquet")
 EXTENSIONS = {

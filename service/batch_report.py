@@ -11,8 +11,8 @@ import io
 from datetime import UTC, datetime
 from pathlib import Path
 
-from service.batch import Tally
 from service.batch_input import missing_extra
+from service.tally import Tally
 
 
 def need_matplotlib() -> None:

@@ -20,11 +20,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from service.batch import Tally
 from service.batch_eval import Evaluator, Job, Outcome
 from service.batch_input import Input, Unusable, need_pyarrow
 from service.batch_workers import WorkerDied, Workers
 from service.exceptions import DisputeGuideError
+from service.tally import Tally
 
 CSV_OUTPUT_COLUMNS = ("line", "case_id", "steps", "questions", "ruleset_version")
 PARQUET_OUTPUT_COLUMNS = ("file", "line", "case_id", "steps", "questions", "ruleset_version")

@@ -16,8 +16,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _load(rules_dir: str | None):
+    from service.core import load
     from service.rulebook import RulesError
-    from service.state import load
 
     try:
         return load(rules_dir or os.environ.get("DISPUTE_GUIDE_RULES_DIR") or None)
@@ -91,9 +91,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate one case from a file or stdin and print the guidance."""
     from service import jsonio
-    from service.api import DEFAULT_QUESTIONS, render_guidance, validate_case
-    from service.errors import ApiError, ValidationFailed
+    from service.core import DEFAULT_QUESTIONS, render_guidance, validate_case
     from service.problem_texts import translate
+    from service.problems import ApiError, ValidationFailed
 
     state = _load(args.rules)
     try:
@@ -123,9 +123,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def run_rule_tests(state) -> list[str]:
     """Run every rule file's own test cases; return one line per failure."""
-    from service.api import ALL_MESSAGES, validate_case
-    from service.errors import ValidationFailed
+    from service.core import ALL_MESSAGES, validate_case
     from service.messages import compose
+    from service.problems import ValidationFailed
 
     failures = []
     produced: set[str] = set()

@@ -23,8 +23,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from service.api import DEFAULT_QUESTIONS, render_guidance
-from service.batch import Tally
 from service.batch_eval import Evaluator, Job, Outcome, load_state
 from service.batch_input import (
     Unusable,
@@ -34,7 +32,9 @@ from service.batch_input import (
     open_parquet,
     parquet_records,
 )
+from service.core import DEFAULT_QUESTIONS, render_guidance
 from service.exceptions import DisputeGuideError
+from service.tally import Tally
 
 try:
     from distributed.diagnostics.plugin import WorkerPlugin

@@ -22,7 +22,6 @@ import sys
 import time
 from pathlib import Path, PurePosixPath
 
-from service.api import DEFAULT_QUESTIONS
 from service.batch_eval import Job, load_state
 from service.batch_input import (
     EXTENSIONS,
@@ -36,6 +35,7 @@ from service.batch_input import (
 )
 from service.batch_run import RunFailed, print_summary, summary_rows
 from service.cli import EXIT_FAILED, EXIT_OK
+from service.core import DEFAULT_QUESTIONS
 
 SUCCESS = "_SUCCESS"
 GLOB = "*?["

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import durable_rules_engine as _dre
 
 from service.conditions import durable_terms
-from service.exceptions import DisputeGuideError
+from service.exceptions import EngineError
 from service.plan import Planner, complete
 from service.questions import Asker
 from service.rulebook import Rulebook
@@ -52,10 +52,6 @@ RULES_PER_RULESET = 48
 _ruleset_names = itertools.count(1)
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 _engines: weakref.WeakSet = weakref.WeakSet()
-
-
-class EngineError(DisputeGuideError):
-    """The engine failed on a case (a bug, reported as a 500)."""
 
 
 class Guidance(NamedTuple):

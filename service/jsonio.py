@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from service.errors import MalformedJson
+from service.problems import MalformedJson
 
 MAX_INT_DIGITS = 400  # far beyond any bound; keeps int() parsing cheap on hostile input
 

@@ -26,8 +26,10 @@ from typing import Any
 
 from flask import Blueprint, current_app, make_response, render_template, request, url_for
 
+from schemas.common import LANGS
 from service import security
-from service.api import LANGS, describe_facts, negotiate_lang
+from service.api import describe_facts
+from service.http import negotiate_lang
 from service.state import loaded
 
 bp = Blueprint("page", __name__, template_folder="templates")

@@ -11,7 +11,7 @@ from pathlib import Path
 from flask import Flask, Response, request
 
 from service.config import ConfigError
-from service.errors import ApiError
+from service.problems import ApiError
 
 log = logging.getLogger("dispute_guide")
 _HEX_SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -12,7 +12,7 @@ from cases import RULEBOOK, nest, random_flat
 from contract import checked
 
 from schemas.case import CONTEXT_FIELDS
-from service.api import ALL_MESSAGES, render_guidance
+from service.core import ALL_MESSAGES, render_guidance
 from service.messages import PLACEHOLDER, values
 from service.rulebook import RulesError, load_rulebook
 from service.state import load
