@@ -13,7 +13,7 @@ from flask import Blueprint, g, jsonify
 from schemas.rules import PHASES
 from service.core import render_guidance, validate_case
 from service.http import json_body, localized, messages_param, negotiate_lang, questions_param
-from service.rulebook import Rulebook
+from service.model import Rulebook
 from service.state import loaded
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")

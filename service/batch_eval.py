@@ -12,15 +12,24 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from schemas.case import nest
 from service import jsonio
 from service.batch_input import LineProblem, Unusable
-from service.core import DEFAULT_MESSAGES, DEFAULT_QUESTIONS, render_guidance, validate_case
+from service.core import (
+    DEFAULT_MESSAGES,
+    DEFAULT_QUESTIONS,
+    Loaded,
+    load,
+    render_guidance,
+    validate_case,
+)
 from service.exceptions import DisputeGuideError
 from service.lines import dumps_line
 from service.problems import ApiError, MalformedJson
+from service.rulebook import RulesError
 
 LIST_SEPARATOR = ";"
 OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
@@ -54,13 +63,9 @@ class Job:
         return self.output_format != "jsonl" and bool(self.messages)
 
 
-def load_state(rules: str | None):
-    """The rules compiled (service.state.Loaded); an unusable folder is `Unusable`."""
-    from pathlib import Path
-
-    from service.rulebook import RulesError
-    from service.state import load
-
+def load_state(rules: str | None) -> Loaded:
+    """The rules compiled; an unusable folder is `Unusable`. `rules` is the folder itself
+    (the command line has already looked at DISPUTE_GUIDE_RULES_DIR: service.core.rules_folder)."""
     if rules and not Path(rules).is_dir():
         raise Unusable(f"--rules {rules}: not a folder")
     try:

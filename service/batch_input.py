@@ -48,7 +48,7 @@ def missing_extra(package: str, extra: str, purpose: str) -> Unusable:
 
 def need_pyarrow(purpose: str = "Parquet"):
     try:
-        import pyarrow
+        import pyarrow  # the parquet extra, loaded only for Parquet
         import pyarrow.parquet  # noqa: F401
     except ImportError:
         raise missing_extra("pyarrow", "parquet", purpose) from None
@@ -217,8 +217,8 @@ def open_parquet(stream, rulebook, name: str):
     """A pyarrow ParquetFile whose columns were checked: case_id, the facts, and a struct
     column for each group of nested facts (`client` with `silent_days`, ...)."""
     need_pyarrow()
-    import pyarrow
-    import pyarrow.parquet as pq
+    import pyarrow  # the parquet extra, loaded only for Parquet
+    import pyarrow.parquet as pq  # the parquet extra, loaded only for Parquet
 
     try:
         parquet = pq.ParquetFile(stream)

@@ -120,7 +120,7 @@ class ParquetSink(Sink):
             self._flush_rows()
 
     def _flush_rows(self) -> None:
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # the parquet extra, loaded only for Parquet
 
         table = parquet_table(self.rows, self.source, self.messages)
         if self.writer is None:
@@ -138,7 +138,7 @@ class ParquetSink(Sink):
 def parquet_table(rows: list, source: str, messages: bool = False):
     """Evaluator rows (line, case_id, steps, questions, ruleset_version[, messages as JSON])
     as an Arrow table."""
-    import pyarrow as pa
+    import pyarrow as pa  # the parquet extra, loaded only for Parquet
 
     fields = [
         ("file", pa.string()),

@@ -10,17 +10,35 @@ import socket
 import sys
 from pathlib import Path
 
+from gunicorn.util import parse_address
+
+from schemas.common import DEFAULT_LANG, LANGS
+from service import batch_cli, jsonio
+from service.coherence import never_given
+from service.config import ConfigError, from_env, markdown_table
+from service.core import (
+    ALL_MESSAGES,
+    DEFAULT_QUESTIONS,
+    Loaded,
+    load_rules,
+    render_guidance,
+    validate_case,
+)
+from service.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from service.messages import compose
+from service.openapi import render
+from service.problem_texts import translate
+from service.problems import ApiError, ValidationFailed
+from service.rulebook import RulesError
+from service.security import hash_key
+
 GUNICORN_CONFIG = "python:service.gunicorn_conf"  # in the package: found whatever the folder
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-
-def _load(rules_dir: str | None):
-    from service.core import load
-    from service.rulebook import RulesError
-
+def _load(rules_dir: str | None) -> Loaded:
+    """The rules of a command, or exit 1 saying why they cannot be used."""
     try:
-        return load(rules_dir or os.environ.get("DISPUTE_GUIDE_RULES_DIR") or None)
+        return load_rules(rules_dir)
     except RulesError as error:
         print(f"dispute-guide: the rules cannot be loaded:\n{error}", file=sys.stderr)
         raise SystemExit(EXIT_FAILED) from None
@@ -32,7 +50,6 @@ def cannot_listen(bind: str) -> str | None:
     gunicorn itself would retry a taken port five times, a second apart, and then say
     only "Can't connect"; trying first gives the reason and the setting to change at once.
     """
-    from gunicorn.util import parse_address
 
     try:
         address = parse_address(bind)
@@ -69,7 +86,6 @@ def cannot_listen(bind: str) -> str | None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run gunicorn with the package's configuration (replaces this process)."""
-    from service.config import ConfigError, from_env
 
     try:
         bind = args.bind or from_env()["BIND"]
@@ -90,10 +106,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate one case from a file or stdin and print the guidance."""
-    from service import jsonio
-    from service.core import DEFAULT_QUESTIONS, render_guidance, validate_case
-    from service.problem_texts import translate
-    from service.problems import ApiError, ValidationFailed
 
     state = _load(args.rules)
     try:
@@ -121,11 +133,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def run_rule_tests(state) -> list[str]:
+def run_rule_tests(state: Loaded) -> list[str]:
     """Run every rule file's own test cases; return one line per failure."""
-    from service.core import ALL_MESSAGES, validate_case
-    from service.messages import compose
-    from service.problems import ValidationFailed
 
     failures = []
     produced: set[str] = set()
@@ -164,7 +173,6 @@ def run_rule_tests(state) -> list[str]:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate the rules and run their test cases."""
-    from service.coherence import never_given
 
     state = _load(args.rules)  # loading proves the declared conflicts, or refuses the rules
     failures = run_rule_tests(state)
@@ -196,7 +204,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_openapi(args: argparse.Namespace) -> int:
     """Print openapi.yaml as generated from the schemas."""
-    from service.openapi import render
 
     sys.stdout.write(render(_load(args.rules).rulebook))
     return EXIT_OK
@@ -204,7 +211,6 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 
 def cmd_config(args: argparse.Namespace) -> int:
     """Print the configuration variables as a Markdown table."""
-    from service.config import markdown_table
 
     print(markdown_table())
     return EXIT_OK
@@ -212,7 +218,6 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 def cmd_hash_key(args: argparse.Namespace) -> int:
     """Print the SHA-256 line for DISPUTE_GUIDE_API_KEYS_FILE of a key read from stdin."""
-    from service.security import hash_key
 
     key = sys.stdin.readline().strip()
     if not key:
@@ -232,7 +237,7 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("evaluate", help="evaluate one case (JSON) and print the guidance")
     s.add_argument("file", help="a JSON file, or - for stdin")
-    s.add_argument("--lang", choices=("en", "ru"), default="en")
+    s.add_argument("--lang", choices=LANGS, default=DEFAULT_LANG)
     s.add_argument("--no-questions", action="store_true", help="skip the follow-up questions")
     s.add_argument(
         "--all-questions",
@@ -241,8 +246,6 @@ def parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--rules", help="rules folder (default: the bundled one)")
     s.set_defaults(func=cmd_evaluate)
-
-    from service import batch_cli
 
     batch_cli.add_parser(sub)
 

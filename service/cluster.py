@@ -23,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from service.batch_eval import Evaluator, Job, Outcome, load_state
+from service.batch_eval import Evaluator, Job, Outcome, load_state, nest, without_nulls
 from service.batch_input import (
     Unusable,
     csv_records,
@@ -32,6 +32,7 @@ from service.batch_input import (
     open_parquet,
     parquet_records,
 )
+from service.batch_run import parquet_table
 from service.core import DEFAULT_QUESTIONS, render_guidance
 from service.exceptions import DisputeGuideError
 from service.tally import Tally
@@ -155,15 +156,15 @@ def count_lines(url: str, offset: int, length: int) -> int:
 
 
 def _read_block(url: str, offset: int, length: int | None) -> bytes:
-    import fsspec
-    from fsspec.utils import read_block
+    import fsspec  # the cluster extra, loaded only on a cluster
+    from fsspec.utils import read_block  # the cluster extra, loaded only on a cluster
 
     with fsspec.open(url, "rb") as f:
         return read_block(f, offset, length, b"\n")
 
 
 def _records(part: Part, state):
-    import fsspec
+    import fsspec  # the cluster extra, loaded only on a cluster
 
     if part.format == "jsonl":
         yield from jsonl_records(
@@ -216,15 +217,13 @@ def part_name(index: int, output_format: str) -> str:
 
 def _write_part(out: str, part: Part, job: Job, kept: list) -> None:
     output_format = job.output_format
-    from fsspec.core import url_to_fs
+    from fsspec.core import url_to_fs  # the cluster extra, loaded only on a cluster
 
     fs, folder = url_to_fs(out)
     final = f"{folder.rstrip('/')}/{part_name(part.index, output_format)}"
     temp = f"{folder.rstrip('/')}/.{uuid.uuid4().hex}.partial"
     if output_format == "parquet":
-        import pyarrow.parquet as pq
-
-        from service.batch_run import parquet_table
+        import pyarrow.parquet as pq  # the parquet extra: only when Parquet is written
 
         with fs.open(temp, "wb") as f:
             pq.write_table(parquet_table(kept, part.url, job.message_column), f)
@@ -253,7 +252,7 @@ def merge(*results: PartResult) -> PartResult:
 
 def _once(rules: Rules):
     """The rules as one node of the graph, not copied into every partition's task."""
-    import dask
+    import dask  # the cluster extra, loaded only on a cluster
 
     return dask.delayed(rules, pure=True)
 
@@ -343,7 +342,7 @@ def summarize(results, rules: str | None = None):
 def _plain(value):
     """A pandas cell as JSON would give it: numpy arrays as lists, NaN and NA as None, and
     integral floats as integers (pandas turns an integer column with nulls into floats)."""
-    import pandas as pd
+    import pandas as pd  # the cluster extra, loaded only on a cluster
 
     if hasattr(value, "tolist"):  # a numpy array or scalar
         value = value.tolist()
@@ -360,8 +359,6 @@ def _plain(value):
 
 def _frame_cases(frame) -> list:
     """The rows of a pandas frame as cases: dotted columns nested, nulls left out."""
-    from service.batch_eval import nest, without_nulls
-
     return [
         without_nulls(nest({name: _plain(value) for name, value in row.items()}))
         for row in frame.to_dict("records")
@@ -372,7 +369,7 @@ FRAME_COLUMNS = ("case_id", "steps", "questions", "ruleset_version", "problems")
 
 
 def _evaluate_partition(frame, rules: Rules, lang: str, questions: bool, most: int | None):
-    import pandas as pd
+    import pandas as pd  # the cluster extra, loaded only on a cluster
 
     rows = []
     for result in evaluate_items(_frame_cases(frame), rules, lang, questions, most):
@@ -404,7 +401,7 @@ def evaluate_frame(
     columns) to a dataframe of results with the same index: `case_id`, `steps`,
     `questions`, `ruleset_version`, and `problems` (JSON, for a row that cannot be
     evaluated; the others are then null)."""
-    import pandas as pd
+    import pandas as pd  # the cluster extra, loaded only on a cluster
 
     shipped = _rules_for(rules)
     meta = pd.DataFrame({name: pd.Series(dtype=object) for name in FRAME_COLUMNS})

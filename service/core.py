@@ -18,9 +18,10 @@ import marshmallow as ma
 from schemas.case import case_schema
 from service.engine import Engine, Guidance, flatten
 from service.messages import compose
+from service.model import Rule, Rulebook
 from service.plan import contradictions, settle
 from service.problems import ValidationFailed, flatten_messages
-from service.rulebook import PLACEHOLDER, Rule, Rulebook, load_rulebook
+from service.rulebook import PLACEHOLDER, load_rulebook
 
 RULES_DIR_VARIABLE = "DISPUTE_GUIDE_RULES_DIR"
 PROBE_CASE = {"case_id": "readiness-probe", "situations": ["conflict"]}

@@ -33,9 +33,9 @@ import durable_rules_engine as _dre
 
 from service.conditions import durable_terms
 from service.exceptions import EngineError
+from service.model import Rulebook
 from service.plan import Planner, complete
 from service.questions import Asker
-from service.rulebook import Rulebook
 
 GUARD_FIELD = "_c"  # fact names start with a letter, so this and the `_l` markers never clash
 _GUARD = {GUARD_FIELD: 1}

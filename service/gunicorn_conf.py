@@ -58,6 +58,8 @@ control_socket_disable = True
 
 def on_reload(server):
     """SIGHUP: load the rules again in the master, before the new workers are forked."""
+    # Imported here, not at the top: service.state loads prometheus_client, which must not
+    # be imported before PROMETHEUS_MULTIPROC_DIR is set above.
     from service.state import EXTENSION, reload
 
     app = server.app.wsgi()
@@ -69,6 +71,6 @@ def on_reload(server):
 
 
 def child_exit(server, worker):
-    from prometheus_client import multiprocess
+    from prometheus_client import multiprocess  # as in on_reload: after the variable is set
 
     multiprocess.mark_process_dead(worker.pid)

@@ -7,12 +7,14 @@ the committed file differs from what this module generates, so it cannot drift.
 from __future__ import annotations
 
 import yaml
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
 
 from schemas import guidance as out
 from schemas.case import StrictBoolean, UniqueList, case_schema
 from schemas.problem import ProblemSchema
 from service import batch
-from service.rulebook import Rulebook
+from service.model import Rulebook
 
 PROBLEM = "application/problem+json"
 NDJSON = "application/x-ndjson"
@@ -208,9 +210,6 @@ def _paths() -> dict:
 
 
 def build_spec(rulebook: Rulebook) -> dict:
-    from apispec import APISpec
-    from apispec.ext.marshmallow import MarshmallowPlugin
-
     plugin = MarshmallowPlugin()
     spec = APISpec(
         title="dispute-guide",

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from schemas.rules import PHASES
-from service.rulebook import Rule, Rulebook, Step
+from service.model import Rule, Rulebook, Step
 
 PHASE_INDEX = {phase: i for i, phase in enumerate(PHASES)}
 

@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from service.conditions import Any_, Source, to_python
+from service.model import Fact, Rule, Rulebook, Step
 from service.plan import Planner, settle
-from service.rulebook import Fact, Rule, Rulebook, Step
 
 CATEGORY_WEIGHT = {"escalate": 5, "disengage": 3, "prevent": 1}
 KIND_WEIGHT = {"avoid": 4}

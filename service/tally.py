@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
-from service.rulebook import Rulebook
+from service.model import Rulebook
 
 
 class Tally:
