@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+NDJSON = "application/x-ndjson"  # one JSON text per line
 MAX_LINE_BYTES = 64 * 1024  # one NDJSON line, its line break included
 
 

@@ -11,13 +11,13 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from schemas import guidance as out
+from schemas.batch import BATCH_SCHEMAS
 from schemas.case import StrictBoolean, UniqueList, case_schema
 from schemas.problem import ProblemSchema
-from service import batch
+from service.lines import MAX_LINE_BYTES, NDJSON
 from service.model import Rulebook
 
 PROBLEM = "application/problem+json"
-NDJSON = "application/x-ndjson"
 CONTACT = {"name": "dispute-guide maintainers", "url": "https://pypi.org/project/dispute-guide/"}
 SERVERS = [
     {
@@ -83,6 +83,89 @@ MESSAGES_PARAM = {
 CONTENT_LANGUAGE = {
     "Content-Language": {"description": "The language of the texts.", "schema": {"type": "string"}}
 }
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+# A batch takes any JSON value as a case and answers each bad one with its own problem.
+ANY_CASE = {
+    "description": "A case, as `POST /v1/guidance` takes it. Any JSON value is accepted "
+    "here: one that is not a valid case is answered at its place with a "
+    "result holding its `problem`, and the others are evaluated.",
+    "anyOf": [_ref("Case"), {}],
+}
+
+
+def _batch_path() -> dict:
+    return {
+        "post": {
+            "operationId": "evaluateBatch",
+            "tags": ["guidance"],
+            "summary": "Many cases in one request: JSON, or NDJSON streamed line by line.",
+            "description": (
+                'With `application/json`, `{"cases": [...]}` (at most '
+                "`DISPUTE_GUIDE_BATCH_LIMIT` cases) answers "
+                '`{"results": [...], "summary": {...}}`, result `i` for case `i`.\n\n'
+                f"With `{NDJSON}`, one case per line: the answer streams one result per line "
+                '(chunked) while the body is read, then a last `{"summary": ...}` line; '
+                "a missing summary line means the answer is incomplete. The body has no "
+                f"size limit; a line may be at most {MAX_LINE_BYTES} bytes with its line "
+                "break (longer: a 413 result for that line). Blank lines are skipped, and "
+                "line numbers count every line. Send and read at the same time: a client "
+                "that sends a long body before reading any of the answer can block on full "
+                "buffers.\n\n"
+                "A case that is not JSON, too long or invalid gives a result with a "
+                "`problem` at its place, and the rest are evaluated: one bad case never "
+                "fails the batch."
+            ),
+            "parameters": [LANG_PARAM, QUESTIONS_PARAM, MESSAGES_PARAM],
+            "requestBody": {
+                "required": True,
+                "description": f'`{{"cases": [...]}}`, or with {NDJSON} one case per line.',
+                "content": {
+                    "application/json": {"schema": _ref("BatchRequest")},
+                    NDJSON: {
+                        "schema": {
+                            **ANY_CASE,
+                            "description": "One case per line; "
+                            + ANY_CASE["description"][0].lower()
+                            + ANY_CASE["description"][1:],
+                        }
+                    },
+                },
+            },
+            "responses": {
+                "200": {
+                    "description": "One result per case, in order, and the summary "
+                    "(with NDJSON: one result per line, the summary line last).",
+                    "headers": CONTENT_LANGUAGE,
+                    "content": {
+                        "application/json": {"schema": _ref("BatchResponse")},
+                        NDJSON: {
+                            "schema": {"oneOf": [_ref("BatchResult"), _ref("BatchSummaryLine")]}
+                        },
+                    },
+                },
+                "400": _problem("Malformed JSON (the whole JSON body)."),
+                "413": _problem(
+                    "The JSON body is larger than the byte limit, or has more "
+                    "cases than the batch limit (type ending `batch-too-large`)."
+                ),
+                "415": _problem(f"The body is neither application/json nor {NDJSON}."),
+                "422": _problem(
+                    'The JSON body is not `{"cases": [...]}` (`errors` says '
+                    "where), or a query parameter is invalid."
+                ),
+                "503": _problem(
+                    "A JSON batch ran longer than DISPUTE_GUIDE_REQUEST_TIMEOUT "
+                    "seconds (type ending `timeout`); NDJSON streams have no "
+                    "such limit."
+                ),
+            },
+        }
+    }
 
 
 def _paths() -> dict:
@@ -206,6 +289,7 @@ def _paths() -> dict:
                 },
             }
         },
+        "/v1/guidance/batch": _batch_path(),
     }
 
 
@@ -242,12 +326,12 @@ def build_spec(rulebook: Rulebook) -> dict:
         ("Problem", ProblemSchema),
     ]:
         spec.components.schema(name, schema=schema)
-    for name, schema in batch.openapi_schemas().items():
+    for name, schema in BATCH_SCHEMAS.items():
         spec.components.schema(name, schema=schema)
     document = spec.to_dict()
     document["paths"] = _paths()
-    document["paths"].update(batch.openapi_paths())
-    _batch_items_are_any_value(document)
+    cases = document["components"]["schemas"]["BatchRequest"]["properties"]["cases"]
+    cases["items"] = ANY_CASE
     _one_type_per_enum(document["components"]["schemas"])
     unauthorized = _problem(
         "API keys are configured and none, or a wrong one, was sent "
@@ -278,30 +362,6 @@ def build_spec(rulebook: Rulebook) -> dict:
                 "431", _problem("The request's headers are too many or too large.")
             )
     return document
-
-
-def _batch_items_are_any_value(document: dict) -> None:
-    """A batch takes any JSON value as a case and answers each bad one with its own problem."""
-    item = document["paths"]["/v1/guidance/batch"]
-    operation = item["post"] = {
-        "operationId": "evaluateBatch",
-        "tags": ["guidance"],
-        **{k: v for k, v in item["post"].items() if k != "operationId"},
-    }
-    case = {
-        "description": "A case, as `POST /v1/guidance` takes it. Any JSON value is accepted "
-        "here: one that is not a valid case is answered at its place with a "
-        "result holding its `problem`, and the others are evaluated.",
-        "anyOf": [{"$ref": "#/components/schemas/Case"}, {}],
-    }
-    cases = document["components"]["schemas"]["BatchRequest"]["properties"]["cases"]
-    cases["items"] = case
-    operation["requestBody"]["content"][NDJSON]["schema"] = {
-        **case,
-        "description": "One case per line; "
-        + case["description"][0].lower()
-        + case["description"][1:],
-    }
 
 
 def _camel(name: str) -> str:
