@@ -11,9 +11,10 @@ from typing import Any
 
 import marshmallow as ma
 
+from schemas.common import LANGS, StrictInteger
+
 KEBAB = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 FACT_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$"
-LANGS = ("en", "ru")
 KINDS = ("do", "avoid")
 # When a step applies: now; if that does not work (escalation, declining as the fallback);
 # next time (lessons for future clients). Answers are ordered by phase first.
@@ -22,15 +23,6 @@ SECTIONS = ("conflict", "silent", "nonpay", "noinfo", "unhappy", "rules", "pract
 SOURCES = ("article", "practice")  # the article (one of its sections), or common practice
 FACT_TYPES = ("boolean", "enum", "integer", "list")
 BOOLEAN_LABELS = ("yes", "no")
-
-
-class StrictInteger(ma.fields.Integer):
-    """An integer that refuses booleans and strings."""
-
-    def _validated(self, value):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.make_error("invalid")
-        return super()._validated(value)
 
 
 def _localized(max_length: int) -> type[ma.Schema]:

@@ -19,6 +19,7 @@ from service import (
     state,
 )
 from service import config as settings
+from service.names import EXTENSION
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -39,7 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     compression.init_app(app)  # gzip for text answers the client accepts compressed
     loaded = state.load(app.config["RULES_DIR"])
     loaded.engine.observer = observability.metrics(app).evaluated
-    app.extensions[state.EXTENSION] = loaded
+    app.extensions[EXTENSION] = loaded
     errors.init_app(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(batch.bp)

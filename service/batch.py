@@ -40,12 +40,13 @@ from service.http import (
     questions_param,
 )
 from service.lines import MAX_LINE_BYTES, NDJSON, dumps_line, read_lines
+from service.names import LOGGER
 from service.observability import metrics
 from service.problems import ApiError, UnsupportedMediaType, flatten_messages
 from service.state import loaded
 from service.tally import Tally
 
-log = logging.getLogger("dispute_guide")
+log = logging.getLogger(LOGGER)
 bp = Blueprint("batch", __name__, url_prefix="/v1")
 
 

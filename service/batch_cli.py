@@ -26,7 +26,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from service import batch_options
+from service import cli_options
 from service.batch_eval import load_state
 from service.batch_input import Unusable, format_of, open_input, records, same_file
 from service.batch_report import need_matplotlib, write_report
@@ -38,7 +38,7 @@ from service.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register the `batch` subcommand."""
-    batch_options.add_parser(sub, cmd_batch, (__doc__ or "").split("\n\n", 1)[1])
+    cli_options.add_parser(sub, cmd_batch, (__doc__ or "").split("\n\n", 1)[1])
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
@@ -66,7 +66,7 @@ def _run_here(args: argparse.Namespace, rules: str | None, started: float) -> in
             raise Unusable(f"{args.output}: the output would overwrite the input")
         state = load_state(rules)
         cases, columns = records(source, input_format, state.rulebook, args.input)
-        job = batch_options.job(args, rules, input_format, columns, output_format)
+        job = cli_options.job(args, rules, input_format, columns, output_format)
         sink = open_sink(args.output, job, args.input)
         run = Run(state, job, args.jobs, sink, source, started)
         run.execute(cases)

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from gunicorn.util import parse_address
 
-from schemas.common import DEFAULT_LANG, LANGS
+from schemas.common import DEFAULT_LANG
 from service import batch_cli, jsonio
+from service.cli_options import answer_options, rules_option
 from service.coherence import never_given
 from service.config import ConfigError, from_env, markdown_table
 from service.core import (
@@ -161,7 +162,9 @@ def run_rule_tests(state: Loaded) -> list[str]:
         if test.messages is not None:
             held = {
                 m["id"]: m["covers"]
-                for m in compose(guidance.templates, guidance.steps, None, "en", ALL_MESSAGES)
+                for m in compose(
+                    guidance.templates, guidance.steps, None, DEFAULT_LANG, ALL_MESSAGES
+                )
             }
             if held != test.messages:
                 failures.append(f"{where}: messages expected {test.messages}, got {held}")
@@ -237,24 +240,18 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("evaluate", help="evaluate one case (JSON) and print the guidance")
     s.add_argument("file", help="a JSON file, or - for stdin")
-    s.add_argument("--lang", choices=LANGS, default=DEFAULT_LANG)
-    s.add_argument("--no-questions", action="store_true", help="skip the follow-up questions")
-    s.add_argument(
-        "--all-questions",
-        action="store_true",
-        help="list every follow-up question (default: the best 5)",
-    )
-    s.add_argument("--rules", help="rules folder (default: the bundled one)")
+    answer_options(s)
+    rules_option(s)
     s.set_defaults(func=cmd_evaluate)
 
     batch_cli.add_parser(sub)
 
     s = sub.add_parser("check", help="validate the rules and run their test cases")
-    s.add_argument("--rules", help="rules folder (default: the bundled one)")
+    rules_option(s)
     s.set_defaults(func=cmd_check)
 
     s = sub.add_parser("openapi", help="print openapi.yaml generated from the schemas")
-    s.add_argument("--rules", help="rules folder (default: the bundled one)")
+    rules_option(s)
     s.set_defaults(func=cmd_openapi)
 
     s = sub.add_parser("config", help="print the configuration variables")

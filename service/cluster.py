@@ -23,6 +23,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from schemas.common import DEFAULT_LANG
 from service.batch_eval import Evaluator, Job, Outcome, load_state, nest, without_nulls
 from service.batch_input import (
     Unusable,
@@ -297,7 +298,7 @@ def evaluate_items(
 def evaluate_bag(
     cases,
     rules: str | None = None,
-    lang: str = "en",
+    lang: str = DEFAULT_LANG,
     questions: bool = True,
     all_questions: bool = False,
 ):
@@ -393,7 +394,7 @@ def _evaluate_partition(frame, rules: Rules, lang: str, questions: bool, most: i
 def evaluate_frame(
     frame,
     rules: str | None = None,
-    lang: str = "en",
+    lang: str = DEFAULT_LANG,
     questions: bool = True,
     all_questions: bool = False,
 ):

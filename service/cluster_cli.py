@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path, PurePosixPath
 
-from service import batch_options
+from service import cli_options
 from service.batch_eval import load_state
 from service.batch_input import (
     EXTENSIONS,
@@ -214,7 +214,7 @@ def run_on_cluster(args: argparse.Namespace, rules: str | None, started: float) 
             raise RunFailed(f"a worker refused the rules: {error}") from None
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
         parts = plan(client, files, state.rulebook, args.block_size)
-        job = batch_options.job(args, None, "jsonl", None, output_format)
+        job = cli_options.job(args, None, "jsonl", None, output_format)
         futures = client.map(
             evaluate_part, parts, job=job, rules=shipped, out=fs.unstrip_protocol(out), pure=False
         )

@@ -16,6 +16,7 @@ from typing import Any
 import marshmallow as ma
 
 from schemas.case import case_schema
+from service.config import PREFIX
 from service.engine import Engine, Guidance, flatten
 from service.messages import compose
 from service.model import Rule, Rulebook
@@ -23,7 +24,7 @@ from service.plan import contradictions, settle
 from service.problems import ValidationFailed, flatten_messages
 from service.rulebook import PLACEHOLDER, load_rulebook
 
-RULES_DIR_VARIABLE = "DISPUTE_GUIDE_RULES_DIR"
+RULES_DIR_VARIABLE = PREFIX + "RULES_DIR"  # the setting the app reads too (service/config.py)
 PROBE_CASE = {"case_id": "readiness-probe", "situations": ["conflict"]}
 DEFAULT_QUESTIONS = 5  # the questions an answer lists unless ?questions=all
 DEFAULT_MESSAGES: tuple[str, ...] = ("now",)  # the phases whose messages an answer holds

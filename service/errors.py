@@ -14,10 +14,11 @@ from werkzeug.exceptions import HTTPException
 from schemas.common import DEFAULT_LANG
 from service.exceptions import EngineError
 from service.http import negotiate_lang
+from service.names import LOGGER
 from service.observability import metrics
 from service.problems import PROBLEM_TYPE, ApiError, problem_body
 
-log = logging.getLogger("dispute_guide")
+log = logging.getLogger(LOGGER)
 
 
 def problem(

@@ -15,6 +15,7 @@ import os
 import tempfile
 
 from service.config import from_env
+from service.names import EXTENSION
 
 # Metrics from several processes: each writes its own files here, /metrics sums them.
 # Set before anything imports prometheus_client; kept across SIGHUP (this file is read
@@ -60,7 +61,7 @@ def on_reload(server):
     """SIGHUP: load the rules again in the master, before the new workers are forked."""
     # Imported here, not at the top: service.state loads prometheus_client, which must not
     # be imported before PROMETHEUS_MULTIPROC_DIR is set above.
-    from service.state import EXTENSION, reload
+    from service.state import reload
 
     app = server.app.wsgi()
     replaced = app.extensions[EXTENSION]

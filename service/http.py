@@ -9,10 +9,10 @@ from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntity
 
 from schemas.common import DEFAULT_LANG, LANGS
 from service import jsonio
+from service.config import parse_bool
 from service.core import ALL_MESSAGES, DEFAULT_MESSAGES, DEFAULT_QUESTIONS
+from service.names import CLOSE_CONNECTION
 from service.problems import BadParameter, UnreadableBody, UnsupportedMediaType
-
-CLOSE_CONNECTION = "dispute_guide.close_connection"  # read by service/worker.py
 
 
 def negotiate_lang() -> str:
@@ -28,11 +28,9 @@ def flag(name: str, default: bool) -> bool:
     raw = request.args.get(name)
     if raw is None:
         return default
-    value = raw.strip().lower()
-    if value in ("true", "1", "yes"):
-        return True
-    if value in ("false", "0", "no"):
-        return False
+    value = parse_bool(raw)
+    if value is not None:
+        return value
     raise BadParameter(
         f"Query parameter {name!r} must be true or false.",
         {name: [f"{raw!r} is not true or false."]},

@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from schemas.case import CONTEXT_FIELDS
+from schemas.common import LANGS
 from service.exceptions import DisputeGuideError
 
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
-LANGS = ("en", "ru")
 _MONTHS = {
     "en": (
         "January",

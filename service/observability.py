@@ -29,10 +29,11 @@ from prometheus_client import (
     multiprocess,
 )
 
+from service.names import EXTENSION, LOGGER, NAME
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
-LOGGER = "dispute_guide"
-EXTENSION = "dispute_guide_metrics"
+METRICS_EXTENSION = f"{NAME}_metrics"  # the app's extensions key of its metrics
 
 
 class Metrics:
@@ -123,7 +124,7 @@ class Metrics:
 
 
 def metrics(app: Flask | None = None) -> Metrics:
-    return (app or current_app).extensions[EXTENSION]
+    return (app or current_app).extensions[METRICS_EXTENSION]
 
 
 class JsonFormatter(logging.Formatter):
@@ -206,7 +207,7 @@ def configure_logging(level: str, fmt: str) -> logging.Logger:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[EXTENSION] = Metrics()
+    app.extensions[METRICS_EXTENSION] = Metrics()
     logger = configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
     request_log = RequestLog(logger)
 
@@ -228,7 +229,7 @@ def init_app(app: Flask) -> None:
         request_id = g.get("request_id")
         if request_id:
             response.headers[REQUEST_ID_HEADER] = request_id
-        state = app.extensions.get("dispute_guide")
+        state = app.extensions.get(EXTENSION)
         fields = {
             "event": "request",
             "method": request.method,

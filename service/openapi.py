@@ -13,7 +13,9 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from schemas import guidance as out
 from schemas.batch import BATCH_SCHEMAS
 from schemas.case import StrictBoolean, UniqueList, case_schema
+from schemas.common import LANGS
 from schemas.problem import ProblemSchema
+from service.config import FALSE_WORDS, TRUE_WORDS
 from service.lines import MAX_LINE_BYTES, NDJSON
 from service.model import Rulebook
 
@@ -34,9 +36,11 @@ TAGS = [
     {"name": "operations", "description": "Probes, metrics and this contract, for operators."},
 ]
 SHARED_ENUMS = {
-    "Lang": ("en", "ru"),
+    "Lang": LANGS,
     "StepKind": ("do", "avoid"),
-    "Flag": ("true", "false", "all", "1", "0", "yes", "no"),
+    # true, false, all, then the other spellings of true and false, in pairs
+    "Flag": ("true", "false", "all")
+    + tuple(word for pair in zip(TRUE_WORDS[1:], FALSE_WORDS[1:], strict=True) for word in pair),
 }
 # `null` and nothing else (a nullable reference: "this schema, or null").
 NULL = {"type": "object", "nullable": True, "enum": [None]}

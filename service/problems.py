@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.common import DEFAULT_LANG
+from schemas.common import DEFAULT_LANG, message_paths
 from service import problem_texts
 from service.exceptions import DisputeGuideError
 
@@ -54,21 +54,11 @@ class NotReady(ApiError):
     status, title, slug = 503, "Not ready", "not-ready"
 
 
-def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested messages as {"client.silent_days": [...]}."""
+def flatten_messages(messages: Any) -> dict[str, list[str]]:
+    """marshmallow's nested messages as {"client.silent_days": [...]}; "$" is the top."""
     out: dict[str, list[str]] = {}
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            path = prefix if key == "_schema" else (f"{prefix}.{key}" if prefix else str(key))
-            for p, msgs in flatten_messages(value, path).items():
-                out.setdefault(p, []).extend(msgs)
-    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        out[prefix or "$"] = [ENGLISH.get(m, m) for m in messages]
-    elif isinstance(messages, list):
-        for i, value in enumerate(messages):
-            out.update(flatten_messages(value, f"{prefix}.{i}" if prefix else str(i)))
-    else:
-        out[prefix or "$"] = [str(messages)]
+    for path, message in message_paths(messages):
+        out.setdefault(path or "$", []).append(ENGLISH.get(message, message))
     return out
 
 

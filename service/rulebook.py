@@ -14,6 +14,7 @@ from typing import Any
 import marshmallow as ma
 import yaml
 
+from schemas.common import LANGS, message_paths
 from schemas.rules import (
     FactsFileSchema,
     MessagesFileSchema,
@@ -42,7 +43,6 @@ STEPS_FILE = "steps.yaml"
 PLAN_FILE = "plan.yaml"
 MESSAGES_FILE = "messages.yaml"
 SPECIAL_FILES = (FACTS_FILE, STEPS_FILE, PLAN_FILE, MESSAGES_FILE)
-LANGS = ("en", "ru")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 DEFAULT_RULES_DIR = bundled("rules")
 MAX_RULE_FILE_BYTES = 1 << 20
@@ -301,7 +301,7 @@ def _validate(path: Path, schema: ma.Schema, document: Any) -> dict:
 def _describe(path: Path, document: Any, messages: Any) -> list[str]:
     """Turn marshmallow's nested messages into lines naming the file and the rule id."""
     lines = []
-    for where, problem in _flatten(messages):
+    for where, problem in message_paths(messages):
         head = str(path)
         parts = where.split(".")
         if len(parts) >= 2 and parts[0] == "rules" and parts[1].isdigit():
@@ -314,19 +314,6 @@ def _describe(path: Path, document: Any, messages: Any) -> list[str]:
             where = ".".join(parts[2:])
         lines.append(f"{head}: {where}: {problem}" if where else f"{head}: {problem}")
     return lines
-
-
-def _flatten(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
-    if isinstance(messages, dict):
-        out = []
-        for key, value in messages.items():
-            name = key if key != "_schema" else ""
-            path = f"{prefix}.{name}".strip(".") if name != "" else prefix
-            out.extend(_flatten(value, path))
-        return out
-    if isinstance(messages, list):
-        return [(prefix, str(m)) for m in messages]
-    return [(prefix, str(messages))]
 
 
 def _fact(data: dict) -> Fact:

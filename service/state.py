@@ -9,10 +9,10 @@ from pathlib import Path
 from flask import Flask, current_app
 
 from service.core import Loaded, load
+from service.names import EXTENSION, LOGGER
 from service.observability import metrics
 
-log = logging.getLogger("dispute_guide")
-EXTENSION = "dispute_guide"
+log = logging.getLogger(LOGGER)
 
 
 def loaded() -> Loaded:

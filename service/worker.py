@@ -22,7 +22,7 @@ from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
 
 from service.config import from_env
-from service.http import CLOSE_CONNECTION
+from service.names import CLOSE_CONNECTION
 
 MAX_DETAIL = 300
 

@@ -1,7 +1,6 @@
-"""The `batch` command's options: its arguments, and the Job they describe.
-
-Shared by the run on this machine (service/batch_cli.py) and on a Dask cluster
-(service/cluster_cli.py).
+"""The command line's shared options: the answer's language and questions, the rules
+folder, and the `batch` command's arguments with the Job they describe (shared by the run
+on this machine, service/batch_cli.py, and on a Dask cluster, service/cluster_cli.py).
 """
 
 from __future__ import annotations
@@ -20,6 +19,21 @@ MESSAGES = {"now": DEFAULT_MESSAGES, "all": ALL_MESSAGES, "none": ()}
 
 def messages_option(args: argparse.Namespace) -> tuple | None:
     return None if args.messages is None else MESSAGES[args.messages]
+
+
+def answer_options(s: argparse.ArgumentParser) -> None:
+    """--lang, --no-questions and --all-questions: what an answer holds."""
+    s.add_argument("--lang", choices=LANGS, default=DEFAULT_LANG)
+    s.add_argument("--no-questions", action="store_true", help="skip the follow-up questions")
+    s.add_argument(
+        "--all-questions",
+        action="store_true",
+        help=f"list every follow-up question (default: the best {DEFAULT_QUESTIONS})",
+    )
+
+
+def rules_option(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--rules", help="rules folder (default: the bundled one)")
 
 
 def job(
@@ -90,13 +104,7 @@ def add_parser(
         default=os.cpu_count() or 1,
         help="worker processes (default: the number of cores, %(default)s here)",
     )
-    s.add_argument("--lang", choices=LANGS, default=DEFAULT_LANG)
-    s.add_argument("--no-questions", action="store_true", help="skip the follow-up questions")
-    s.add_argument(
-        "--all-questions",
-        action="store_true",
-        help="list every follow-up question, not only the best few",
-    )
+    answer_options(s)
     s.add_argument(
         "--messages",
         choices=tuple(MESSAGES),
@@ -104,7 +112,7 @@ def add_parser(
         "escalation letters too) or none; default: as the API in JSONL, "
         "none in CSV and Parquet (given, a `messages` column of JSON)",
     )
-    s.add_argument("--rules", help="rules folder (default: the bundled one)")
+    rules_option(s)
     s.add_argument(
         "--report",
         metavar="HTML",
