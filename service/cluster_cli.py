@@ -37,15 +37,8 @@ from service.batch_input import (
 )
 from service.batch_report import write_report
 from service.batch_run import RunFailed, print_summary, summary_rows
-from service.cluster import (
-    Part,
-    Rules,
-    RulesPlugin,
-    count_lines,
-    evaluate_part,
-    merge,
-    problem_lines,
-)
+from service.cluster import Rules, RulesPlugin
+from service.cluster_parts import Part, count_lines, evaluate_part, merge, problem_lines
 from service.exit_codes import EXIT_FAILED, EXIT_OK
 
 SUCCESS = "_SUCCESS"

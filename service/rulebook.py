@@ -15,9 +15,9 @@ import marshmallow as ma
 import yaml
 
 from schemas.common import LANGS, message_paths
+from schemas.messages import MessagesFileSchema
 from schemas.rules import (
     FactsFileSchema,
-    MessagesFileSchema,
     PlanFileSchema,
     RuleFileSchema,
     StepCatalogueSchema,

@@ -31,6 +31,15 @@ class Tally:
             self.situations[situation] += 1
             self.steps_by_situation[situation].update(steps)
 
+    def add_tally(self, other: Tally) -> None:
+        """Count another tally's cases too: the tallies of a batch's parts, reduced into one."""
+        self.cases += other.cases
+        self.errors += other.errors
+        self.steps.update(other.steps)
+        self.situations.update(other.situations)
+        for situation, counts in other.steps_by_situation.items():
+            self.steps_by_situation[situation].update(counts)
+
     def add_error(self) -> None:
         self.cases += 1
         self.errors += 1
