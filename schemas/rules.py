@@ -27,7 +27,7 @@ BOOLEAN_LABELS = ("yes", "no")
 
 
 def _localized(max_length: int) -> type[ma.Schema]:
-    fields = {
+    fields: dict[str, ma.fields.Field] = {
         lang: ma.fields.String(required=True, validate=ma.validate.Length(1, max_length))
         for lang in LANGS
     }

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from service import (
     api,
@@ -33,8 +34,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     values.update(config or {})
     app.config.from_mapping(values)
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
-    app.json.sort_keys = False
-    app.json.ensure_ascii = False
+    answers = DefaultJSONProvider(app)
+    answers.sort_keys = False  # the keys in the order the answer builds them
+    answers.ensure_ascii = False
+    app.json = answers
     observability.init_app(app)  # first: the request id and timing wrap everything else
     security.init_app(app)
     compression.init_app(app)  # gzip for text answers the client accepts compressed

@@ -85,9 +85,8 @@ def echoed_case_id(data: Any) -> str | None:
 def _failed(case_id: str | None, error: ApiError, tally: Tally) -> dict:
     tally.add_error()
     if 400 <= error.status < 500:
-        metrics(current_app).validation_errors.labels(
-            request.url_rule.rule, str(error.status)
-        ).inc()
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics(current_app).validation_errors.labels(route, str(error.status)).inc()
     return {"case_id": case_id, "status": error.status, "problem": problem_of(error)}
 
 

@@ -142,7 +142,7 @@ class Evaluator:
 
     def one(self, number: int, raw: Any) -> Outcome:
         problems, case, guidance = self.judge(raw)
-        if problems:
+        if problems or case is None:
             return Outcome(number, None, problems=problems)
         try:
             return self.render(number, case, guidance)
@@ -178,12 +178,14 @@ class Evaluator:
         if self.job.input_format == "parquet":
             return without_nulls(raw)
         columns = self.job.columns
+        if columns is None:
+            raise TypeError("a CSV job names its columns")
         if len(raw) != len(columns):
             raise ApiError(f"{len(raw)} cells where the header has {len(columns)}")
         flat = {}
         for name, convert, cell in zip(columns, self.converters, raw, strict=True):
             cell = cell.strip()
-            if name is None or not cell:
+            if convert is None or not cell:  # an unnamed column, or an unknown fact
                 continue
             try:
                 flat[name] = convert(cell)
@@ -210,7 +212,7 @@ class Evaluator:
         )
         row = [number, guidance.case_id, list(steps), questions, guidance.ruleset_version]
         if job.message_column:  # the messages as the API's JSON list, in one cell
-            body = render_guidance(guidance, job.lang, 0, job.messages)
+            body = render_guidance(guidance, job.lang, 0, job.messages or ())
             row.append(json.dumps(body.get("messages", []), ensure_ascii=False))
         if job.output_format == "parquet":  # questions are null when not asked for
             return Outcome(number, tuple(row), steps, situations)

@@ -158,6 +158,7 @@ def csv_rows(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
     reader = csv.reader(texts(), strict=True)
     while True:
         start = last + 1
+        row: list[str] | LineProblem | None
         try:
             row = next(reader)
         except StopIteration:

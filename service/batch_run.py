@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from service.batch_eval import Evaluator, Job, Outcome
 from service.batch_input import Input, Unusable, need_pyarrow
@@ -109,7 +109,7 @@ class ParquetSink(Sink):
         self.source = source
         self.messages = messages
         self.rows: list = []
-        self.writer = None
+        self.writer: Any = None  # a pyarrow ParquetWriter, from the first rows on
 
     def header(self, columns: tuple) -> None:
         pass

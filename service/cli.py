@@ -117,7 +117,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     try:
         case = validate_case(state, jsonio.loads(data))
     except ValidationFailed as error:
-        for path, messages in error.errors.items():
+        for path, messages in (error.errors or {}).items():
             for message in messages:
                 print(
                     f"dispute-guide: {args.file}: {path}: {translate(message, args.lang)}",

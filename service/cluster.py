@@ -148,7 +148,7 @@ def evaluate_items(
         parsed = isinstance(case, bytes | bytearray)
         problems, valid, guidance = evaluators["jsonl" if parsed else "parquet"].judge(case)
         result: dict = {"key": key} if key is not None else {}
-        if problems:
+        if problems or valid is None:
             case_id = case.get("case_id") if isinstance(case, dict) else None
             messages: dict = {}
             for problem in problems:
@@ -244,7 +244,7 @@ FRAME_COLUMNS = ("case_id", "steps", "questions", "ruleset_version", "problems")
 def _evaluate_partition(frame, rules: Rules, lang: str, questions: bool, most: int | None):
     import pandas as pd  # the cluster extra, loaded only on a cluster
 
-    rows = []
+    rows: list[tuple] = []
     for result in evaluate_items(_frame_cases(frame), rules, lang, questions, most):
         guidance = result.get("guidance")
         if guidance is None:

@@ -26,7 +26,7 @@ import json
 import os
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import durable_rules_engine as _dre
@@ -119,7 +119,9 @@ class Engine:
         self._sids = itertools.count(1)
         self.live_sessions = 0
         self.evaluations = 0
-        self.observer = None  # called with each Guidance (the app counts them in /metrics)
+        self.observer: Callable[[Guidance], None] | None = (
+            None  # called with each Guidance (the app counts them in /metrics)
+        )
         _engines.add(self)
 
     def fire(self, flat: Mapping[str, Any]) -> list[str]:

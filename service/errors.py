@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, current_app, g, has_request_context
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from schemas.common import DEFAULT_LANG
 from service.exceptions import EngineError
@@ -67,7 +67,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
         headers = {}
-        if error.code == 405 and error.valid_methods:
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
             headers["Allow"] = ", ".join(error.valid_methods)
         detail = error.description or error.name
         if error.code == 413:

@@ -28,6 +28,13 @@ class Fact:
     priority: int = 0  # questions on higher-priority facts come first
 
     @property
+    def bounds(self) -> tuple[int, int]:
+        """An integer fact's (min, max); the schema of facts.yaml requires both."""
+        if self.min is None or self.max is None:
+            raise TypeError(f"{self.name} is a {self.type} fact, which has no bounds")
+        return self.min, self.max
+
+    @property
     def group(self) -> str | None:
         return self.name.split(".")[0] if "." in self.name else None
 

@@ -155,15 +155,22 @@ class RequestLog:
     def __init__(self, logger: logging.Logger):
         self.logger = logger
         handler = logger.handlers[0] if logger.handlers else None
-        self.fast = isinstance(getattr(handler, "formatter", None), JsonFormatter)
-        self.handler = handler
+        # The fast path writes to a stream: a stream handler's, with the JSON formatter.
+        self.handler: logging.StreamHandler | None = (
+            handler
+            if isinstance(handler, logging.StreamHandler)
+            and isinstance(handler.formatter, JsonFormatter)
+            else None
+        )
+        self.fast = self.handler is not None
         self._second = -1
         self._prefix = ""
 
     def request(self, fields: dict) -> None:
         if not self.logger.isEnabledFor(logging.INFO):
             return
-        if not self.fast:
+        handler = self.handler
+        if handler is None:
             self.logger.info("request", extra={"fields": fields})
             return
         now = time.time()
@@ -178,13 +185,14 @@ class RequestLog:
             **fields,
         }
         line = _encode_line(entry) + "\n"
-        handler = self.handler
-        with handler.lock:
-            try:
-                handler.stream.write(line)
-                handler.flush()
-            except Exception:  # noqa: BLE001 - as logging does: a log that fails stays silent
-                handler.handleError(logging.makeLogRecord({"msg": "request"}))
+        handler.acquire()
+        try:
+            handler.stream.write(line)
+            handler.flush()
+        except Exception:  # noqa: BLE001 - as logging does: a log that fails stays silent
+            handler.handleError(logging.makeLogRecord({"msg": "request"}))
+        finally:
+            handler.release()
 
 
 class TextFormatter(logging.Formatter):

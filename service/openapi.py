@@ -62,12 +62,15 @@ def build_spec(rulebook: Rulebook) -> dict:
         servers=SERVERS,
         tags=TAGS,
     )
-    plugin.converter.map_to_openapi_type(StrictBoolean, "boolean", None)
+    converter = plugin.converter
+    if converter is None:  # set when the plugin joined the spec, just above
+        raise RuntimeError("the marshmallow plugin has no converter")
+    converter.map_to_openapi_type(StrictBoolean, "boolean", None)
 
     def unique_items(self, field, **kwargs):
         return {"uniqueItems": True} if isinstance(field, UniqueList) else {}
 
-    plugin.converter.add_attribute_function(unique_items)
+    converter.add_attribute_function(unique_items)
     spec.components.schema("Case", schema=case_schema(rulebook.facts.values()))
     for name, schema in [
         ("Guidance", out.GuidanceSchema),
@@ -141,12 +144,12 @@ def _one_type_per_enum(schemas: dict) -> None:
                 field["anyOf"][-1] = NULL  # an object or null, not any object
             if "enum" not in field:
                 continue
-            values = [v for v in field["enum"] if v is not None]
+            kept = [v for v in field["enum"] if v is not None]
             nullable = field.get("nullable", False) or None in field["enum"]
-            target = named.get(tuple(values))
+            target = named.get(tuple(kept))
             if target is None:
                 target = owner + _camel(prop)
-                schemas[target] = {"type": field["type"], "enum": values}
+                schemas[target] = {"type": field["type"], "enum": kept}
             described = {"description": field["description"]} if "description" in field else {}
             properties[prop] = (
                 {**described, "anyOf": [ref(target), NULL]}

@@ -58,10 +58,12 @@ def _ref(name: str) -> dict:
 
 
 # A batch takes any JSON value as a case and answers each bad one with its own problem.
+ANY_CASE_TEXT = (
+    "any JSON value is accepted here: one that is not a valid case is answered at its place "
+    "with a result holding its `problem`, and the others are evaluated."
+)
 ANY_CASE = {
-    "description": "A case, as `POST /v1/guidance` takes it. Any JSON value is accepted "
-    "here: one that is not a valid case is answered at its place with a "
-    "result holding its `problem`, and the others are evaluated.",
+    "description": "A case, as `POST /v1/guidance` takes it. A" + ANY_CASE_TEXT[1:],
     "anyOf": [_ref("Case"), {}],
 }
 
@@ -97,9 +99,8 @@ def _batch_path() -> dict:
                     NDJSON: {
                         "schema": {
                             **ANY_CASE,
-                            "description": "One case per line; "
-                            + ANY_CASE["description"][0].lower()
-                            + ANY_CASE["description"][1:],
+                            "description": "One case per line; a case, as `POST /v1/guidance` "
+                            "takes it. A" + ANY_CASE_TEXT[1:],
                         }
                     },
                 },

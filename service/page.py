@@ -115,7 +115,9 @@ def field(fact: dict, t: Words) -> dict:
 
 def form_layout(facts: list[dict], t: Words) -> tuple[list[dict], list[dict]]:
     """The required facts first on their own, then the others grouped by their prefix."""
-    lead, groups, by_group = [], [], {}
+    lead: list[dict] = []
+    groups: list[dict] = []
+    by_group: dict[str, list[dict]] = {}
     for fact in facts:
         if fact["name"] == "case_id":
             continue

@@ -23,7 +23,7 @@ facts in facts.yaml.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from service.conditions import Any_, Source, to_python
@@ -168,10 +168,11 @@ class Asker:
         return ()  # a list fact has too many answers to offer; only `situations` is one
 
     def _ranges(self, fact: Fact) -> tuple:
-        cuts = [c for c in self.rulebook.cuts.get(fact.name, ()) if fact.min < c <= fact.max]
+        low, high = fact.bounds
+        cuts = [c for c in self.rulebook.cuts.get(fact.name, ()) if low < c <= high]
         if not cuts:
             return ()
-        bounds = [fact.min, *cuts, fact.max + 1]
+        bounds = [low, *cuts, high + 1]
         labels = self.rulebook.range_labels
         answers = []
         for i, (lo, hi) in enumerate(zip(bounds, bounds[1:], strict=False)):
@@ -214,14 +215,15 @@ class Asker:
                 if probe.static:
                     if holding & probe.either:
                         continue  # it fires whatever the answer, as it does now
-                    flipping = probe.stop if was else probe.start
+                    flipping: Iterable[int] = probe.stop if was else probe.start
                 else:
                     trial = dict(flat)
-                    flipping = []
+                    found: list[int] = []
+                    flipping = found
                     for k, answer in enumerate(self.answers[name]):
                         trial[name] = answer.value
                         if all(t(trial) for t in probe.parts) is not was:
-                            flipping.append(k)
+                            found.append(k)
                 for k in flipping:
                     if k in flips:
                         flips[k].append(probe.rule)

@@ -222,7 +222,8 @@ def _valid_value(fact: Fact, value: Any) -> bool:
     if fact.type == "boolean":
         return type(value) is bool
     if fact.type == "integer":
-        return type(value) is int and fact.min <= value <= fact.max
+        low, high = fact.bounds
+        return type(value) is int and low <= value <= high
     return value in fact.values
 
 
