@@ -1,8 +1,9 @@
 """The shape of the code: who imports whom in service/ and schemas/, proved on every run.
 
-Each module is imported alone, in a child of one fresh interpreter (forked before anything
-of the project or Flask is loaded), which reports the project modules it loaded and whether
-Flask and durable_rules came with them. From that:
+Each module is imported alone, in a child of one fresh interpreter (forked when only a few
+third-party libraries, SHARED, are loaded: nothing of the project, Flask or durable_rules),
+which reports the project modules it loaded and whether Flask and durable_rules came with
+them. From that:
 
 - the import graph of the project (module-level imports) has no cycle, and no module
   imports the project inside a function except the few listed here, each with its reason;
@@ -97,18 +98,26 @@ LATE_IMPORTS = {
     ("service.gunicorn_conf", "service.state"),
 }
 
+# Libraries of neither the project, Flask nor durable_rules, loaded once before the children
+# are forked, so that each child's import costs only what is recorded.
+SHARED = ("marshmallow", "yaml", "werkzeug", "jinja2", "apispec", "pysat.solvers", "gunicorn")
+
 CHILD = r"""
-import json, os, sys
+import importlib, json, os, sys
 sys.path.insert(0, sys.argv[1])
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", sys.argv[2])
-for name in sys.argv[3:]:
+shared, names = sys.argv[3].split(","), sys.argv[4:]
+for library in shared:
+    importlib.import_module(library)
+ours = ("schemas", "service")
+assert "flask" not in sys.modules and not any(m.split(".")[0] in ours for m in sys.modules)
+for name in names:
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read)
         try:
             __import__(name)
-            ours = ("schemas", "service")
             report = {
                 "loaded": sorted(m for m in sys.modules if m.split(".")[0] in ours),
                 "flask": "flask" in sys.modules,
@@ -237,7 +246,7 @@ def loads(tmp: Path) -> dict[str, dict]:
     """What importing each module alone loads, from the children of one fresh interpreter."""
     names = module_names()
     run = subprocess.run(
-        [sys.executable, "-I", "-c", CHILD, str(ROOT), str(tmp), *names],
+        [sys.executable, "-I", "-c", CHILD, str(ROOT), str(tmp), ",".join(SHARED), *names],
         capture_output=True,
         text=True,
         timeout=300,
