@@ -3,13 +3,20 @@ fields, and marshmallow's error messages by path."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import marshmallow as ma
 
 LANGS = ("en", "ru")  # every text of the rules and of the answers is in each of these
 DEFAULT_LANG = "en"  # an answer's language when none is asked for, or one not in LANGS
+
+
+def in_each_language(
+    base: type[ma.Schema], field: Callable[[], ma.fields.Field], name: str
+) -> type[ma.Schema]:
+    """`base` with one more field per language of LANGS, each made by `field`."""
+    return base.from_dict({lang: field() for lang in LANGS}, name=name)
 
 
 class StrictInteger(ma.fields.Integer):

@@ -7,22 +7,23 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from schemas.common import StrictInteger
+from schemas.common import StrictInteger, in_each_language
 from schemas.rules import KEBAB, PHASES, Localized
 
 RECIPIENTS = ("client", "platform")
-Variants = ma.fields.List(
-    ma.fields.String(validate=ma.validate.Length(1, 700)),
-    required=True,
-    validate=ma.validate.Length(min=1),
-)
 
 
-class LocalizedVariants(ma.Schema):
-    """Texts in each language: the first whose placeholders the context fills is used."""
+def variants() -> ma.fields.Field:
+    """A text's variants in one language."""
+    return ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(1, 700)),
+        required=True,
+        validate=ma.validate.Length(min=1),
+    )
 
-    en = Variants
-    ru = Variants
+
+# Texts in each language: the first whose placeholders the context fills is used.
+LocalizedVariants = in_each_language(ma.Schema, variants, "LocalizedVariants")
 
 
 class MessageKindSchema(ma.Schema):
@@ -35,7 +36,7 @@ class MessageKindSchema(ma.Schema):
     closing = ma.fields.Nested(LocalizedVariants, required=True)
 
 
-class BlockSchema(ma.Schema):
+class _Block(ma.Schema):
     step = ma.fields.String(required=True)
     to = ma.fields.String(required=True, validate=ma.validate.OneOf(RECIPIENTS))
     demand = ma.fields.Boolean(
@@ -44,8 +45,9 @@ class BlockSchema(ma.Schema):
             "description": "The block states a demand or a consequence (only a contract backs it)."
         },
     )
-    en = Variants
-    ru = Variants
+
+
+BlockSchema = in_each_language(_Block, variants, "BlockSchema")
 
 
 class MessagesFileSchema(ma.Schema):

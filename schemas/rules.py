@@ -12,7 +12,7 @@ from typing import Any
 
 import marshmallow as ma
 
-from schemas.common import LANGS, StrictInteger
+from schemas.common import LANGS, StrictInteger, in_each_language
 
 KEBAB = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 FACT_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$"
@@ -43,7 +43,7 @@ class StepTextSchema(ma.Schema):
     detail = ma.fields.String(required=True, validate=ma.validate.Length(1, 600))
 
 
-class StepSchema(ma.Schema):
+class _Step(ma.Schema):
     id = ma.fields.String(required=True, validate=ma.validate.Regexp(KEBAB))
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
     category = ma.fields.String(required=True)
@@ -51,8 +51,11 @@ class StepSchema(ma.Schema):
     section = ma.fields.String(required=True, validate=ma.validate.OneOf(SECTIONS))
     source = ma.fields.String(required=True, validate=ma.validate.OneOf(SOURCES))
     phase = ma.fields.String(required=True, validate=ma.validate.OneOf(PHASES))
-    en = ma.fields.Nested(StepTextSchema, required=True)
-    ru = ma.fields.Nested(StepTextSchema, required=True)
+
+
+StepSchema = in_each_language(
+    _Step, lambda: ma.fields.Nested(StepTextSchema, required=True), "StepSchema"
+)
 
 
 class SourceLabelsSchema(ma.Schema):
