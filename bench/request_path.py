@@ -1,6 +1,7 @@
 """The request path: the service against a bare Flask endpoint, in process and over HTTP.
 
-    .venv/bin/python bench/request_path.py [--cases 300] [--rounds 5] [--http] [--requests 30000]
+    .venv/bin/python bench/request_path.py [--cases 300] [--rounds 5] [--breakdown] [--http]
+                                           [--requests 30000]
 
 1. **In process**, through the WSGI call alone: for each of --cases generated cases (seeded,
    as bench/load.py makes them), the time of `app(environ, start_response)` with the body
@@ -9,7 +10,15 @@
    Flask endpoint of bench/bare_app.py, which parses the same body and answers the very
    JSON the service answered (same size). Rounds are interleaved (service, bare, service,
    bare, ...) so that other work on a shared machine disturbs both alike; the medians of
-   all rounds and their ratio are printed.
+   all rounds and their ratio are printed. The bare endpoint is timed twice: as Flask
+   serves JSON out of the box (the standard library's encoder), which is the reference,
+   and with the service's encoder (service/fastjson.py, orjson), to show what is left
+   once both encode alike.
+   `--breakdown` then times the parts of the service's request inside the same WSGI
+   calls (medians per request): reading and parsing the body, validation, the engine's
+   C calls, the questions, the rest of the evaluation (implications, plan, metrics),
+   rendering with the messages, JSON encoding; what is left is Flask, Werkzeug and the
+   request's hooks (request id, metrics, the log line, security headers, compression).
 2. **Over HTTP** (`--http`, needs wrk: `apt-get install wrk`): both apps under the same
    gunicorn configuration, --requests requests at --concurrency connections per round,
    interleaved rounds, the best round of each and the throughput ratio.
@@ -36,8 +45,14 @@ sys.path.insert(0, str(ROOT))
 from werkzeug.test import EnvironBuilder  # noqa: E402
 
 import bench.bare_app as bare_app  # noqa: E402
+import service.api as api  # noqa: E402
 from bench.load import Gunicorn, generate, wrk  # noqa: E402
 from service import create_app  # noqa: E402
+
+try:  # absent from checkouts before it: the script also measures those, for a before/after
+    from service import fastjson
+except ImportError:
+    fastjson = None  # type: ignore[assignment]
 
 
 @contextmanager
@@ -103,11 +118,17 @@ def in_process(args) -> float:
     bare_app.ANSWERS.clear()
     bare_app.ANSWERS.update(answers)
     size = statistics.median(len(json.dumps(a)) for a in answers.values())
-    results: dict[str, list[int]] = {"service": [], "bare": []}
+    apps = {"service": service, "bare": bare_app.app}
+    if fastjson is not None:
+        bare_orjson = bare_app.Flask("bare_orjson")
+        bare_orjson.json = fastjson.Provider(bare_orjson)
+        bare_orjson.add_url_rule("/v1/guidance", view_func=bare_app.guidance, methods=["POST"])
+        apps["bare, orjson"] = bare_orjson
+    results: dict[str, list[int]] = {name: [] for name in apps}
     with quiet_stderr():
         for _ in range(args.rounds):
-            results["service"] += timed(service, requests)
-            results["bare"] += timed(bare_app.app, requests)
+            for name, app in apps.items():
+                results[name] += timed(app, requests)
     medians = {name: statistics.median(t) / 1000 for name, t in results.items()}
     ratio = medians["service"] / medians["bare"]
     print(
@@ -115,16 +136,108 @@ def in_process(args) -> float:
         f"{size / 1024:.1f} KiB (median)"
     )
     for name, value in medians.items():
-        print(f"  {name:<8} {value:8.1f} µs per request (median)")
+        print(f"  {name:<13} {value:8.1f} µs per request (median)")
     print(f"  service / bare: {ratio:.2f}x (target <= {args.max_ratio}x)")
+    if "bare, orjson" in medians:
+        print(f"  service / bare with orjson: {medians['service'] / medians['bare, orjson']:.2f}x")
+    if args.breakdown:
+        breakdown(service, requests, args.rounds)
     return ratio
+
+
+def breakdown(service, requests, rounds: int) -> None:
+    """The parts of the service's request, timed inside the WSGI calls: per part, the
+    median over the requests of its time in each; the rest is, per request, what none of
+    the timed functions took (Flask's and Werkzeug's own work, and the timers'), and its
+    median. Medians keep a shared machine's hiccups out (means would not)."""
+    state = service.extensions["dispute_guide"]
+    engine = state.engine
+    labels: list[str] = []
+    current: dict[str, int] = {}
+    clock = time.perf_counter_ns
+    saved: list = []
+
+    def timer(original, label: str):
+        labels.append(label)
+
+        def timed_call(*args, **kwargs):
+            start = clock()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                current[label] = current.get(label, 0) + clock() - start
+
+        return timed_call
+
+    def wrap(owner, name: str, label: str) -> None:
+        original = getattr(owner, name, None)
+        if original is None:  # an older checkout
+            return
+        saved.append((owner, name, original, name in vars(owner)))
+        setattr(owner, name, timer(original, label))
+
+    wrap(api, "json_body", "body: read and parse")
+    wrap(api, "validate_case", "validation")
+    wrap(engine, "evaluate", "evaluation")
+    wrap(engine, "fire", "engine C calls")
+    wrap(engine.asker, "ask", "questions")
+    wrap(api, "render_guidance", "rendering and messages")
+    wrap(service.json, "response", "JSON encoding, the response")
+    wrap(api, "negotiate_lang", "query and headers: language")
+    wrap(api, "questions_param", "query: questions")
+    wrap(api, "messages_param", "query: messages")
+    wrap(api, "localized", "answer headers")
+    hooks = {
+        "before": dict(service.before_request_funcs),
+        "after": dict(service.after_request_funcs),
+    }
+    for kind, funcs in (
+        ("before", service.before_request_funcs),
+        ("after", service.after_request_funcs),
+    ):
+        for key, hooked in list(funcs.items()):
+            funcs[key] = [
+                timer(f, f"hook {f.__name__.lstrip('_')} ({kind} request)") for f in hooked
+            ]
+    rows: list[dict[str, int]] = []
+    try:
+        with quiet_stderr():
+            for _ in range(rounds):
+                for environ, body in requests:
+                    current.clear()
+                    start = clock()
+                    call(service, environ, body)
+                    current["whole"] = clock() - start
+                    rows.append(dict(current))
+    finally:
+        for owner, name, original, own in reversed(saved):
+            if own:  # a module's function
+                setattr(owner, name, original)
+            else:  # an instance's method: its class's again
+                delattr(owner, name)
+        service.before_request_funcs.update(hooks["before"])
+        service.after_request_funcs.update(hooks["after"])
+    for row in rows:
+        row["evaluation: the rest"] = (
+            row.get("evaluation", 0) - row.get("engine C calls", 0) - row.get("questions", 0)
+        )
+        row["Flask and Werkzeug (the rest)"] = row["whole"] - sum(
+            value for label, value in row.items() if label not in ("whole", "evaluation")
+        )
+    shown = [label for label in labels if label != "evaluation"]
+    shown += ["evaluation: the rest", "Flask and Werkzeug (the rest)", "whole"]
+    print("  the service's request, by part (µs, median over the requests):")
+    for label in shown:
+        value = statistics.median(row.get(label, 0) for row in rows) / 1000
+        print(f"    {label:<36} {value:7.1f}")
 
 
 def over_http(args) -> float:
     cases = generate(args.cases, args.seed)
     cases_file = ROOT / "bench" / ".http-cases.json"
     answers_file = ROOT / "bench" / ".http-answers.json"
-    cases_file.write_text(json.dumps(cases), encoding="utf-8")
+    # One body per line: bench/wrk/guidance.lua sends each line as a request.
+    cases_file.write_text("".join(json.dumps(c) + "\n" for c in cases), encoding="utf-8")
     service = create_app()
     with quiet_stderr():
         answers = {
@@ -133,34 +246,51 @@ def over_http(args) -> float:
         }
     answers_file.write_text(json.dumps(answers), encoding="utf-8")
     best = {"service": 0.0, "bare": 0.0}
+    ratios = []
+    failed = 0
     targets = {
         "service": ("service:create_app()", {}),
         "bare": ("bench.bare_app:app", {"BARE_APP_ANSWERS": str(answers_file)}),
     }
     try:
         for round_ in range(args.http_rounds):
+            rates: dict[str, float] = {}
             for name, (app, env) in targets.items():
                 server = Gunicorn(app, args.workers, {"DISPUTE_GUIDE_LOG_LEVEL": "info", **env})
                 try:
+                    if args.warmup:
+                        wrk(
+                            server.url, str(cases_file), args.warmup, args.concurrency, args.threads
+                        )
                     result = wrk(
                         server.url, str(cases_file), args.requests, args.concurrency, args.threads
                     )
                 finally:
                     server.stop()
                 rate = result["answers"] / (result["duration_us"] / 1e6)
+                errors = result["non_200"] + sum(result["errors"].values())
+                failed += errors
                 print(
-                    f"  round {round_ + 1} {name:<8} {rate:8.0f} req/s "
-                    f"({result.get('errors', 0)} errors)"
+                    f"  round {round_ + 1} {name:<8} {rate:8.0f} req/s, p50 "
+                    f"{result['latency_us']['p50'] / 1000:.1f} ms, {errors} errors",
+                    flush=True,
                 )
+                rates[name] = rate
                 best[name] = max(best[name], rate)
+            ratios.append(rates["service"] / rates["bare"])
+            print(f"  round {round_ + 1} service / bare: {ratios[-1]:.2f}", flush=True)
     finally:
         cases_file.unlink(missing_ok=True)
         answers_file.unlink(missing_ok=True)
     ratio = best["service"] / best["bare"]
     print(
         f"over HTTP, best rounds: service {best['service']:.0f} req/s, bare "
-        f"{best['bare']:.0f} req/s: {ratio:.2f} (target >= {args.min_ratio})"
+        f"{best['bare']:.0f} req/s: {ratio:.2f}; per round "
+        f"{', '.join(f'{r:.2f}' for r in ratios)} (target >= {args.min_ratio})"
     )
+    if failed:
+        print(f"  {failed} requests failed")
+        return 0.0
     return ratio
 
 
@@ -170,9 +300,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--max-ratio", type=float, default=2.0)
+    parser.add_argument("--breakdown", action="store_true", help="time the request's parts")
     parser.add_argument("--http", action="store_true", help="also measure over HTTP with wrk")
     parser.add_argument("--http-rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=30000)
+    parser.add_argument("--warmup", type=int, default=1000, help="requests before each round")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)

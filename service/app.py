@@ -6,13 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
-from flask.json.provider import DefaultJSONProvider
 
 from service import (
     api,
     batch,
     compression,
     errors,
+    fastjson,
     health,
     observability,
     page,
@@ -34,10 +34,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     values.update(config or {})
     app.config.from_mapping(values)
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
-    answers = DefaultJSONProvider(app)
-    answers.sort_keys = False  # the keys in the order the answer builds them
-    answers.ensure_ascii = False
-    app.json = answers
+    # orjson: the same bytes as json.dumps, faster; keys unsorted, non-ASCII as it is
+    app.json = fastjson.Provider(app)
     observability.init_app(app)  # first: the request id and timing wrap everything else
     security.init_app(app)
     compression.init_app(app)  # gzip for text answers the client accepts compressed

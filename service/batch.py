@@ -29,6 +29,7 @@ from schemas.batch import BatchRequestSchema
 from schemas.case import MAX_STRING
 from service import jsonio
 from service.core import Loaded, render_guidance, validate_case
+from service.encoding import dumps_line
 from service.errors import problem_of
 from service.exceptions import EngineError
 from service.http import (
@@ -39,7 +40,7 @@ from service.http import (
     negotiate_lang,
     questions_param,
 )
-from service.lines import MAX_LINE_BYTES, NDJSON, dumps_line, read_lines
+from service.lines import MAX_LINE_BYTES, NDJSON, read_lines
 from service.names import LOGGER
 from service.observability import metrics
 from service.problems import ApiError, UnsupportedMediaType, flatten_messages

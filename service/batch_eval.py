@@ -26,8 +26,8 @@ from service.core import (
     render_guidance,
     validate_case,
 )
+from service.encoding import dumps_line
 from service.exceptions import DisputeGuideError
-from service.lines import dumps_line
 from service.problems import ApiError, MalformedJson
 from service.rulebook import RulesError
 

@@ -101,6 +101,9 @@ class Engine:
             if fact.type == "list"
         }
         self.shards = shard(rulebook, lambda fact, value: self._members[fact][value])
+        # A ruleset whose rules all need one list item (a situation) can fire nothing for a
+        # case without it: it is not run at all (what it would give: only the sentinel).
+        self._needs = tuple(_needed_marker(rules) for rules in self.shards)
         self._handles: list = []
         for rules in self.shards:
             definition = {
@@ -128,11 +131,17 @@ class Engine:
         """Assert one flattened case in a fresh session of each ruleset; return the ids of the
         rules that fired, each once."""
         fired: list[str] = []
+        held = {
+            markers[value]
+            for name, markers in self._members.items()
+            for value in flat.get(name, ())
+        }
         with self._lock:
             sid = str(next(self._sids))
             encoded = self.encode(flat, sid)
-            for handle in self._handles:
-                self._fire_one(handle, sid, encoded, fired)
+            for handle, needed in zip(self._handles, self._needs, strict=True):
+                if needed is None or needed in held:
+                    self._fire_one(handle, sid, encoded, fired)
             self.evaluations += 1
         # A rule fires once per alternative of its condition that holds.
         return list(dict.fromkeys(name.partition(ALTERNATIVE)[0] for name in fired))
@@ -217,8 +226,9 @@ class Engine:
 
 
 def shard(rulebook: Rulebook, member=None) -> list[list[tuple[str, tuple]]]:
-    """The rules' alternatives as engine rules, packed into as few rulesets as keep the
-    matcher's pending stack within STACK_BUDGET for every possible fact.
+    """The rules' alternatives as engine rules, grouped by the list item they need and
+    packed into as few rulesets per group as keep the matcher's pending stack within
+    STACK_BUDGET for every possible fact.
 
     The alpha network of a ruleset is the trie of its rules' test chains (durable_rules
     shares a node between chains that start with the same test; it never shares array
@@ -229,24 +239,48 @@ def shard(rulebook: Rulebook, member=None) -> list[list[tuple[str, tuple]]]:
     """
     shards: list[list[tuple[str, tuple]]] = []
     network = Network()
-    for rule in rulebook.rules:
-        for k, term in enumerate(durable_terms(rule.when, member)):
-            chain = tuple(sorted(term, key=_chain_key))
-            if (
-                not shards
-                or len(shards[-1]) >= RULES_PER_RULESET
-                or network.bound_with(chain) > STACK_BUDGET
-            ):
-                shards.append([])
-                network = Network()
-                if network.bound_with(chain) > STACK_BUDGET:
-                    raise EngineError(
-                        f"rule {rule.id!r}: an alternative of its condition is "
-                        "too long for the engine"
-                    )
-            network.add(chain)
-            shards[-1].append((f"{rule.id}{ALTERNATIVE}{k}", chain))
+    engine_rules = [
+        (f"{rule.id}{ALTERNATIVE}{k}", tuple(sorted(term, key=_chain_key)), rule.id)
+        for rule in rulebook.rules
+        for k, term in enumerate(durable_terms(rule.when, member))
+    ]
+    # Grouped by the list item each needs (its first marker test; those that need none
+    # first), in rulebook order within a group: a ruleset holds one group, so a case runs
+    # only the rulesets of the items it holds (and those that need none).
+    engine_rules.sort(key=lambda r: _marker(r[1]) or "")  # stable: rulebook order stays
+    group = None
+    for name, chain, rule_id in engine_rules:
+        if (
+            not shards
+            or _marker(chain) != group
+            or len(shards[-1]) >= RULES_PER_RULESET
+            or network.bound_with(chain) > STACK_BUDGET
+        ):
+            shards.append([])
+            network = Network()
+            group = _marker(chain)
+            if network.bound_with(chain) > STACK_BUDGET:
+                raise EngineError(
+                    f"rule {rule_id!r}: an alternative of its condition is too long for the engine"
+                )
+        network.add(chain)
+        shards[-1].append((name, chain))
     return shards
+
+
+def _marker(chain: tuple) -> str | None:
+    """The first list-item marker a chain needs present (`{"_l0_3": 1}`), if any."""
+    for atom in chain:
+        field, value = next(iter(atom.items()))
+        if field.startswith("_l") and value == 1:
+            return field
+    return None
+
+
+def _needed_marker(rules: list[tuple[str, tuple]]) -> str | None:
+    """The marker every rule of a ruleset needs, or None when some need none or others."""
+    needed = {_marker(chain) for _, chain in rules}
+    return needed.pop() if len(needed) == 1 else None
 
 
 def _chain_key(atom: dict) -> tuple:

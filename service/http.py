@@ -17,15 +17,18 @@ from service.problems import BadParameter, UnreadableBody, UnsupportedMediaType
 
 def negotiate_lang() -> str:
     """?lang= first, then Accept-Language, then English; unsupported ones fall back to English."""
-    asked = request.args.get("lang")
+    environ = request.environ
+    asked = request.args.get("lang") if environ.get("QUERY_STRING") else None
     if asked is not None:
         asked = asked.strip().lower()
         return asked if asked in LANGS else DEFAULT_LANG
+    if not environ.get("HTTP_ACCEPT_LANGUAGE"):  # nothing to parse
+        return DEFAULT_LANG
     return request.accept_languages.best_match(LANGS, default=DEFAULT_LANG)
 
 
 def flag(name: str, default: bool) -> bool:
-    raw = request.args.get(name)
+    raw = request.args.get(name) if request.environ.get("QUERY_STRING") else None
     if raw is None:
         return default
     value = parse_bool(raw)
@@ -92,6 +95,8 @@ def unreadable(detail: str) -> NoReturn:
 
 def questions_param() -> int | None:
     """?questions=true (the default: the best few), all, or false; the most to list."""
+    if not request.environ.get("QUERY_STRING"):  # no query: the default, without parsing one
+        return DEFAULT_QUESTIONS
     raw = request.args.get("questions")
     if raw is not None and raw.strip().lower() == "all":
         return None
@@ -101,6 +106,8 @@ def questions_param() -> int | None:
 def messages_param() -> tuple:
     """?messages=true (the default: what to send now), all (the escalation letters too),
     or false."""
+    if not request.environ.get("QUERY_STRING"):
+        return DEFAULT_MESSAGES
     raw = request.args.get("messages")
     if raw is not None and raw.strip().lower() == "all":
         return ALL_MESSAGES
@@ -108,6 +115,10 @@ def messages_param() -> tuple:
 
 
 def localized(response: Response, lang: str) -> Response:
-    response.headers["Content-Language"] = lang
-    response.vary.add("Accept-Language")
+    headers = response.headers
+    headers["Content-Language"] = lang
+    if "Vary" in headers:
+        response.vary.add("Accept-Language")
+    else:  # what vary.add writes on a fresh answer, without parsing the header first
+        headers["Vary"] = "Accept-Language"
     return response

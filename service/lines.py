@@ -1,13 +1,12 @@
-"""Reading a stream line by line with bounded memory, and writing one compact JSON line.
+"""Reading a stream line by line with bounded memory.
 
 Shared by the NDJSON batch endpoint and the command line's JSONL and CSV readers.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Protocol
 
 NDJSON = "application/x-ndjson"  # one JSON text per line
 MAX_LINE_BYTES = 64 * 1024  # one NDJSON line, its line break included
@@ -37,8 +36,3 @@ def read_lines(stream: Readable, limit: int = MAX_LINE_BYTES) -> Iterator[tuple[
             while line and not line.endswith(b"\n"):
                 line = stream.readline(limit)
             yield number, None
-
-
-def dumps_line(value: Any) -> str:
-    """One compact JSON line (JSON escapes every newline inside strings)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n"

@@ -61,6 +61,17 @@ class Planner:
         for shift in rulebook.phase_shifts:
             for step in shift.steps:
                 self._shifts.setdefault(step, []).append(shift)
+        # The same as bit masks, for the questions, which settle a plan for every answer:
+        # one bit per step, in answer order (so the bits of a mask come out ordered).
+        self.step_ids = tuple(sorted(rulebook.steps, key=lambda s: rulebook.steps[s].rank))
+        self.step_bit = {step: 1 << i for i, step in enumerate(self.step_ids)}
+        self.add_mask = {rule.id: self.mask(rule.add) for rule in rulebook.rules}
+        self.remove_mask = {rule.id: self.mask(rule.remove) for rule in rulebook.rules}
+        self._superseded_mask = self.mask(self._supersession_order)
+        self._supersession_masks = tuple(
+            (self.step_bit[step], self.mask(self._superseded_by[step]))
+            for step in self._supersession_order
+        )
 
     def given(self, rules: Iterable[Rule]) -> dict[str, list[Rule]]:
         """The steps given by these fired rules, each with the rules that added it."""
@@ -101,6 +112,42 @@ class Planner:
                     present.discard(step)
         return present
 
+    def mask(self, step_ids: Iterable[str]) -> int:
+        bit = self.step_bit
+        mask = 0
+        for step in step_ids:
+            mask |= bit[step]
+        return mask
+
+    def ids(self, mask: int) -> tuple[str, ...]:
+        """The step ids of a mask, in answer order."""
+        ids = []
+        step_ids = self.step_ids
+        while mask:
+            low = mask & -mask
+            ids.append(step_ids[low.bit_length() - 1])
+            mask ^= low
+        return tuple(ids)
+
+    def settle_mask(self, added: int, removed: int) -> int:
+        """The steps given (a mask) when fired rules add `added` and remove `removed`: what
+        `present` gives, as a mask."""
+        present = added & ~removed
+        if present & self._superseded_mask:
+            for bit, by in self._supersession_masks:
+                if present & bit and present & by:
+                    present &= ~bit
+        return present
+
+    def present_mask(self, rule_ids: Iterable[str]) -> int:
+        """`present` as a mask of steps."""
+        adds, removes = self.add_mask, self.remove_mask
+        added = removed = 0
+        for rule_id in rule_ids:
+            added |= adds[rule_id]
+            removed |= removes[rule_id]
+        return self.settle_mask(added, removed)
+
     def plan(self, rules: Iterable[Rule]) -> tuple[PlannedStep, ...]:
         """The ordered plan for these fired rules (in rulebook order)."""
         given = self.given(rules)
@@ -130,8 +177,14 @@ def complete(rulebook: Rulebook, flat: Mapping[str, Any]) -> dict:
     for _ in range(len(implications)):  # chains settle within as many passes
         changed = False
         for implication in implications:
+            then = implication.then
+            for name in then:
+                if name not in facts:  # else it could add nothing: no need to test it
+                    break
+            else:
+                continue
             if implication.test(facts):
-                for name, value in implication.then.items():
+                for name, value in then.items():
                     if name not in facts:
                         facts[name] = value
                         changed = True
@@ -152,10 +205,11 @@ def settle(rulebook: Rulebook, flat: Mapping[str, Any]) -> tuple[dict, bool]:
                         return facts, True
     elif rulebook.implications:
         for implication in rulebook.implications:
-            if any(flat.get(n, v) != v for n, v in implication.then.items()) and implication.test(
-                facts
-            ):
-                return facts, True
+            for name, value in implication.then.items():
+                if name in flat and flat[name] != value:  # said otherwise: does it hold?
+                    if implication.test(facts):
+                        return facts, True
+                    break
     return facts, False
 
 

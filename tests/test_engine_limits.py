@@ -276,8 +276,10 @@ def test_threads_never_hold_more_than_one_session_nor_leave_one_behind(own_app, 
         agree = list(pool.map(one, work))
     assert all(agree), f"{agree.count(False)} answers differ from the single-threaded ones"
     assert watched.peak == 1, "more than one durable_rules session was live at once"
-    # One session per engine ruleset (the rulebook is split to bound the matcher's stack).
-    assert watched.asserted == watched.deleted == len(work) * len(engine.shards)
+    # At most one session per engine ruleset (the rulebook is split to bound the matcher's
+    # stack; a ruleset whose rules all need a situation the case lacks is not run).
+    assert watched.asserted == watched.deleted
+    assert len(work) <= watched.asserted <= len(work) * len(engine.shards)
     assert sum(watched.live.values()) == 0
     assert engine.live_sessions == 0
     assert engine.evaluations - before == len(work)

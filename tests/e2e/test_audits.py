@@ -11,9 +11,17 @@ import json
 import subprocess
 
 import pytest
-from browser import (
+
+# Fixtures are imported by name for pytest to find them (hence the noqa).
+from browser import (  # noqa: F401
     ARTIFACTS,
-    color_scheme,  # noqa: F401
+    artifacts,
+    axe_source,
+    chromium_paths,
+    color_scheme,
+    driver,
+    lighthouse_bin,
+    page,
     phone,
 )
 from test_page import CONTEXT, fill_context, fill_silent_case

@@ -126,8 +126,10 @@ def test_an_allowed_origin_frames_the_page_and_gets_its_events(page, embeddable,
     page.driver.switch_to.frame(page.find("#guide"))
     try:
         assert page.step_ids() == shown["step_ids"]
-        field = page.find("button.option").get_attribute("data-field")
-        value = json.loads(page.find("button.option").get_attribute("data-value"))
+        # The escrow question (an answer to the fraud question would end the client letter).
+        option = page.find('button.option[data-field="platform.escrow"]')
+        field = option.get_attribute("data-field")
+        value = json.loads(option.get_attribute("data-value"))
         revision = page.revision
         page.answer(field, value)
         page.wait_for_result(revision)

@@ -764,7 +764,8 @@ def test_the_context_is_checked_before_asking(page):
 
 def test_a_walk_away_plan_has_no_message_that_courts_the_client(page, server):
     case = {"situations": ["client_silent"], "client": {"fraud_signals": True}}
-    assert api(server, case, "en")["messages"] == []
+    # Only the report to the platform: nothing goes to the client.
+    assert [m["to"] for m in api(server, case, "en")["messages"]] == ["platform"]
     page.open("/?lang=en")
     page.tick_situation("client_silent")
     page.choose("client.fraud_signals", True)
@@ -772,5 +773,18 @@ def test_a_walk_away_plan_has_no_message_that_courts_the_client(page, server):
     page.submit()
     page.wait_for_result(before)
     assert "stop-dealing-with-fraudster" in page.step_ids()
+    letters = page.find_all("li.message")
+    assert [letter.get_attribute("data-to") for letter in letters] == ["platform"]
+    assert page.find_all('li.message[data-to="client"]') == []
+
+
+def test_a_plan_with_nothing_to_send_says_so(page, server):
+    case = {"situations": ["new_client"]}
+    assert api(server, case, "en")["messages"] == []
+    page.open("/?lang=en")
+    page.tick_situation("new_client")
+    before = page.revision
+    page.submit()
+    page.wait_for_result(before)
     assert page.find_all("li.message") == []
     assert page.find("#no-messages").text == "No message to send for this plan."
