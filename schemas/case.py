@@ -15,6 +15,8 @@ from typing import Any
 
 import marshmallow as ma
 
+from schemas.common import LANGS, StrictInteger
+
 MAX_STRING = 128
 NOT_AN_OBJECT = "Expected a JSON object."
 UNKNOWN_FIELD = "Unknown field."
@@ -29,18 +31,6 @@ class StrictBoolean(ma.fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if type(value) is not bool:
-            raise self.make_error("invalid")
-        return value
-
-
-class StrictInteger(ma.fields.Integer):
-    """A JSON integer: no booleans, strings or floats (not even 5.0)."""
-
-    def __init__(self, **kwargs):
-        super().__init__(strict=True, **kwargs)
-
-    def _validated(self, value):
-        if type(value) is not int:
             raise self.make_error("invalid")
         return value
 
@@ -174,7 +164,7 @@ class ContextSchema(_Strict):
     )
     language = StrictString(
         allow_none=True,
-        validate=ma.validate.OneOf(("en", "ru")),
+        validate=ma.validate.OneOf(LANGS),
         metadata={
             "description": "The language of the messages, when the client speaks another than the "
             "answer's (default: the answer's)."

@@ -22,7 +22,8 @@ from typing import Any
 
 import marshmallow as ma
 
-from schemas.case import StrictBoolean, StrictInteger, StrictString, UniqueList
+from schemas.case import StrictBoolean, StrictString, UniqueList
+from schemas.common import StrictInteger
 
 # Field kinds, tested in this order.
 BOOLEAN, INTEGER, ENUM, STRING, LIST, GROUP, FIELD = range(7)

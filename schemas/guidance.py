@@ -3,11 +3,12 @@ these describe them in openapi.yaml, and the tests validate every answer against
 
 import marshmallow as ma
 
+from schemas.common import LANGS
 from schemas.rules import PHASES, SOURCES
 
 LANG = ma.fields.String(
     required=True,
-    validate=ma.validate.OneOf(("en", "ru")),
+    validate=ma.validate.OneOf(LANGS),
     metadata={"description": "The language of the texts."},
 )
 VERSION = ma.fields.String(

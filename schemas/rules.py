@@ -1,4 +1,5 @@
-"""Schemas of the rules folder: facts.yaml, steps.yaml and the rule files.
+"""Schemas of the rules folder: facts.yaml, steps.yaml, plan.yaml and the rule files
+(messages.yaml: schemas/messages.py).
 
 The loader (service/rulebook.py) feeds each YAML document through these schemas;
 any error stops the service from starting, naming the file, the rule and the problem.
@@ -11,9 +12,10 @@ from typing import Any
 
 import marshmallow as ma
 
+from schemas.common import LANGS, StrictInteger, in_each_language
+
 KEBAB = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 FACT_NAME = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$"
-LANGS = ("en", "ru")
 KINDS = ("do", "avoid")
 # When a step applies: now; if that does not work (escalation, declining as the fallback);
 # next time (lessons for future clients). Answers are ordered by phase first.
@@ -24,17 +26,8 @@ FACT_TYPES = ("boolean", "enum", "integer", "list")
 BOOLEAN_LABELS = ("yes", "no")
 
 
-class StrictInteger(ma.fields.Integer):
-    """An integer that refuses booleans and strings."""
-
-    def _validated(self, value):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.make_error("invalid")
-        return super()._validated(value)
-
-
 def _localized(max_length: int) -> type[ma.Schema]:
-    fields = {
+    fields: dict[str, ma.fields.Field] = {
         lang: ma.fields.String(required=True, validate=ma.validate.Length(1, max_length))
         for lang in LANGS
     }
@@ -50,7 +43,7 @@ class StepTextSchema(ma.Schema):
     detail = ma.fields.String(required=True, validate=ma.validate.Length(1, 600))
 
 
-class StepSchema(ma.Schema):
+class _Step(ma.Schema):
     id = ma.fields.String(required=True, validate=ma.validate.Regexp(KEBAB))
     kind = ma.fields.String(required=True, validate=ma.validate.OneOf(KINDS))
     category = ma.fields.String(required=True)
@@ -58,8 +51,11 @@ class StepSchema(ma.Schema):
     section = ma.fields.String(required=True, validate=ma.validate.OneOf(SECTIONS))
     source = ma.fields.String(required=True, validate=ma.validate.OneOf(SOURCES))
     phase = ma.fields.String(required=True, validate=ma.validate.OneOf(PHASES))
-    en = ma.fields.Nested(StepTextSchema, required=True)
-    ru = ma.fields.Nested(StepTextSchema, required=True)
+
+
+StepSchema = in_each_language(
+    _Step, lambda: ma.fields.Nested(StepTextSchema, required=True), "StepSchema"
+)
 
 
 class SourceLabelsSchema(ma.Schema):
@@ -366,57 +362,3 @@ class PlanFileSchema(ma.Schema):
                 ]
         if errors:
             raise ma.ValidationError(errors)
-
-
-RECIPIENTS = ("client", "platform")
-Variants = ma.fields.List(
-    ma.fields.String(validate=ma.validate.Length(1, 700)),
-    required=True,
-    validate=ma.validate.Length(min=1),
-)
-
-
-class LocalizedVariants(ma.Schema):
-    """Texts in each language: the first whose placeholders the context fills is used."""
-
-    en = Variants
-    ru = Variants
-
-
-class MessageKindSchema(ma.Schema):
-    id = ma.fields.String(required=True, validate=ma.validate.Regexp(KEBAB))
-    to = ma.fields.String(required=True, validate=ma.validate.OneOf(RECIPIENTS))
-    phase = ma.fields.String(required=True, validate=ma.validate.OneOf(PHASES))
-    purpose = ma.fields.Nested(Localized, required=True)
-    subject = ma.fields.Nested(LocalizedVariants, required=True)
-    opening = ma.fields.Nested(LocalizedVariants, required=True)
-    closing = ma.fields.Nested(LocalizedVariants, required=True)
-
-
-class BlockSchema(ma.Schema):
-    step = ma.fields.String(required=True)
-    to = ma.fields.String(required=True, validate=ma.validate.OneOf(RECIPIENTS))
-    demand = ma.fields.Boolean(
-        load_default=False,
-        metadata={
-            "description": "The block states a demand or a consequence (only a contract backs it)."
-        },
-    )
-    en = Variants
-    ru = Variants
-
-
-class MessagesFileSchema(ma.Schema):
-    """messages.yaml: ready-to-send messages composed from the plan's steps."""
-
-    max_length = StrictInteger(required=True, validate=ma.validate.Range(200, 5000))
-    messages = ma.fields.List(ma.fields.Nested(MessageKindSchema), required=True)
-    blocks = ma.fields.List(ma.fields.Nested(BlockSchema), required=True)
-    not_messages = ma.fields.List(
-        ma.fields.String(),
-        load_default=list,
-        metadata={
-            "description": "Steps whose action is no message to anyone (attitudes, lessons, "
-            "actions of one's own)."
-        },
-    )

@@ -3,50 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: configuration, the compiled rules, error handling, the routes.
+    """Build the app (service/app.py); `gunicorn 'service:create_app()'` calls this.
 
-    `config` overrides the DISPUTE_GUIDE_* environment (tests pass a mapping).
-    A broken rules folder raises service.rulebook.RulesError: the service does not start.
+    The import is here, not at the top, on purpose: every `import service.<module>` runs
+    this file first, and importing Flask here would make the Flask-free core (validating,
+    rendering, the batch runs, the schemas) load Flask too.
     """
-    from service import (
-        api,
-        batch,
-        compression,
-        errors,
-        fastjson,
-        health,
-        observability,
-        page,
-        security,
-        state,
-    )
-    from service import (
-        config as settings,
-    )
+    from service.app import create_app as build
 
-    app = Flask(__name__)
-    values = settings.from_env()
-    values.update(config or {})
-    app.config.from_mapping(values)
-    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
-    app.json = fastjson.Provider(app)  # orjson: the same bytes as json.dumps, faster
-    app.json.sort_keys = False
-    app.json.ensure_ascii = False
-    observability.init_app(app)  # first: the request id and timing wrap everything else
-    security.init_app(app)
-    compression.init_app(app)  # gzip for text answers the client accepts compressed
-    loaded = state.load(app.config["RULES_DIR"])
-    loaded.engine.observer = observability.metrics(app).evaluated
-    app.extensions[state.EXTENSION] = loaded
-    errors.init_app(app)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(batch.bp)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(page.bp)
-    return app
+    return build(config)

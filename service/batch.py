@@ -9,7 +9,8 @@
 A result is `{"index"|"line", "case_id", "status", "guidance"|"problem"}`: `guidance` is
 exactly the body POST /v1/guidance answers for that case, `problem` exactly its error
 body (same `errors` object), and `status` the status that endpoint would have answered.
-One bad case never fails the batch. `Tally` and `read_lines` are shared with the CLI.
+One bad case never fails the batch. `Tally` (service/tally.py) and `read_lines`
+(service/lines.py) are shared with the command line.
 """
 
 from __future__ import annotations
@@ -17,37 +18,36 @@ from __future__ import annotations
 import io
 import logging
 import time
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
-from typing import Any, BinaryIO
+from collections.abc import Iterator
+from typing import Any
 
 import marshmallow as ma
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 from werkzeug.wsgi import get_input_stream
 
+from schemas.batch import BatchRequestSchema
 from schemas.case import MAX_STRING
-from schemas.guidance import GuidanceSchema
-from schemas.problem import ProblemSchema
-from service import fastjson, jsonio
-from service.api import (
+from service import jsonio
+from service.core import Loaded, render_guidance, validate_case
+from service.encoding import dumps_line
+from service.errors import problem_of
+from service.exceptions import EngineError
+from service.http import (
+    is_json,
     json_body,
     localized,
     messages_param,
     negotiate_lang,
     questions_param,
-    render_guidance,
-    validate_case,
 )
-from service.engine import EngineError
-from service.errors import ApiError, UnsupportedMediaType, flatten_messages, problem
+from service.lines import MAX_LINE_BYTES, NDJSON, read_lines
+from service.names import LOGGER
 from service.observability import metrics
-from service.rulebook import Rulebook
-from service.state import Loaded, loaded
+from service.problems import ApiError, UnsupportedMediaType, flatten_messages
+from service.state import loaded
+from service.tally import Tally
 
-NDJSON = "application/x-ndjson"
-MAX_LINE_BYTES = 64 * 1024  # one NDJSON line, its line break included
-
-log = logging.getLogger("dispute_guide")
+log = logging.getLogger(LOGGER)
 bp = Blueprint("batch", __name__, url_prefix="/v1")
 
 
@@ -71,94 +71,7 @@ class InternalError(ApiError):
     status, title, slug = 500, "Internal Server Error", None
 
 
-# --- the summary -------------------------------------------------------------
-
-
-class Tally:
-    """How a batch went: cases, errors, and how often each step was recommended,
-    overall and in the cases of each situation (a case counts for each of its situations)."""
-
-    def __init__(self) -> None:
-        self.cases = 0
-        self.errors = 0
-        self.steps: Counter = Counter()
-        self.situations: Counter = Counter()
-        self.steps_by_situation: dict[str, Counter] = defaultdict(Counter)
-
-    @property
-    def evaluated(self) -> int:
-        return self.cases - self.errors
-
-    def add(self, situations: Iterable[str], steps: Iterable[str]) -> None:
-        steps = tuple(steps)
-        self.cases += 1
-        self.steps.update(steps)
-        for situation in situations:
-            self.situations[situation] += 1
-            self.steps_by_situation[situation].update(steps)
-
-    def add_error(self) -> None:
-        self.cases += 1
-        self.errors += 1
-
-    def ranked(self, counts: Counter, rulebook: Rulebook) -> list[tuple[str, int]]:
-        """Most recommended first; ties in catalogue order."""
-        rank = rulebook.steps
-        return sorted(counts.items(), key=lambda item: (-item[1], rank[item[0]].rank))
-
-    def situation_order(self, rulebook: Rulebook) -> list[str]:
-        known = rulebook.facts["situations"].values
-        return [s for s in known if s in self.situations]
-
-    def summary(self, rulebook: Rulebook) -> dict:
-        return {
-            "cases": self.cases,
-            "evaluated": self.evaluated,
-            "errors": self.errors,
-            "steps": dict(self.ranked(self.steps, rulebook)),
-            "situations": {
-                situation: {
-                    "cases": self.situations[situation],
-                    "steps": dict(self.ranked(self.steps_by_situation[situation], rulebook)),
-                }
-                for situation in self.situation_order(rulebook)
-            },
-        }
-
-
-# --- reading lines -------------------------------------------------------------
-
-
-def read_lines(stream: BinaryIO, limit: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes | None]]:
-    """(line number, line without its break) for each line of a binary stream.
-
-    A line longer than `limit` bytes (its break included) comes as None, and is skipped
-    in pieces, never held whole: memory stays bounded whatever the input.
-    """
-    number = 0
-    while True:
-        line = stream.readline(limit)
-        if not line:
-            return
-        number += 1
-        if line.endswith(b"\n"):
-            yield number, line.rstrip(b"\r\n")
-        elif len(line) < limit:
-            yield number, line  # the last line, without a break
-        else:
-            while line and not line.endswith(b"\n"):
-                line = stream.readline(limit)
-            yield number, None
-
-
-dumps_line = fastjson.dumps_line  # one compact JSON line, as the single endpoint writes
-
-
 # --- evaluating ------------------------------------------------------------------
-
-
-def problem_of(error: ApiError) -> dict:
-    return problem(error.status, error.title, error.detail, error.slug, error.errors)
 
 
 def echoed_case_id(data: Any) -> str | None:
@@ -173,9 +86,8 @@ def echoed_case_id(data: Any) -> str | None:
 def _failed(case_id: str | None, error: ApiError, tally: Tally) -> dict:
     tally.add_error()
     if 400 <= error.status < 500:
-        metrics(current_app).validation_errors.labels(
-            request.url_rule.rule, str(error.status)
-        ).inc()
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics(current_app).validation_errors.labels(route, str(error.status)).inc()
     return {"case_id": case_id, "status": error.status, "problem": problem_of(error)}
 
 
@@ -211,20 +123,6 @@ def evaluate_entry(state: Loaded, data: Any, lang: str, options: tuple, tally: T
 # --- routes ----------------------------------------------------------------------
 
 
-class BatchRequestSchema(ma.Schema):
-    class Meta:
-        unknown = ma.RAISE
-
-    cases = ma.fields.List(
-        ma.fields.Raw(allow_none=True, metadata={"allOf": [{"$ref": "#/components/schemas/Case"}]}),
-        required=True,
-        metadata={
-            "description": "The cases, each as POST /v1/guidance takes it. An invalid "
-            "case gives a problem result at its index, not a failed batch."
-        },
-    )
-
-
 _batch_request = BatchRequestSchema()
 
 
@@ -241,9 +139,7 @@ def guidance_batch():
         )
         response.headers["X-Accel-Buffering"] = "no"  # a proxy must not hold the lines back
         return localized(response, lang)
-    if mimetype != "application/json" and not (
-        mimetype.startswith("application/") and mimetype.endswith("+json")
-    ):
+    if not is_json(mimetype):
         raise UnsupportedMediaType(
             f"Send the cases as application/json or {NDJSON}, "
             f"not {mimetype or 'a body without a type'}."
@@ -362,187 +258,3 @@ def _stream(state: Loaded, lang: str, questions: tuple) -> Iterator[str]:
         yield _cut_off_line()
         return
     yield dumps_line({"summary": tally.summary(state.rulebook)})
-
-
-# --- the contract ------------------------------------------------------------------
-
-
-class BatchResultSchema(ma.Schema):
-    index = ma.fields.Integer(
-        metadata={"description": "JSON batches: the case's position in `cases`, from 0."}
-    )
-    line = ma.fields.Integer(
-        allow_none=True,
-        metadata={
-            "description": "NDJSON: the case's line number, from 1 (null when the body broke off)."
-        },
-    )
-    case_id = ma.fields.String(
-        required=True,
-        allow_none=True,
-        metadata={
-            "description": "The case's case_id, echoed (null when absent or itself invalid)."
-        },
-    )
-    status = ma.fields.Integer(
-        required=True,
-        metadata={
-            "description": "What POST /v1/guidance would answer for this case: 200, 400 (not "
-            "JSON), 413 (line too long), 422 (invalid case), 500."
-        },
-    )
-    guidance = ma.fields.Nested(
-        GuidanceSchema,
-        metadata={"description": "When status is 200: exactly what POST /v1/guidance answers."},
-    )
-    problem = ma.fields.Nested(
-        ProblemSchema,
-        metadata={"description": "Otherwise: exactly the error body POST /v1/guidance answers."},
-    )
-
-
-class SituationTallySchema(ma.Schema):
-    cases = ma.fields.Integer(
-        required=True, metadata={"description": "Evaluated cases with this situation."}
-    )
-    steps = ma.fields.Dict(
-        keys=ma.fields.String(),
-        values=ma.fields.Integer(),
-        required=True,
-        metadata={
-            "description": "Step id: how many of those cases it was "
-            "recommended in; most frequent first."
-        },
-    )
-
-
-class BatchSummarySchema(ma.Schema):
-    cases = ma.fields.Integer(required=True, metadata={"description": "Cases received."})
-    evaluated = ma.fields.Integer(required=True, metadata={"description": "Cases answered."})
-    errors = ma.fields.Integer(
-        required=True, metadata={"description": "Cases answered with a problem."}
-    )
-    steps = ma.fields.Dict(
-        keys=ma.fields.String(),
-        values=ma.fields.Integer(),
-        required=True,
-        metadata={
-            "description": "Step id: how many cases it was recommended in; most frequent first."
-        },
-    )
-    situations = ma.fields.Dict(
-        keys=ma.fields.String(),
-        values=ma.fields.Nested(SituationTallySchema),
-        required=True,
-        metadata={
-            "description": "Per situation (a case counts for each of its situations), "
-            "in catalogue order."
-        },
-    )
-
-
-class BatchResponseSchema(ma.Schema):
-    results = ma.fields.List(
-        ma.fields.Nested(BatchResultSchema),
-        required=True,
-        metadata={"description": "One per case, in the order of `cases`."},
-    )
-    summary = ma.fields.Nested(BatchSummarySchema, required=True)
-
-
-class BatchSummaryLineSchema(ma.Schema):
-    summary = ma.fields.Nested(
-        BatchSummarySchema,
-        required=True,
-        metadata={"description": "The last line of a complete NDJSON answer."},
-    )
-
-
-def openapi_schemas() -> dict:
-    """Extra component schemas {name: marshmallow schema class} for openapi.yaml."""
-    # Nested ones first, so that the later ones refer to them by these names.
-    return {
-        "BatchResult": BatchResultSchema,
-        "BatchSituationTally": SituationTallySchema,
-        "BatchSummary": BatchSummarySchema,
-        "BatchRequest": BatchRequestSchema,
-        "BatchResponse": BatchResponseSchema,
-        "BatchSummaryLine": BatchSummaryLineSchema,
-    }
-
-
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def openapi_paths() -> dict:
-    """The batch endpoint's part of openapi.yaml (merged by service/openapi.py)."""
-    from service.openapi import CONTENT_LANGUAGE, LANG_PARAM, MESSAGES_PARAM, QUESTIONS_PARAM
-
-    def problem_response(description: str) -> dict:
-        return {
-            "description": description,
-            "content": {"application/problem+json": {"schema": _ref("Problem")}},
-        }
-
-    return {
-        "/v1/guidance/batch": {
-            "post": {
-                "operationId": "getGuidanceBatch",
-                "summary": "Many cases in one request: JSON, or NDJSON streamed line by line.",
-                "description": (
-                    'With `application/json`, `{"cases": [...]}` (at most '
-                    "`DISPUTE_GUIDE_BATCH_LIMIT` cases) answers "
-                    '`{"results": [...], "summary": {...}}`, result `i` for case `i`.\n\n'
-                    f"With `{NDJSON}`, one case per line: the answer streams one result per line "
-                    '(chunked) while the body is read, then a last `{"summary": ...}` line; '
-                    "a missing summary line means the answer is incomplete. The body has no "
-                    f"size limit; a line may be at most {MAX_LINE_BYTES} bytes with its line "
-                    "break (longer: a 413 result for that line). Blank lines are skipped, and "
-                    "line numbers count every line. Send and read at the same time: a client "
-                    "that sends a long body before reading any of the answer can block on full "
-                    "buffers.\n\n"
-                    "A case that is not JSON, too long or invalid gives a result with a "
-                    "`problem` at its place, and the rest are evaluated: one bad case never "
-                    "fails the batch."
-                ),
-                "parameters": [LANG_PARAM, QUESTIONS_PARAM, MESSAGES_PARAM],
-                "requestBody": {
-                    "required": True,
-                    "description": f'`{{"cases": [...]}}`, or with {NDJSON} one case per line.',
-                    "content": {
-                        "application/json": {"schema": _ref("BatchRequest")},
-                        NDJSON: {"schema": _ref("Case")},
-                    },
-                },
-                "responses": {
-                    "200": {
-                        "description": "One result per case, in order, and the summary "
-                        "(with NDJSON: one result per line, the summary line last).",
-                        "headers": CONTENT_LANGUAGE,
-                        "content": {
-                            "application/json": {"schema": _ref("BatchResponse")},
-                            NDJSON: {
-                                "schema": {"oneOf": [_ref("BatchResult"), _ref("BatchSummaryLine")]}
-                            },
-                        },
-                    },
-                    "400": problem_response("Malformed JSON (the whole JSON body)."),
-                    "413": problem_response(
-                        "The JSON body is larger than the byte limit, or has more "
-                        "cases than the batch limit (type ending `batch-too-large`)."
-                    ),
-                    "415": problem_response(f"The body is neither application/json nor {NDJSON}."),
-                    "422": problem_response(
-                        'The JSON body is not `{"cases": [...]}` (`errors` says '
-                        "where), or a query parameter is invalid."
-                    ),
-                    "503": problem_response(
-                        "A JSON batch ran longer than DISPUTE_GUIDE_REQUEST_TIMEOUT "
-                        "seconds (type ending `timeout`); NDJSON streams have no "
-                        "such limit."
-                    ),
-                },
-            }
-        }
-    }

@@ -12,15 +12,24 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from schemas.case import nest
 from service import jsonio
-from service.api import DEFAULT_MESSAGES, DEFAULT_QUESTIONS, render_guidance, validate_case
-from service.batch import dumps_line
 from service.batch_input import LineProblem, Unusable
-from service.errors import ApiError, MalformedJson
+from service.core import (
+    DEFAULT_MESSAGES,
+    DEFAULT_QUESTIONS,
+    Loaded,
+    load,
+    render_guidance,
+    validate_case,
+)
+from service.encoding import dumps_line
 from service.exceptions import DisputeGuideError
+from service.problems import ApiError, MalformedJson
+from service.rulebook import RulesError
 
 LIST_SEPARATOR = ";"
 OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
@@ -54,13 +63,9 @@ class Job:
         return self.output_format != "jsonl" and bool(self.messages)
 
 
-def load_state(rules: str | None):
-    """The rules compiled (service.state.Loaded); an unusable folder is `Unusable`."""
-    from pathlib import Path
-
-    from service.rulebook import RulesError
-    from service.state import load
-
+def load_state(rules: str | None) -> Loaded:
+    """The rules compiled; an unusable folder is `Unusable`. `rules` is the folder itself
+    (the command line has already looked at DISPUTE_GUIDE_RULES_DIR: service.core.rules_folder)."""
     if rules and not Path(rules).is_dir():
         raise Unusable(f"--rules {rules}: not a folder")
     try:
@@ -137,7 +142,7 @@ class Evaluator:
 
     def one(self, number: int, raw: Any) -> Outcome:
         problems, case, guidance = self.judge(raw)
-        if problems:
+        if problems or case is None:
             return Outcome(number, None, problems=problems)
         try:
             return self.render(number, case, guidance)
@@ -173,12 +178,14 @@ class Evaluator:
         if self.job.input_format == "parquet":
             return without_nulls(raw)
         columns = self.job.columns
+        if columns is None:
+            raise TypeError("a CSV job names its columns")
         if len(raw) != len(columns):
             raise ApiError(f"{len(raw)} cells where the header has {len(columns)}")
         flat = {}
         for name, convert, cell in zip(columns, self.converters, raw, strict=True):
             cell = cell.strip()
-            if name is None or not cell:
+            if convert is None or not cell:  # an unnamed column, or an unknown fact
                 continue
             try:
                 flat[name] = convert(cell)
@@ -205,7 +212,7 @@ class Evaluator:
         )
         row = [number, guidance.case_id, list(steps), questions, guidance.ruleset_version]
         if job.message_column:  # the messages as the API's JSON list, in one cell
-            body = render_guidance(guidance, job.lang, 0, job.messages)
+            body = render_guidance(guidance, job.lang, 0, job.messages or ())
             row.append(json.dumps(body.get("messages", []), ensure_ascii=False))
         if job.output_format == "parquet":  # questions are null when not asked for
             return Outcome(number, tuple(row), steps, situations)

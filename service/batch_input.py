@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
-from service.batch import MAX_LINE_BYTES, read_lines
 from service.exceptions import DisputeGuideError
+from service.lines import MAX_LINE_BYTES, read_lines
 
 FORMATS = ("jsonl", "csv", "parquet")
 EXTENSIONS = {
@@ -48,7 +48,7 @@ def missing_extra(package: str, extra: str, purpose: str) -> Unusable:
 
 def need_pyarrow(purpose: str = "Parquet"):
     try:
-        import pyarrow
+        import pyarrow  # the parquet extra, loaded only for Parquet
         import pyarrow.parquet  # noqa: F401
     except ImportError:
         raise missing_extra("pyarrow", "parquet", purpose) from None
@@ -158,6 +158,7 @@ def csv_rows(stream: BinaryIO) -> Iterator[tuple[int, Any]]:
     reader = csv.reader(texts(), strict=True)
     while True:
         start = last + 1
+        row: list[str] | LineProblem | None
         try:
             row = next(reader)
         except StopIteration:
@@ -217,8 +218,8 @@ def open_parquet(stream, rulebook, name: str):
     """A pyarrow ParquetFile whose columns were checked: case_id, the facts, and a struct
     column for each group of nested facts (`client` with `silent_days`, ...)."""
     need_pyarrow()
-    import pyarrow
-    import pyarrow.parquet as pq
+    import pyarrow  # the parquet extra, loaded only for Parquet
+    import pyarrow.parquet as pq  # the parquet extra, loaded only for Parquet
 
     try:
         parquet = pq.ParquetFile(stream)

@@ -11,8 +11,8 @@ import io
 from datetime import UTC, datetime
 from pathlib import Path
 
-from service.batch import Tally
 from service.batch_input import missing_extra
+from service.tally import Tally
 
 
 def need_matplotlib() -> None:
@@ -25,9 +25,9 @@ def need_matplotlib() -> None:
 
 def chart(tally: Tally, rulebook, lang: str):
     """A matplotlib Figure: how often each step was recommended in each situation's cases."""
-    import matplotlib
-    import matplotlib.patches
-    from matplotlib.figure import Figure
+    import matplotlib  # the report extra, loaded only for --report
+    import matplotlib.patches  # the report extra, loaded only for --report
+    from matplotlib.figure import Figure  # the report extra, loaded only for --report
 
     situations = tally.situation_order(rulebook)
     if not situations:
@@ -84,7 +84,7 @@ def chart(tally: Tally, rulebook, lang: str):
 
 def _chart_svg(tally: Tally, rulebook, lang: str) -> str:
     """The chart as inline SVG (text as text: the page stays small and searchable)."""
-    import matplotlib
+    import matplotlib  # the report extra, loaded only for --report
 
     figure = chart(tally, rulebook, lang)
     if figure is None:

@@ -18,13 +18,13 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from service.batch import Tally
 from service.batch_eval import Evaluator, Job, Outcome
 from service.batch_input import Input, Unusable, need_pyarrow
 from service.batch_workers import WorkerDied, Workers
 from service.exceptions import DisputeGuideError
+from service.tally import Tally
 
 CSV_OUTPUT_COLUMNS = ("line", "case_id", "steps", "questions", "ruleset_version")
 PARQUET_OUTPUT_COLUMNS = ("file", "line", "case_id", "steps", "questions", "ruleset_version")
@@ -109,7 +109,7 @@ class ParquetSink(Sink):
         self.source = source
         self.messages = messages
         self.rows: list = []
-        self.writer = None
+        self.writer: Any = None  # a pyarrow ParquetWriter, from the first rows on
 
     def header(self, columns: tuple) -> None:
         pass
@@ -120,7 +120,7 @@ class ParquetSink(Sink):
             self._flush_rows()
 
     def _flush_rows(self) -> None:
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # the parquet extra, loaded only for Parquet
 
         table = parquet_table(self.rows, self.source, self.messages)
         if self.writer is None:
@@ -138,7 +138,7 @@ class ParquetSink(Sink):
 def parquet_table(rows: list, source: str, messages: bool = False):
     """Evaluator rows (line, case_id, steps, questions, ruleset_version[, messages as JSON])
     as an Arrow table."""
-    import pyarrow as pa
+    import pyarrow as pa  # the parquet extra, loaded only for Parquet
 
     fields = [
         ("file", pa.string()),

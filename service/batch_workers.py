@@ -19,8 +19,11 @@ import os
 import signal
 from collections.abc import Iterable, Iterator
 from multiprocessing.connection import Connection, wait
+from typing import TypeVar
 
 from service.batch_eval import Evaluator, Job, Outcome
+
+T = TypeVar("T")  # what comes with each chunk, and goes back with its outcomes
 
 PR_SET_PDEATHSIG = 1
 
@@ -54,6 +57,7 @@ def _serve(
             return
         if chunk is None:
             return
+        outcomes: tuple[str, list[Outcome] | Exception]
         try:
             outcomes = ("ok", evaluate(chunk))
         except Exception as error:  # sent back, raised again in the parent
@@ -93,13 +97,13 @@ class Workers:
             self.close(finished=False)
             raise
 
-    def map(self, chunks: Iterable[tuple[list, object]]) -> Iterator[tuple[list[Outcome], object]]:
+    def map(self, chunks: Iterable[tuple[list, T]]) -> Iterator[tuple[list[Outcome], T]]:
         """Each chunk's outcomes with the tag that came with it, in input order; at most one
         chunk per worker is in flight, and at most that many results wait to be taken."""
         chunks = iter(chunks)
         idle = list(reversed(self.workers))
-        busy: dict[_Worker, tuple[int, object]] = {}
-        done: dict[int, tuple[list[Outcome], object]] = {}
+        busy: dict[_Worker, tuple[int, T]] = {}
+        done: dict[int, tuple[list[Outcome], T]] = {}
         sent = taken = 0
         exhausted = False
         while True:
@@ -137,7 +141,7 @@ class Workers:
             raise value
         return value
 
-    def _ready(self, busy: dict[_Worker, tuple[int, object]]) -> list[_Worker]:
+    def _ready(self, busy: Iterable[_Worker]) -> list[_Worker]:
         """The busy workers with a result to read; a worker that ended fails the run, busy
         or idle."""
         by_connection = {worker.results: worker for worker in busy}

@@ -10,17 +10,36 @@ import socket
 import sys
 from pathlib import Path
 
+from gunicorn.util import parse_address
+
+from schemas.common import DEFAULT_LANG
+from service import batch_cli, jsonio
+from service.cli_options import answer_options, rules_option
+from service.coherence import never_given
+from service.config import ConfigError, from_env, markdown_table
+from service.core import (
+    ALL_MESSAGES,
+    DEFAULT_QUESTIONS,
+    Loaded,
+    load_rules,
+    render_guidance,
+    validate_case,
+)
+from service.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from service.messages import compose
+from service.openapi import render
+from service.problem_texts import translate
+from service.problems import ApiError, ValidationFailed
+from service.rulebook import RulesError
+from service.security import hash_key
+
 GUNICORN_CONFIG = "python:service.gunicorn_conf"  # in the package: found whatever the folder
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
-
-def _load(rules_dir: str | None):
-    from service.rulebook import RulesError
-    from service.state import load
-
+def _load(rules_dir: str | None) -> Loaded:
+    """The rules of a command, or exit 1 saying why they cannot be used."""
     try:
-        return load(rules_dir or os.environ.get("DISPUTE_GUIDE_RULES_DIR") or None)
+        return load_rules(rules_dir)
     except RulesError as error:
         print(f"dispute-guide: the rules cannot be loaded:\n{error}", file=sys.stderr)
         raise SystemExit(EXIT_FAILED) from None
@@ -32,7 +51,6 @@ def cannot_listen(bind: str) -> str | None:
     gunicorn itself would retry a taken port five times, a second apart, and then say
     only "Can't connect"; trying first gives the reason and the setting to change at once.
     """
-    from gunicorn.util import parse_address
 
     try:
         address = parse_address(bind)
@@ -69,7 +87,6 @@ def cannot_listen(bind: str) -> str | None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run gunicorn with the package's configuration (replaces this process)."""
-    from service.config import ConfigError, from_env
 
     try:
         bind = args.bind or from_env()["BIND"]
@@ -90,10 +107,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate one case from a file or stdin and print the guidance."""
-    from service import jsonio
-    from service.api import DEFAULT_QUESTIONS, render_guidance, validate_case
-    from service.errors import ApiError, ValidationFailed
-    from service.problem_texts import translate
 
     state = _load(args.rules)
     try:
@@ -104,7 +117,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     try:
         case = validate_case(state, jsonio.loads(data))
     except ValidationFailed as error:
-        for path, messages in error.errors.items():
+        for path, messages in (error.errors or {}).items():
             for message in messages:
                 print(
                     f"dispute-guide: {args.file}: {path}: {translate(message, args.lang)}",
@@ -121,11 +134,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def run_rule_tests(state) -> list[str]:
+def run_rule_tests(state: Loaded) -> list[str]:
     """Run every rule file's own test cases; return one line per failure."""
-    from service.api import ALL_MESSAGES, validate_case
-    from service.errors import ValidationFailed
-    from service.messages import compose
 
     failures = []
     produced: set[str] = set()
@@ -152,7 +162,9 @@ def run_rule_tests(state) -> list[str]:
         if test.messages is not None:
             held = {
                 m["id"]: m["covers"]
-                for m in compose(guidance.templates, guidance.steps, None, "en", ALL_MESSAGES)
+                for m in compose(
+                    guidance.templates, guidance.steps, None, DEFAULT_LANG, ALL_MESSAGES
+                )
             }
             if held != test.messages:
                 failures.append(f"{where}: messages expected {test.messages}, got {held}")
@@ -164,7 +176,6 @@ def run_rule_tests(state) -> list[str]:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate the rules and run their test cases."""
-    from service.coherence import never_given
 
     state = _load(args.rules)  # loading proves the declared conflicts, or refuses the rules
     failures = run_rule_tests(state)
@@ -196,7 +207,6 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_openapi(args: argparse.Namespace) -> int:
     """Print openapi.yaml as generated from the schemas."""
-    from service.openapi import render
 
     sys.stdout.write(render(_load(args.rules).rulebook))
     return EXIT_OK
@@ -204,7 +214,6 @@ def cmd_openapi(args: argparse.Namespace) -> int:
 
 def cmd_config(args: argparse.Namespace) -> int:
     """Print the configuration variables as a Markdown table."""
-    from service.config import markdown_table
 
     print(markdown_table())
     return EXIT_OK
@@ -212,7 +221,6 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 def cmd_hash_key(args: argparse.Namespace) -> int:
     """Print the SHA-256 line for DISPUTE_GUIDE_API_KEYS_FILE of a key read from stdin."""
-    from service.security import hash_key
 
     key = sys.stdin.readline().strip()
     if not key:
@@ -232,26 +240,18 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("evaluate", help="evaluate one case (JSON) and print the guidance")
     s.add_argument("file", help="a JSON file, or - for stdin")
-    s.add_argument("--lang", choices=("en", "ru"), default="en")
-    s.add_argument("--no-questions", action="store_true", help="skip the follow-up questions")
-    s.add_argument(
-        "--all-questions",
-        action="store_true",
-        help="list every follow-up question (default: the best 5)",
-    )
-    s.add_argument("--rules", help="rules folder (default: the bundled one)")
+    answer_options(s)
+    rules_option(s)
     s.set_defaults(func=cmd_evaluate)
-
-    from service import batch_cli
 
     batch_cli.add_parser(sub)
 
     s = sub.add_parser("check", help="validate the rules and run their test cases")
-    s.add_argument("--rules", help="rules folder (default: the bundled one)")
+    rules_option(s)
     s.set_defaults(func=cmd_check)
 
     s = sub.add_parser("openapi", help="print openapi.yaml generated from the schemas")
-    s.add_argument("--rules", help="rules folder (default: the bundled one)")
+    rules_option(s)
     s.set_defaults(func=cmd_openapi)
 
     s = sub.add_parser("config", help="print the configuration variables")

@@ -12,29 +12,23 @@ Needs the `cluster` extra (dask, distributed, pyarrow).
 
 from __future__ import annotations
 
-import io
 import json
 import tempfile
 import threading
-import uuid
 from dataclasses import dataclass
 from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from service.api import DEFAULT_QUESTIONS, render_guidance
-from service.batch import Tally
-from service.batch_eval import Evaluator, Job, Outcome, load_state
+from schemas.common import DEFAULT_LANG
+from service.batch_eval import Evaluator, Job, load_state, nest, without_nulls
 from service.batch_input import (
     Unusable,
-    csv_records,
-    csv_rows,
-    jsonl_records,
-    open_parquet,
-    parquet_records,
 )
+from service.core import DEFAULT_QUESTIONS, render_guidance
 from service.exceptions import DisputeGuideError
+from service.tally import Tally
 
 try:
     from distributed.diagnostics.plugin import WorkerPlugin
@@ -123,137 +117,12 @@ class RulesPlugin(WorkerPlugin):
         compiled(self.rules)
 
 
-# --- a part of the input, evaluated by one task --------------------------------------------
-
-
-@dataclass(frozen=True)
-class Part:
-    """A slice of one input file: JSONL bytes, a whole CSV file, or a Parquet row group."""
-
-    index: int
-    url: str
-    format: str
-    offset: int = 0  # JSONL: the block's bytes; Parquet: the row group
-    length: int | None = None
-    first: int = 1  # the number of the part's first line (JSONL) or row (Parquet)
-    columns: tuple | None = None  # CSV: the header's names
-
-
-@dataclass
-class PartResult:
-    """What a task gives back: its counts and bad lines, never the answers (those are
-    written to the output by the worker)."""
-
-    tally: Tally
-    problems: list  # (url, line, field, message)
-    lines: int = 0  # JSONL: the line breaks in the block
-
-
-def count_lines(url: str, offset: int, length: int) -> int:
-    """The line breaks in a JSONL block (the first pass: where each block's lines start)."""
-    return _read_block(url, offset, length).count(b"\n")
-
-
-def _read_block(url: str, offset: int, length: int | None) -> bytes:
-    import fsspec
-    from fsspec.utils import read_block
-
-    with fsspec.open(url, "rb") as f:
-        return read_block(f, offset, length, b"\n")
-
-
-def _records(part: Part, state):
-    import fsspec
-
-    if part.format == "jsonl":
-        yield from jsonl_records(
-            io.BytesIO(_read_block(part.url, part.offset, part.length)), part.first
-        )
-        return
-    with fsspec.open(part.url, "rb") as opened:
-        if part.format == "parquet":
-            parquet = open_parquet(opened, state.rulebook, part.url)
-            yield from parquet_records(parquet, [part.offset], part.first)
-            return
-        rows = csv_records(csv_rows(opened))
-        next(rows, None)  # the header, checked by the client
-        yield from rows
-
-
-def evaluate_part(part: Part, job: Job, rules: Rules, out: str | None) -> PartResult:
-    """Evaluate a part; write its answers to `out`/part-NNNNN.<format>, under a temporary
-    name renamed into place, so that a task run again (its worker died) replaces it."""
-    state = compiled(rules)
-    job = Job(
-        None,
-        part.format,
-        part.columns,
-        job.output_format,
-        job.lang,
-        job.questions,
-        job.most,
-        job.messages,
-    )
-    evaluator = Evaluator(job, state)
-    result = PartResult(Tally(), [])
-    kept: list = []
-    for number, raw in _records(part, state):
-        outcome: Outcome = evaluator.one(number, raw)
-        if outcome.problems:
-            result.tally.add_error()
-            result.problems += [(part.url, number, p.field, p.message) for p in outcome.problems]
-        else:
-            result.tally.add(outcome.situations, outcome.steps)
-            kept.append(outcome.text)
-    if out is not None:
-        _write_part(out, part, job, kept)
-    return result
-
-
-def part_name(index: int, output_format: str) -> str:
-    return f"part-{index:05d}.{output_format}"
-
-
-def _write_part(out: str, part: Part, job: Job, kept: list) -> None:
-    output_format = job.output_format
-    from fsspec.core import url_to_fs
-
-    fs, folder = url_to_fs(out)
-    final = f"{folder.rstrip('/')}/{part_name(part.index, output_format)}"
-    temp = f"{folder.rstrip('/')}/.{uuid.uuid4().hex}.partial"
-    if output_format == "parquet":
-        import pyarrow.parquet as pq
-
-        from service.batch_run import parquet_table
-
-        with fs.open(temp, "wb") as f:
-            pq.write_table(parquet_table(kept, part.url, job.message_column), f)
-    else:
-        with fs.open(temp, "wb") as f:
-            f.write("".join(kept).encode("utf-8"))
-    fs.mv(temp, final)
-
-
-def merge(*results: PartResult) -> PartResult:
-    """Several parts' results as one: the summary is reduced on the cluster this way."""
-    total = PartResult(Tally(), [])
-    for result in results:
-        total.tally.cases += result.tally.cases
-        total.tally.errors += result.tally.errors
-        total.tally.steps.update(result.tally.steps)
-        total.tally.situations.update(result.tally.situations)
-        for situation, counts in result.tally.steps_by_situation.items():
-            total.tally.steps_by_situation[situation].update(counts)
-        total.problems += result.problems
-    return total
-
-
 # --- the library entry points ----------------------------------------------------------------
 
 
 def _once(rules: Rules):
     """The rules as one node of the graph, not copied into every partition's task."""
-    import dask
+    import dask  # the cluster extra, loaded only on a cluster
 
     return dask.delayed(rules, pure=True)
 
@@ -279,7 +148,7 @@ def evaluate_items(
         parsed = isinstance(case, bytes | bytearray)
         problems, valid, guidance = evaluators["jsonl" if parsed else "parquet"].judge(case)
         result: dict = {"key": key} if key is not None else {}
-        if problems:
+        if problems or valid is None:
             case_id = case.get("case_id") if isinstance(case, dict) else None
             messages: dict = {}
             for problem in problems:
@@ -298,7 +167,7 @@ def evaluate_items(
 def evaluate_bag(
     cases,
     rules: str | None = None,
-    lang: str = "en",
+    lang: str = DEFAULT_LANG,
     questions: bool = True,
     all_questions: bool = False,
 ):
@@ -326,7 +195,10 @@ def _partial_tally(results) -> Tally:
 
 
 def _merge_tallies(tallies) -> Tally:
-    return merge(*(PartResult(t, []) for t in tallies)).tally
+    total = Tally()
+    for tally in tallies:
+        total.add_tally(tally)
+    return total
 
 
 def _summary(tally: Tally, rules: Rules) -> dict:
@@ -343,7 +215,7 @@ def summarize(results, rules: str | None = None):
 def _plain(value):
     """A pandas cell as JSON would give it: numpy arrays as lists, NaN and NA as None, and
     integral floats as integers (pandas turns an integer column with nulls into floats)."""
-    import pandas as pd
+    import pandas as pd  # the cluster extra, loaded only on a cluster
 
     if hasattr(value, "tolist"):  # a numpy array or scalar
         value = value.tolist()
@@ -360,8 +232,6 @@ def _plain(value):
 
 def _frame_cases(frame) -> list:
     """The rows of a pandas frame as cases: dotted columns nested, nulls left out."""
-    from service.batch_eval import nest, without_nulls
-
     return [
         without_nulls(nest({name: _plain(value) for name, value in row.items()}))
         for row in frame.to_dict("records")
@@ -372,9 +242,9 @@ FRAME_COLUMNS = ("case_id", "steps", "questions", "ruleset_version", "problems")
 
 
 def _evaluate_partition(frame, rules: Rules, lang: str, questions: bool, most: int | None):
-    import pandas as pd
+    import pandas as pd  # the cluster extra, loaded only on a cluster
 
-    rows = []
+    rows: list[tuple] = []
     for result in evaluate_items(_frame_cases(frame), rules, lang, questions, most):
         guidance = result.get("guidance")
         if guidance is None:
@@ -396,7 +266,7 @@ def _evaluate_partition(frame, rules: Rules, lang: str, questions: bool, most: i
 def evaluate_frame(
     frame,
     rules: str | None = None,
-    lang: str = "en",
+    lang: str = DEFAULT_LANG,
     questions: bool = True,
     all_questions: bool = False,
 ):
@@ -404,7 +274,7 @@ def evaluate_frame(
     columns) to a dataframe of results with the same index: `case_id`, `steps`,
     `questions`, `ruleset_version`, and `problems` (JSON, for a row that cannot be
     evaluated; the others are then null)."""
-    import pandas as pd
+    import pandas as pd  # the cluster extra, loaded only on a cluster
 
     shipped = _rules_for(rules)
     meta = pd.DataFrame({name: pd.Series(dtype=object) for name in FRAME_COLUMNS})
@@ -412,11 +282,3 @@ def evaluate_frame(
     return frame.map_partitions(
         _evaluate_partition, _once(shipped), lang, questions, most, meta=meta
     )
-
-
-def problem_lines(problems: list) -> list[str]:
-    """The report lines of bad lines, in file and line order."""
-    return [
-        f"{url.removeprefix('file://')}: line {line}: {field}: {message}"
-        for url, line, field, message in sorted(problems, key=lambda p: (p[0], p[1]))
-    ]

@@ -18,12 +18,13 @@ output exactly once.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path, PurePosixPath
 
-from service.api import DEFAULT_QUESTIONS
-from service.batch_eval import Job, load_state
+from service import cli_options
+from service.batch_eval import load_state
 from service.batch_input import (
     EXTENSIONS,
     LineProblem,
@@ -34,8 +35,11 @@ from service.batch_input import (
     missing_extra,
     open_parquet,
 )
+from service.batch_report import write_report
 from service.batch_run import RunFailed, print_summary, summary_rows
-from service.cli import EXIT_FAILED, EXIT_OK
+from service.cluster import Rules, RulesPlugin
+from service.cluster_parts import Part, count_lines, evaluate_part, merge, problem_lines
+from service.exit_codes import EXIT_FAILED, EXIT_OK
 
 SUCCESS = "_SUCCESS"
 GLOB = "*?["
@@ -52,7 +56,7 @@ def _need_dask() -> None:
 
 
 def _filesystem(url: str):
-    from fsspec.core import url_to_fs
+    from fsspec.core import url_to_fs  # the cluster extra, loaded only on a cluster
 
     try:
         return url_to_fs(url)
@@ -98,9 +102,7 @@ def input_files(url: str, given: str | None) -> list[tuple[str, str]]:
 
 def plan(client, files: list, rulebook, block_size: int) -> list:
     """The parts of the input, in order, each knowing the number of its first line."""
-    import fsspec
-
-    from service.cluster import Part, count_lines
+    import fsspec  # the cluster extra: checked by _need_dask before any run
 
     parts: list = []
     blocks = []  # JSONL: (url, offset, length), counted on the cluster
@@ -151,14 +153,12 @@ def plan(client, files: list, rulebook, block_size: int) -> list:
 
 def connect(address: str):
     """A client of the scheduler at `address`, or of a LocalCluster for `local[:N]`."""
-    from distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster  # the cluster extra, loaded only on a cluster
 
     if address == "local" or address.startswith("local:"):
         count = address.partition(":")[2]
         if count and not (count.isdigit() and int(count) > 0):
             raise Unusable(f"--cluster {address}: N in local:N is a number of workers, 1 or more")
-        import os
-
         cluster = LocalCluster(
             n_workers=int(count or os.cpu_count() or 1),
             threads_per_worker=1,
@@ -185,10 +185,7 @@ def _prepare_output(out: str):
 
 def run_on_cluster(args: argparse.Namespace, rules: str | None, started: float) -> int:
     _need_dask()
-    from distributed import progress
-
-    from service.batch_cli import messages_option
-    from service.cluster import Rules, RulesPlugin, evaluate_part, merge, problem_lines
+    from distributed import progress  # the cluster extra, checked just above
 
     if args.output == "-":
         raise Unusable("with --cluster, -o names the folder the workers write the parts to")
@@ -210,16 +207,7 @@ def run_on_cluster(args: argparse.Namespace, rules: str | None, started: float) 
             raise RunFailed(f"a worker refused the rules: {error}") from None
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
         parts = plan(client, files, state.rulebook, args.block_size)
-        job = Job(
-            None,
-            "jsonl",
-            None,
-            output_format,
-            args.lang,
-            not args.no_questions,
-            None if args.all_questions else DEFAULT_QUESTIONS,
-            messages_option(args),
-        )
+        job = cli_options.job(args, None, "jsonl", None, output_format)
         futures = client.map(
             evaluate_part, parts, job=job, rules=shipped, out=fs.unstrip_protocol(out), pure=False
         )
@@ -252,8 +240,6 @@ def run_on_cluster(args: argparse.Namespace, rules: str | None, started: float) 
     rows.append(("tasks", f"{len(parts):,}"))
     print_summary(total.tally, state.rulebook, rows)
     if args.report:
-        from service.batch_report import write_report
-
         write_report(Path(args.report), total.tally, state.rulebook, args.lang, rows, args.input)
         print(f"report: {args.report}", file=sys.stderr)
     return EXIT_FAILED if total.tally.errors else EXIT_OK

@@ -22,15 +22,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pysat.solvers import Solver
 
 from schemas.case import nest
 from service.conditions import All, Any_, Check, thresholds, to_python
-
-if TYPE_CHECKING:  # the loader calls this module; it needs the types, not the module
-    from service.rulebook import Conflict, Rulebook
+from service.model import Conflict, Rulebook
 
 _UNKNOWN = object()
 

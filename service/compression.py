@@ -63,7 +63,7 @@ def compress(response: Response) -> Response:
     response.headers["Content-Encoding"] = "gzip"
     etag, weak = response.get_etag()
     if etag:
-        response.set_etag(etag + "-gzip", weak)
+        response.set_etag(etag + "-gzip", bool(weak))
     return response
 
 

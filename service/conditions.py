@@ -98,7 +98,7 @@ def parse(when: Any, facts: Mapping[str, FactType], path: str = "when") -> All:
     """Parse a `when` mapping into an `All` node; raise ConditionError naming the place."""
     if not isinstance(when, Mapping) or not when:
         raise ConditionError(path, "must be a non-empty mapping of conditions")
-    parts = []
+    parts: list[All | Any_ | Check] = []
     for key, value in when.items():
         here = f"{path}.{key}"
         if key in COMBINATORS:
@@ -233,6 +233,7 @@ def durable_terms(node: Node, member: Callable[[str, Any], str] | None = None) -
         return terms
     terms = [()]
     for op, value in node.ops:
+        options: list[tuple[dict[str, Any], ...]]
         if op == "in":
             options = [({node.fact: v},) for v in value]
         elif op == "not_in":

@@ -73,13 +73,27 @@ def _frame_origins(text: str) -> tuple:
     return tuple(dict.fromkeys(items))
 
 
-def _bool(text: str) -> bool:
+# The one spelling of true and false in text: settings, query parameters, the page's flags.
+TRUE_WORDS = ("true", "1", "yes", "on")
+FALSE_WORDS = ("false", "0", "no", "off")
+
+
+def parse_bool(text: str) -> bool | None:
+    """True or False for a word of TRUE_WORDS or FALSE_WORDS (any case, spaces around
+    ignored); None for anything else, which each caller refuses in its own way."""
     value = text.strip().lower()
-    if value in ("1", "true", "yes", "on"):
+    if value in TRUE_WORDS:
         return True
-    if value in ("0", "false", "no", "off"):
+    if value in FALSE_WORDS:
         return False
-    raise ValueError("must be true or false")
+    return None
+
+
+def _bool(text: str) -> bool:
+    value = parse_bool(text)
+    if value is None:
+        raise ValueError("must be true or false")
+    return value
 
 
 @dataclass(frozen=True)

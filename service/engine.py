@@ -26,16 +26,16 @@ import json
 import os
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import durable_rules_engine as _dre
 
 from service.conditions import durable_terms
-from service.exceptions import DisputeGuideError
+from service.exceptions import EngineError
+from service.model import Rulebook
 from service.plan import Planner, complete
 from service.questions import Asker
-from service.rulebook import Rulebook
 
 GUARD_FIELD = "_c"  # fact names start with a letter, so this and the `_l` markers never clash
 _GUARD = {GUARD_FIELD: 1}
@@ -52,10 +52,6 @@ RULES_PER_RULESET = 48
 _ruleset_names = itertools.count(1)
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 _engines: weakref.WeakSet = weakref.WeakSet()
-
-
-class EngineError(DisputeGuideError):
-    """The engine failed on a case (a bug, reported as a 500)."""
 
 
 class Guidance(NamedTuple):
@@ -126,7 +122,9 @@ class Engine:
         self._sids = itertools.count(1)
         self.live_sessions = 0
         self.evaluations = 0
-        self.observer = None  # called with each Guidance (the app counts them in /metrics)
+        self.observer: Callable[[Guidance], None] | None = (
+            None  # called with each Guidance (the app counts them in /metrics)
+        )
         _engines.add(self)
 
     def fire(self, flat: Mapping[str, Any]) -> list[str]:

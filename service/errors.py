@@ -1,97 +1,36 @@
-"""One error envelope for everything: application/problem+json (RFC 9457)."""
+"""One error envelope for everything: application/problem+json (RFC 9457).
+
+The errors and their bodies are Flask-free (service/problems.py); here they become
+responses, in the language of the request.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from flask import Flask, current_app, g, has_request_context
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from service import problem_texts
-from service.engine import EngineError
-from service.exceptions import DisputeGuideError
+from schemas.common import DEFAULT_LANG
+from service.exceptions import EngineError
+from service.http import negotiate_lang
+from service.names import LOGGER
+from service.observability import metrics
+from service.problems import PROBLEM_TYPE, ApiError, problem_body
 
-PROBLEM_TYPE = "application/problem+json"
-DEFAULT_LANG = "en"
-TYPE_BASE = "tag:dispute-guide,2026:problem:"
-log = logging.getLogger("dispute_guide")
-
-
-class ApiError(DisputeGuideError):
-    """Every error the API answers deliberately; the handler turns it into a problem."""
-
-    status = 400
-    title = "Bad request"
-    slug = "bad-request"
-
-    def __init__(self, detail: str, errors: dict[str, list[str]] | None = None):
-        super().__init__(detail)
-        self.detail = detail
-        self.errors = errors
-
-
-class MalformedJson(ApiError):
-    title, slug = "Malformed JSON", "malformed-json"
-
-
-class UnreadableBody(ApiError):
-    title, slug = "Unreadable body", "unreadable-body"
-
-
-class UnsupportedMediaType(ApiError):
-    status, title, slug = 415, "Unsupported media type", "unsupported-media-type"
-
-
-class ValidationFailed(ApiError):
-    status, title, slug = 422, "Invalid case", "validation"
-
-
-class BadParameter(ApiError):
-    status, title, slug = 422, "Invalid query parameter", "query-parameter"
-
-
-class NotReady(ApiError):
-    status, title, slug = 503, "Not ready", "not-ready"
-
-
-ENGLISH = problem_texts.ENGLISH  # marshmallow's generic wording, said plainly
-
-
-def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested messages as {"client.silent_days": [...]}."""
-    out: dict[str, list[str]] = {}
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            path = prefix if key == "_schema" else (f"{prefix}.{key}" if prefix else str(key))
-            for p, msgs in flatten_messages(value, path).items():
-                out.setdefault(p, []).extend(msgs)
-    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        out[prefix or "$"] = [ENGLISH.get(m, m) for m in messages]
-    elif isinstance(messages, list):
-        for i, value in enumerate(messages):
-            out.update(flatten_messages(value, f"{prefix}.{i}" if prefix else str(i)))
-    else:
-        out[prefix or "$"] = [str(messages)]
-    return out
+log = logging.getLogger(LOGGER)
 
 
 def problem(
     status: int, title: str, detail: str, slug: str | None = None, errors: dict | None = None
 ) -> dict:
-    body = {
-        "type": TYPE_BASE + slug if slug else "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
-    if errors:
-        body["errors"] = errors
+    """The problem body of the current request: its request id, in its language."""
     request_id = g.get("request_id") if g else None
-    if request_id:
-        body["request_id"] = request_id
-    lang = problem_lang()
-    return problem_texts.localize(body, lang) if lang != DEFAULT_LANG else body
+    return problem_body(status, title, detail, slug, errors, request_id, problem_lang())
+
+
+def problem_of(error: ApiError) -> dict:
+    return problem(error.status, error.title, error.detail, error.slug, error.errors)
 
 
 def problem_lang() -> str:
@@ -100,8 +39,6 @@ def problem_lang() -> str:
         return DEFAULT_LANG
     lang = g.get("problem_lang")
     if lang is None:
-        from service.api import negotiate_lang
-
         try:
             lang = negotiate_lang()
         except Exception:  # a header too broken to read: English, and the real problem said
@@ -125,14 +62,12 @@ def problem_response(body: dict, headers: dict | None = None):
 def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError):
-        return problem_response(
-            problem(error.status, error.title, error.detail, error.slug, error.errors)
-        )
+        return problem_response(problem_of(error))
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
         headers = {}
-        if error.code == 405 and error.valid_methods:
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
             headers["Allow"] = ", ".join(error.valid_methods)
         detail = error.description or error.name
         if error.code == 413:
@@ -143,8 +78,6 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(EngineError)
     def _engine_error(error: EngineError):
-        from service.observability import metrics
-
         metrics(app).engine_errors.inc()
         log.exception("engine error", extra={"fields": {"event": "engine_error"}})
         return problem_response(

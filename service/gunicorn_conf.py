@@ -15,6 +15,7 @@ import os
 import tempfile
 
 from service.config import from_env
+from service.names import EXTENSION
 
 # Metrics from several processes: each writes its own files here, /metrics sums them.
 # Set before anything imports prometheus_client; kept across SIGHUP (this file is read
@@ -58,7 +59,9 @@ control_socket_disable = True
 
 def on_reload(server):
     """SIGHUP: load the rules again in the master, before the new workers are forked."""
-    from service.state import EXTENSION, reload
+    # Imported here, not at the top: service.state loads prometheus_client, which must not
+    # be imported before PROMETHEUS_MULTIPROC_DIR is set above.
+    from service.state import reload
 
     app = server.app.wsgi()
     replaced = app.extensions[EXTENSION]
@@ -69,6 +72,6 @@ def on_reload(server):
 
 
 def child_exit(server, worker):
-    from prometheus_client import multiprocess
+    from prometheus_client import multiprocess  # as in on_reload: after the variable is set
 
     multiprocess.mark_process_dead(worker.pid)

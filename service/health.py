@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 
-from service.errors import NotReady
+from service.core import PROBE_CASE
+from service.problems import NotReady
 from service.resources import bundled
-from service.state import PROBE_CASE, loaded
+from service.state import loaded
 
 OPENAPI_FILE = bundled("openapi.yaml")
 

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from service.errors import MalformedJson
+from service.problems import MalformedJson
 
 MAX_INT_DIGITS = 400  # far beyond any bound; keeps int() parsing cheap on hostile input
 
@@ -15,8 +15,10 @@ def _pairs(pairs: list) -> dict:
     result = dict(pairs)
     if len(result) != len(pairs):
         seen: set = set()
-        dupes = [k for k, _ in pairs if k in seen or seen.add(k)]
-        raise MalformedJson(f"Duplicate key {dupes[0]!r} in an object.")
+        for key, _ in pairs:
+            if key in seen:
+                raise MalformedJson(f"Duplicate key {key!r} in an object.")
+            seen.add(key)
     return result
 
 

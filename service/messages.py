@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from schemas.case import CONTEXT_FIELDS
+from schemas.common import LANGS
 from service.exceptions import DisputeGuideError
 
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
-LANGS = ("en", "ru")
 _MONTHS = {
     "en": (
         "January",
@@ -97,7 +97,7 @@ class Templates:
 def templates(path: Path, document: dict, steps: Iterable[str]) -> Templates:
     """Check a validated messages.yaml against the steps and the context; raise MessagesError."""
     steps = set(steps)
-    kinds = []
+    kinds: list[MessageKind] = []
     seen: set = set()
     for kind in document["messages"]:
         where = f"{path}: message {kind['id']!r}"

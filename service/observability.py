@@ -29,10 +29,11 @@ from prometheus_client import (
     multiprocess,
 )
 
+from service.names import EXTENSION, LOGGER, NAME
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
-LOGGER = "dispute_guide"
-EXTENSION = "dispute_guide_metrics"
+METRICS_EXTENSION = f"{NAME}_metrics"  # the app's extensions key of its metrics
 
 
 class Metrics:
@@ -123,7 +124,7 @@ class Metrics:
 
 
 def metrics(app: Flask | None = None) -> Metrics:
-    return (app or current_app).extensions[EXTENSION]
+    return (app or current_app).extensions[METRICS_EXTENSION]
 
 
 class JsonFormatter(logging.Formatter):
@@ -154,15 +155,22 @@ class RequestLog:
     def __init__(self, logger: logging.Logger):
         self.logger = logger
         handler = logger.handlers[0] if logger.handlers else None
-        self.fast = isinstance(getattr(handler, "formatter", None), JsonFormatter)
-        self.handler = handler
+        # The fast path writes to a stream: a stream handler's, with the JSON formatter.
+        self.handler: logging.StreamHandler | None = (
+            handler
+            if isinstance(handler, logging.StreamHandler)
+            and isinstance(handler.formatter, JsonFormatter)
+            else None
+        )
+        self.fast = self.handler is not None
         self._second = -1
         self._prefix = ""
 
     def request(self, fields: dict) -> None:
         if not self.logger.isEnabledFor(logging.INFO):
             return
-        if not self.fast:
+        handler = self.handler
+        if handler is None:
             self.logger.info("request", extra={"fields": fields})
             return
         now = time.time()
@@ -177,13 +185,14 @@ class RequestLog:
             **fields,
         }
         line = _encode_line(entry) + "\n"
-        handler = self.handler
-        with handler.lock:
-            try:
-                handler.stream.write(line)
-                handler.flush()
-            except Exception:  # noqa: BLE001 - as logging does: a log that fails stays silent
-                handler.handleError(logging.makeLogRecord({"msg": "request"}))
+        handler.acquire()
+        try:
+            handler.stream.write(line)
+            handler.flush()
+        except Exception:  # noqa: BLE001 - as logging does: a log that fails stays silent
+            handler.handleError(logging.makeLogRecord({"msg": "request"}))
+        finally:
+            handler.release()
 
 
 class TextFormatter(logging.Formatter):
@@ -206,7 +215,7 @@ def configure_logging(level: str, fmt: str) -> logging.Logger:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[EXTENSION] = Metrics()
+    app.extensions[METRICS_EXTENSION] = Metrics()
     logger = configure_logging(app.config["LOG_LEVEL"], app.config["LOG_FORMAT"])
     request_log = RequestLog(logger)
 
@@ -228,7 +237,7 @@ def init_app(app: Flask) -> None:
         request_id = g.get("request_id")
         if request_id:
             response.headers[REQUEST_ID_HEADER] = request_id
-        state = app.extensions.get("dispute_guide")
+        state = app.extensions.get(EXTENSION)
         fields = {
             "event": "request",
             "method": request.method,

@@ -7,15 +7,18 @@ the committed file differs from what this module generates, so it cannot drift.
 from __future__ import annotations
 
 import yaml
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
 
 from schemas import guidance as out
+from schemas.batch import BATCH_SCHEMAS
 from schemas.case import StrictBoolean, UniqueList, case_schema
+from schemas.common import LANGS
 from schemas.problem import ProblemSchema
-from service import batch
-from service.rulebook import Rulebook
+from service.config import FALSE_WORDS, TRUE_WORDS
+from service.model import Rulebook
+from service.openapi_paths import ANY_CASE, paths, problem
 
-PROBLEM = "application/problem+json"
-NDJSON = "application/x-ndjson"
 CONTACT = {"name": "dispute-guide maintainers", "url": "https://pypi.org/project/dispute-guide/"}
 SERVERS = [
     {
@@ -32,185 +35,17 @@ TAGS = [
     {"name": "operations", "description": "Probes, metrics and this contract, for operators."},
 ]
 SHARED_ENUMS = {
-    "Lang": ("en", "ru"),
+    "Lang": LANGS,
     "StepKind": ("do", "avoid"),
-    "Flag": ("true", "false", "all", "1", "0", "yes", "no"),
+    # true, false, all, then the other spellings of true and false, in pairs
+    "Flag": ("true", "false", "all")
+    + tuple(word for pair in zip(TRUE_WORDS[1:], FALSE_WORDS[1:], strict=True) for word in pair),
 }
 # `null` and nothing else (a nullable reference: "this schema, or null").
 NULL = {"type": "object", "nullable": True, "enum": [None]}
 
 
-def _problem(description: str) -> dict:
-    return {
-        "description": description,
-        "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-    }
-
-
-def _ok(schema: str, description: str) -> dict:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
-    }
-
-
-LANG_PARAM = {
-    "name": "lang",
-    "in": "query",
-    "required": False,
-    "description": "Language of the texts (en or ru); before Accept-Language. Others fall back "
-    "to en, as the Content-Language header says.",
-    "schema": {"anyOf": [{"$ref": "#/components/schemas/Lang"}, {"type": "string"}]},
-}
-QUESTIONS_PARAM = {
-    "name": "questions",
-    "in": "query",
-    "required": False,
-    "description": "true (the default) lists the 5 best follow-up questions, all lists every "
-    "one, false skips them (a little faster).",
-    "schema": {"$ref": "#/components/schemas/Flag"},
-}
-MESSAGES_PARAM = {
-    "name": "messages",
-    "in": "query",
-    "required": False,
-    "description": "true (the default) composes the ready-to-send messages of the plan's `now` "
-    "phase, all adds the escalation letters (`fallback`), false none.",
-    "schema": {"$ref": "#/components/schemas/Flag"},
-}
-CONTENT_LANGUAGE = {
-    "Content-Language": {"description": "The language of the texts.", "schema": {"type": "string"}}
-}
-
-
-def _paths() -> dict:
-    bad_json = _problem(
-        "Malformed JSON, invalid UTF-8, duplicate keys, non-finite numbers, "
-        "or a body that could not be read to its end."
-    )
-    guidance_ok = _ok("Guidance", "The ordered, explained steps and the follow-up questions.")
-    guidance_ok["headers"] = CONTENT_LANGUAGE
-    steps_ok = _ok("StepCatalogue", "Every step the rules can give.")
-    steps_ok["headers"] = CONTENT_LANGUAGE
-    rules_ok = _ok("Rules", "The rules, the facts they read and the ruleset version.")
-    rules_ok["headers"] = CONTENT_LANGUAGE
-    return {
-        "/v1/guidance": {
-            "post": {
-                "operationId": "evaluateCase",
-                "tags": ["guidance"],
-                "summary": "One case in, one guidance out.",
-                "description": (
-                    "Evaluates the facts of one case against the rules. Only `situations` is "
-                    "required; an absent field (or `null`) means unknown, which is not `false`. "
-                    "The answer lists the steps in order, each with the rules and facts behind it, "
-                    "and the follow-up questions whose answers would change the steps. Errors are "
-                    "`application/problem+json` in the language asked for, with `errors` keyed "
-                    "by field path."
-                ),
-                "parameters": [LANG_PARAM, QUESTIONS_PARAM, MESSAGES_PARAM],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/Case"}}
-                    },
-                },
-                "responses": {
-                    "200": guidance_ok,
-                    "400": bad_json,
-                    "413": _problem("The body is larger than the limit."),
-                    "415": _problem("The body is not application/json."),
-                    "422": _problem(
-                        "The case does not match the schema; `errors` is keyed by field path."
-                    ),
-                },
-            }
-        },
-        "/v1/steps": {
-            "get": {
-                "operationId": "listSteps",
-                "tags": ["catalogue"],
-                "summary": "The step catalogue, localized.",
-                "description": "Every step the rules can recommend, with its stable id, kind, "
-                "category and texts, in the order answers use.",
-                "parameters": [LANG_PARAM],
-                "responses": {"200": steps_ok},
-            }
-        },
-        "/v1/rules": {
-            "get": {
-                "operationId": "listRules",
-                "tags": ["catalogue"],
-                "summary": "The rules as loaded, and the ruleset version.",
-                "description": "Each rule with its conditions as written and the steps it adds or "
-                "removes, and every fact a case may hold, with its type, values and "
-                "follow-up question.",
-                "parameters": [LANG_PARAM],
-                "responses": {"200": rules_ok},
-            }
-        },
-        "/healthz": {
-            "get": {
-                "operationId": "checkLiveness",
-                "tags": ["operations"],
-                "summary": "Liveness: the process answers.",
-                "description": "For a liveness probe; needs no key.",
-                "responses": {"200": _ok("Health", "Alive.")},
-            }
-        },
-        "/readyz": {
-            "get": {
-                "operationId": "checkReadiness",
-                "tags": ["operations"],
-                "summary": "Readiness: rules compiled and a probe case evaluated.",
-                "description": "For a readiness probe or a load balancer's health check; needs no "
-                "key. Also says when the last rule reload failed (the last good "
-                "rules still serve).",
-                "responses": {
-                    "200": _ok("Ready", "Ready to serve."),
-                    "503": _problem("Not ready."),
-                },
-            }
-        },
-        "/metrics": {
-            "get": {
-                "operationId": "getMetrics",
-                "tags": ["operations"],
-                "summary": "Prometheus metrics, summed over the workers.",
-                "description": "Requests, durations, evaluations, rules fired, validation errors "
-                "and rule reloads, in the Prometheus text format; behind "
-                "DISPUTE_GUIDE_METRICS_KEY when it is set.",
-                "responses": {
-                    "200": {
-                        "description": "Prometheus text exposition format.",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    },
-                    "401": _problem("A metrics key is configured and was not sent."),
-                },
-            }
-        },
-        "/openapi.yaml": {
-            "get": {
-                "operationId": "getOpenapi",
-                "tags": ["operations"],
-                "summary": "This contract.",
-                "description": "The OpenAPI document of the service, "
-                "as generated from its schemas.",
-                "responses": {
-                    "200": {
-                        "description": "The OpenAPI document.",
-                        "content": {"application/yaml": {"schema": {"type": "object"}}},
-                    }
-                },
-            }
-        },
-    }
-
-
 def build_spec(rulebook: Rulebook) -> dict:
-    from apispec import APISpec
-    from apispec.ext.marshmallow import MarshmallowPlugin
-
     plugin = MarshmallowPlugin()
     spec = APISpec(
         title="dispute-guide",
@@ -227,12 +62,15 @@ def build_spec(rulebook: Rulebook) -> dict:
         servers=SERVERS,
         tags=TAGS,
     )
-    plugin.converter.map_to_openapi_type(StrictBoolean, "boolean", None)
+    converter = plugin.converter
+    if converter is None:  # set when the plugin joined the spec, just above
+        raise RuntimeError("the marshmallow plugin has no converter")
+    converter.map_to_openapi_type(StrictBoolean, "boolean", None)
 
     def unique_items(self, field, **kwargs):
         return {"uniqueItems": True} if isinstance(field, UniqueList) else {}
 
-    plugin.converter.add_attribute_function(unique_items)
+    converter.add_attribute_function(unique_items)
     spec.components.schema("Case", schema=case_schema(rulebook.facts.values()))
     for name, schema in [
         ("Guidance", out.GuidanceSchema),
@@ -243,14 +81,14 @@ def build_spec(rulebook: Rulebook) -> dict:
         ("Problem", ProblemSchema),
     ]:
         spec.components.schema(name, schema=schema)
-    for name, schema in batch.openapi_schemas().items():
+    for name, schema in BATCH_SCHEMAS.items():
         spec.components.schema(name, schema=schema)
     document = spec.to_dict()
-    document["paths"] = _paths()
-    document["paths"].update(batch.openapi_paths())
-    _batch_items_are_any_value(document)
+    document["paths"] = paths()
+    cases = document["components"]["schemas"]["BatchRequest"]["properties"]["cases"]
+    cases["items"] = ANY_CASE
     _one_type_per_enum(document["components"]["schemas"])
-    unauthorized = _problem(
+    unauthorized = problem(
         "API keys are configured and none, or a wrong one, was sent "
         "(`Authorization: Bearer <key>`)."
     )
@@ -273,36 +111,12 @@ def build_spec(rulebook: Rulebook) -> dict:
     for item in document["paths"].values():
         for operation in item.values():
             operation["responses"].setdefault(
-                "414", _problem("The request line (path and query) is too long.")
+                "414", problem("The request line (path and query) is too long.")
             )
             operation["responses"].setdefault(
-                "431", _problem("The request's headers are too many or too large.")
+                "431", problem("The request's headers are too many or too large.")
             )
     return document
-
-
-def _batch_items_are_any_value(document: dict) -> None:
-    """A batch takes any JSON value as a case and answers each bad one with its own problem."""
-    item = document["paths"]["/v1/guidance/batch"]
-    operation = item["post"] = {
-        "operationId": "evaluateBatch",
-        "tags": ["guidance"],
-        **{k: v for k, v in item["post"].items() if k != "operationId"},
-    }
-    case = {
-        "description": "A case, as `POST /v1/guidance` takes it. Any JSON value is accepted "
-        "here: one that is not a valid case is answered at its place with a "
-        "result holding its `problem`, and the others are evaluated.",
-        "anyOf": [{"$ref": "#/components/schemas/Case"}, {}],
-    }
-    cases = document["components"]["schemas"]["BatchRequest"]["properties"]["cases"]
-    cases["items"] = case
-    operation["requestBody"]["content"][NDJSON]["schema"] = {
-        **case,
-        "description": "One case per line; "
-        + case["description"][0].lower()
-        + case["description"][1:],
-    }
 
 
 def _camel(name: str) -> str:
@@ -330,12 +144,12 @@ def _one_type_per_enum(schemas: dict) -> None:
                 field["anyOf"][-1] = NULL  # an object or null, not any object
             if "enum" not in field:
                 continue
-            values = [v for v in field["enum"] if v is not None]
+            kept = [v for v in field["enum"] if v is not None]
             nullable = field.get("nullable", False) or None in field["enum"]
-            target = named.get(tuple(values))
+            target = named.get(tuple(kept))
             if target is None:
                 target = owner + _camel(prop)
-                schemas[target] = {"type": field["type"], "enum": values}
+                schemas[target] = {"type": field["type"], "enum": kept}
             described = {"description": field["description"]} if "description" in field else {}
             properties[prop] = (
                 {**described, "anyOf": [ref(target), NULL]}

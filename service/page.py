@@ -26,8 +26,11 @@ from typing import Any
 
 from flask import Blueprint, current_app, make_response, render_template, request, url_for
 
+from schemas.common import DEFAULT_LANG, LANGS
 from service import security
-from service.api import LANGS, describe_facts, negotiate_lang
+from service.api import describe_facts
+from service.config import parse_bool
+from service.http import negotiate_lang
 from service.state import loaded
 
 bp = Blueprint("page", __name__, template_folder="templates")
@@ -40,7 +43,6 @@ CSP = (
     "form-action 'self'"
 )
 
-TRUE = ("1", "true", "yes", "on")
 TEXTS: dict[str, dict[str, Any]] = json.loads(
     (Path(__file__).parent / "templates" / "i18n.json").read_text(encoding="utf-8")
 )
@@ -58,7 +60,7 @@ class Words:
     def lookup(self, key: str) -> Any:
         if key in self.own:
             return self.own[key]
-        return TEXTS["en"].get(key)
+        return TEXTS[DEFAULT_LANG].get(key)
 
     def has(self, key: str) -> bool:
         return self.lookup(key) is not None
@@ -113,7 +115,9 @@ def field(fact: dict, t: Words) -> dict:
 
 def form_layout(facts: list[dict], t: Words) -> tuple[list[dict], list[dict]]:
     """The required facts first on their own, then the others grouped by their prefix."""
-    lead, groups, by_group = [], [], {}
+    lead: list[dict] = []
+    groups: list[dict] = []
+    by_group: dict[str, list[dict]] = {}
     for fact in facts:
         if fact["name"] == "case_id":
             continue
@@ -135,7 +139,7 @@ def page_data(lang: str, facts: list[dict], embed: bool, version: str) -> dict:
     keep = ("name", "type", "required", "values", "min", "max", "question", "labels")
     return {
         "lang": lang,
-        "texts": {**TEXTS["en"], **TEXTS.get(lang, {})},
+        "texts": {**TEXTS[DEFAULT_LANG], **TEXTS.get(lang, {})},
         "facts": [{k: f[k] for k in keep if k in f} for f in facts],
         "ruleset_version": version,
         "embed": embed,
@@ -152,7 +156,7 @@ def curl_rows(keys: bool) -> int:
 def index():
     """The page: pick situations, fill in facts, read the advice."""
     lang = negotiate_lang()
-    embed = request.args.get("embed", "").strip().lower() in TRUE
+    embed = parse_bool(request.args.get("embed", "")) is True
     state = loaded()
     t = Words(lang)
     facts = describe_facts(state.rulebook, lang)

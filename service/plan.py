@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from schemas.rules import PHASES
-from service.rulebook import Rule, Rulebook, Step
+from service.model import Rule, Rulebook, Step
 
 PHASE_INDEX = {phase: i for i, phase in enumerate(PHASES)}
 
@@ -156,8 +156,9 @@ class Planner:
         for step_id, by in given.items():
             step = steps[step_id]
             phase = step.phase
-            if all(rule.phase for rule in by):  # every rule giving it says when
-                phase = min((rule.phase for rule in by), key=PHASE_INDEX.__getitem__)
+            said = [rule.phase for rule in by if rule.phase]
+            if len(said) == len(by):  # every rule giving it says when
+                phase = min(said, key=PHASE_INDEX.__getitem__)
             for shift in self._shifts.get(step_id, ()):
                 if any(other in given for other in shift.when_given):
                     phase = shift.phase

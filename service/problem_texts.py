@@ -46,7 +46,6 @@ TITLES = {
     }
 }
 
-NDJSON = "application/x-ndjson"
 
 # JSON parser complaints (Python's json module), inside "Malformed JSON at ...".
 _JSON = {

@@ -27,8 +27,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from service.conditions import Any_, Source, to_python
+from service.model import Fact, Rule, Rulebook, Step
 from service.plan import Planner, settle
-from service.rulebook import Fact, Rule, Rulebook, Step
 
 CATEGORY_WEIGHT = {"escalate": 5, "disengage": 3, "prevent": 1}
 KIND_WEIGHT = {"avoid": 4}
@@ -184,10 +184,11 @@ class Asker:
         return ()  # a list fact has too many answers to offer; only `situations` is one
 
     def _ranges(self, fact: Fact) -> tuple:
-        cuts = [c for c in self.rulebook.cuts.get(fact.name, ()) if fact.min < c <= fact.max]
+        low, high = fact.bounds
+        cuts = [c for c in self.rulebook.cuts.get(fact.name, ()) if low < c <= high]
         if not cuts:
             return ()
-        bounds = [fact.min, *cuts, fact.max + 1]
+        bounds = [low, *cuts, high + 1]
         labels = self.rulebook.range_labels
         answers = []
         for i, (lo, hi) in enumerate(zip(bounds, bounds[1:], strict=False)):

@@ -1,41 +1,41 @@
 """Loading the rules folder: facts, the step catalogue and the rule files, validated.
 
-Loading is separate from evaluating (service/engine.py): a Rulebook is plain data
-that the engine compiles, the questions analyse and the API describes.
+Loading is separate from evaluating (service/engine.py): a Rulebook (service/model.py) is
+plain data that the engine compiles, the questions analyse and the API describes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import marshmallow as ma
 import yaml
 
+from schemas.common import LANGS, message_paths
+from schemas.messages import MessagesFileSchema
 from schemas.rules import (
     FactsFileSchema,
-    MessagesFileSchema,
     PlanFileSchema,
     RuleFileSchema,
     StepCatalogueSchema,
 )
 from service.coherence import find_conflicts
-from service.conditions import (
-    All,
-    Check,
-    ConditionError,
-    FactType,
-    Predicate,
-    mentioned,
-    parse,
-    thresholds,
-    to_python,
-)
+from service.conditions import Check, ConditionError, FactType, mentioned, parse, to_python
 from service.exceptions import DisputeGuideError
-from service.messages import MessagesError, Templates, templates
+from service.messages import MessagesError, templates
+from service.model import (
+    Conflict,
+    Fact,
+    Implication,
+    PhaseShift,
+    Rule,
+    Rulebook,
+    RuleTest,
+    Step,
+)
 from service.resources import bundled
 
 FACTS_FILE = "facts.yaml"
@@ -43,7 +43,6 @@ STEPS_FILE = "steps.yaml"
 PLAN_FILE = "plan.yaml"
 MESSAGES_FILE = "messages.yaml"
 SPECIAL_FILES = (FACTS_FILE, STEPS_FILE, PLAN_FILE, MESSAGES_FILE)
-LANGS = ("en", "ru")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 DEFAULT_RULES_DIR = bundled("rules")
 MAX_RULE_FILE_BYTES = 1 << 20
@@ -51,130 +50,6 @@ MAX_RULE_FILE_BYTES = 1 << 20
 
 class RulesError(DisputeGuideError):
     """The rules folder cannot be used; the message names the file, the rule and the problem."""
-
-
-@dataclass(frozen=True)
-class Fact:
-    name: str
-    type: str
-    description: str
-    values: tuple = ()
-    min: int | None = None
-    max: int | None = None
-    required: bool = False
-    question: dict | None = None
-    labels: dict = field(default_factory=dict)
-    priority: int = 0  # questions on higher-priority facts come first
-
-    @property
-    def group(self) -> str | None:
-        return self.name.split(".")[0] if "." in self.name else None
-
-    @property
-    def key(self) -> str:
-        return self.name.split(".")[-1]
-
-
-@dataclass(frozen=True)
-class Step:
-    id: str
-    kind: str
-    category: str
-    order: int
-    section: str
-    source: str  # article | practice
-    phase: str  # now | fallback | next_time, unless a phase shift of plan.yaml moves it
-    texts: dict  # lang -> {"title", "detail"}
-    rank: tuple  # (category position, order): the sort key of an answer's steps
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    file: str
-    description: str
-    when: All
-    source: Any  # the `when` as written, for GET /v1/rules
-    add: tuple
-    remove: tuple
-    reads: tuple
-    test: Predicate
-    reason: dict  # lang -> a sentence, with {fact} placeholders for integer facts it needs
-    cites: dict  # list fact -> the values the condition looks for (an answer cites only those)
-    phase: str | None = None  # the phase of the steps it adds, instead of the steps' own
-
-
-@dataclass(frozen=True)
-class Implication:
-    """Known facts that settle another: `when` holds, so each fact of `then` has its value."""
-
-    index: int
-    when: All
-    source: Any  # the `when` as written, for GET /v1/rules
-    test: Predicate
-    then: dict  # fact -> value
-    why: str
-
-
-@dataclass(frozen=True)
-class Conflict:
-    steps: tuple  # two step ids that must never be given together
-    why: str
-    by_supersession: bool = False
-
-
-@dataclass(frozen=True)
-class PhaseShift:
-    steps: tuple
-    phase: str
-    when_given: tuple
-
-
-@dataclass(frozen=True)
-class RuleTest:
-    file: str
-    name: str
-    case: dict
-    expect: tuple
-    forbid: tuple
-    phases: dict  # step -> the phase it must be given in
-    messages: dict | None = None  # message id -> the steps it covers (None: not checked)
-
-
-@dataclass
-class Rulebook:
-    directory: Path
-    facts: dict[str, Fact]
-    categories: tuple
-    steps: dict[str, Step]
-    rules: list[Rule]
-    tests: list[RuleTest]
-    range_labels: dict
-    version: str
-    implications: tuple = ()
-    conflicts: tuple = ()  # Conflict, declared and implied by supersession
-    superseded_by: dict = field(default_factory=dict)  # step -> the steps that supersede it
-    phase_shifts: tuple = ()  # PhaseShift, first match wins
-    source_labels: dict = field(default_factory=dict)  # step id -> lang -> where it comes from
-    messages: Templates | None = None  # messages.yaml, when the folder has one
-    rules_reading: dict[str, tuple] = field(init=False)
-    cuts: dict[str, tuple] = field(init=False)
-
-    def __repr__(self) -> str:  # the whole rulebook would be a page long (pytest, hypothesis)
-        return f"<Rulebook {self.directory} {self.version}: {len(self.rules)} rules>"
-
-    def __post_init__(self):
-        reading: dict[str, list] = {}
-        for rule in self.rules:
-            for name in rule.reads:
-                reading.setdefault(name, []).append(rule)
-        self.rules_reading = {name: tuple(rules) for name, rules in reading.items()}
-        conditions = [r.when for r in self.rules] + [i.when for i in self.implications]
-        self.cuts = {
-            name: tuple(sorted(set().union(*(thresholds(c, name) for c in conditions))))
-            for name, fact in self.facts.items()
-            if fact.type == "integer" and name in self.rules_reading
-        }
 
 
 def load_rulebook(directory: str | Path | None = None) -> Rulebook:
@@ -347,7 +222,8 @@ def _valid_value(fact: Fact, value: Any) -> bool:
     if fact.type == "boolean":
         return type(value) is bool
     if fact.type == "integer":
-        return type(value) is int and fact.min <= value <= fact.max
+        low, high = fact.bounds
+        return type(value) is int and low <= value <= high
     return value in fact.values
 
 
@@ -426,7 +302,7 @@ def _validate(path: Path, schema: ma.Schema, document: Any) -> dict:
 def _describe(path: Path, document: Any, messages: Any) -> list[str]:
     """Turn marshmallow's nested messages into lines naming the file and the rule id."""
     lines = []
-    for where, problem in _flatten(messages):
+    for where, problem in message_paths(messages):
         head = str(path)
         parts = where.split(".")
         if len(parts) >= 2 and parts[0] == "rules" and parts[1].isdigit():
@@ -439,19 +315,6 @@ def _describe(path: Path, document: Any, messages: Any) -> list[str]:
             where = ".".join(parts[2:])
         lines.append(f"{head}: {where}: {problem}" if where else f"{head}: {problem}")
     return lines
-
-
-def _flatten(messages: Any, prefix: str = "") -> list[tuple[str, str]]:
-    if isinstance(messages, dict):
-        out = []
-        for key, value in messages.items():
-            name = key if key != "_schema" else ""
-            path = f"{prefix}.{name}".strip(".") if name != "" else prefix
-            out.extend(_flatten(value, path))
-        return out
-    if isinstance(messages, list):
-        return [(prefix, str(m)) for m in messages]
-    return [(prefix, str(messages))]
 
 
 def _fact(data: dict) -> Fact:

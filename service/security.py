@@ -11,9 +11,10 @@ from pathlib import Path
 from flask import Flask, Response, request
 
 from service.config import ConfigError
-from service.errors import ApiError
+from service.names import LOGGER
+from service.problems import ApiError
 
-log = logging.getLogger("dispute_guide")
+log = logging.getLogger(LOGGER)
 _HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
 REALM = 'Bearer realm="dispute-guide"'
 CORS_METHODS = "GET, POST, OPTIONS"

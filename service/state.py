@@ -1,41 +1,18 @@
-"""What a worker serves from: the rulebook, its compiled engine and its case schema."""
+"""The rules the app serves (service.core.Loaded, in the app's extensions), and reloading them."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
-import marshmallow as ma
 from flask import Flask, current_app
 
-from schemas.case import case_schema
-from service.engine import Engine
-from service.rulebook import Rulebook, load_rulebook
+from service.core import Loaded, load
+from service.names import EXTENSION, LOGGER
+from service.observability import metrics
 
-log = logging.getLogger("dispute_guide")
-PROBE_CASE = {"case_id": "readiness-probe", "situations": ["conflict"]}
-EXTENSION = "dispute_guide"
-
-
-@dataclass(frozen=True)
-class Loaded:
-    rulebook: Rulebook
-    engine: Engine
-    schema: ma.Schema
-    reload_error: str | None = None  # why the last reload failed (these rules kept serving)
-
-    @property
-    def version(self) -> str:
-        return self.rulebook.version
-
-
-def load(rules_dir: str | Path | None) -> Loaded:
-    """Load, validate and compile a rules folder, and prove it with the probe case."""
-    rulebook = load_rulebook(rules_dir or None)
-    engine = Engine(rulebook)
-    engine.evaluate(PROBE_CASE)
-    return Loaded(rulebook, engine, case_schema(rulebook.facts.values())())
+log = logging.getLogger(LOGGER)
 
 
 def loaded() -> Loaded:
@@ -51,8 +28,6 @@ def reload(app: Flask, rules_dir: str | Path | None = None) -> bool:
     dropped, and a broken change never takes the service down. The failure is logged,
     shown by /readyz and counted in /metrics.
     """
-    from service.observability import metrics
-
     old: Loaded = app.extensions[EXTENSION]
     folder = rules_dir if rules_dir is not None else app.config["RULES_DIR"]
     try:

@@ -21,8 +21,8 @@ import json
 from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
 
-from service.api import CLOSE_CONNECTION
 from service.config import from_env
+from service.names import CLOSE_CONNECTION
 
 MAX_DETAIL = 300
 

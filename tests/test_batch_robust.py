@@ -290,7 +290,7 @@ def test_unusable_parquet_exits_2(tmp_path, args, message):
 
 def test_messages_go_into_a_column_of_csv_and_parquet_when_asked_for(state, tmp_path):
     pa, pq = need_pyarrow()
-    from service.api import ALL_MESSAGES, render_guidance
+    from service.core import ALL_MESSAGES, render_guidance
 
     cases = batch_cases(50, seed=9)
     source = tmp_path / "cases.jsonl"

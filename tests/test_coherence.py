@@ -16,8 +16,8 @@ import pytest
 from pysat.solvers import Solver
 
 from service import create_app
-from service.api import DEFAULT_QUESTIONS, render_guidance
 from service.coherence import Encoding, find_conflicts, never_given
+from service.core import DEFAULT_QUESTIONS, render_guidance
 from service.plan import complete
 from service.rulebook import RulesError, load_rulebook
 from tests.support.cases import RULEBOOK, generate, nest

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from schemas.case import CONTEXT_FIELDS
-from service.api import ALL_MESSAGES, render_guidance
+from service.core import ALL_MESSAGES, render_guidance
 from service.messages import PLACEHOLDER, values
 from service.rulebook import RulesError, load_rulebook
 from service.state import load
