@@ -4,7 +4,7 @@
 
 For each size N, a rules folder is written to a temporary folder: the bundled rules (68
 rules, with their declared conflicts, supersession, phases, implications and messages)
-and N - 68 rules generated over the real facts by tests/rulebooks.py (2-3 realistic
+and N - 68 rules generated over the real facts by tests/support/rulebooks.py (2-3 realistic
 conditions each, an `any` in a fifth of them, one step added). A generated rule adds
 only steps outside the declared conflicts, so the folder loads; the conflict proof still
 covers every declared and superseded pair over all N rules. It prints, per size:
