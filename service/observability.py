@@ -41,18 +41,20 @@ class Metrics:
 
     def __init__(self):
         self.registry = CollectorRegistry()
-        r = self.registry
+        r = self.registry  # every metric is named dispute_guide_* by its namespace
         self.requests = Counter(
-            "dispute_guide_requests",
+            "requests",
             "HTTP requests answered.",
             ["route", "method", "status"],
             registry=r,
+            namespace=NAME,
         )
         self.latency = Histogram(
-            "dispute_guide_request_duration_seconds",
+            "request_duration_seconds",
             "Time to answer a request (to the first byte when streamed).",
             ["route"],
             registry=r,
+            namespace=NAME,
             buckets=(
                 0.0005,
                 0.001,
@@ -70,24 +72,26 @@ class Metrics:
                 10,
             ),
         )
-        self.evaluations = Counter("dispute_guide_evaluations", "Cases evaluated.", registry=r)
+        self.evaluations = Counter("evaluations", "Cases evaluated.", registry=r, namespace=NAME)
         self.rules_fired = Counter(
-            "dispute_guide_rules_fired", "Rules fired, by rule id.", ["rule"], registry=r
+            "rules_fired", "Rules fired, by rule id.", ["rule"], registry=r, namespace=NAME
         )
         self.validation_errors = Counter(
-            "dispute_guide_validation_errors",
+            "validation_errors",
             "Requests or cases refused as invalid (4xx).",
             ["route", "status"],
             registry=r,
+            namespace=NAME,
         )
         self.engine_errors = Counter(
-            "dispute_guide_engine_errors", "Evaluations the engine failed on.", registry=r
+            "engine_errors", "Evaluations the engine failed on.", registry=r, namespace=NAME
         )
         self.rule_reloads = Counter(
-            "dispute_guide_rule_reloads",
+            "rule_reloads",
             "Rule reloads (SIGHUP), by outcome.",
             ["outcome"],
             registry=r,
+            namespace=NAME,
         )
 
         # Label lookups cost more than the increments: children are bound once and kept.
