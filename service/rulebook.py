@@ -282,9 +282,28 @@ def _read(path: Path) -> str:
         raise RulesError(f"{path}: cannot be read: {error}") from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key written twice in one mapping (it would keep the
+    last one silently: a rule's second `when` or a supersession's second `over`)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping",
+                    node.start_mark,
+                    f"found the key {key!r} twice",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _parse_yaml(path: Path, text: str) -> Any:
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader underneath
     except yaml.YAMLError as error:
         raise RulesError(f"{path}: not valid YAML: {error}") from None
     if not isinstance(document, dict):

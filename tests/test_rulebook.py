@@ -91,6 +91,18 @@ def test_invalid_yaml_names_the_file(tmp_path):
         load_rulebook(tmp_path)
 
 
+def test_a_key_written_twice_is_refused_not_silently_overwritten(tmp_path):
+    shutil.copytree(RULEBOOK.directory, tmp_path, dirs_exist_ok=True)
+    text = (tmp_path / "plan.yaml").read_text(encoding="utf-8")
+    twice = "    over: [agree-contact-formats]\n"
+    assert twice in text  # a supersession whose second `over` would replace the first
+    (tmp_path / "plan.yaml").write_text(
+        text.replace(twice, twice + "    over: [ask-if-all-is-well]\n", 1), encoding="utf-8"
+    )
+    with pytest.raises(RulesError, match=r"(?s)plan\.yaml: not valid YAML.*key 'over' twice"):
+        load_rulebook(tmp_path)
+
+
 def test_a_step_without_russian_text_is_refused(tmp_path):
     shutil.copytree(RULEBOOK.directory, tmp_path, dirs_exist_ok=True)
     steps = (tmp_path / "steps.yaml").read_text(encoding="utf-8")
