@@ -131,6 +131,10 @@ def test_gunicorn_serves_the_factory_directly():
             "gunicorn",
             "--bind",
             f"127.0.0.1:{port_server.port}",
+            # What is tested is serving the factory, not a graceful stop: a worker that is
+            # slow to leave (seen once in a few loaded runs) is killed after 5 s, not 30.
+            "--graceful-timeout",
+            "5",
             "service:create_app()",
         ],
         cwd=ROOT,
