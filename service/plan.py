@@ -24,6 +24,7 @@ from schemas.rules import PHASES
 from service.model import Rule, Rulebook, Step
 
 PHASE_INDEX = {phase: i for i, phase in enumerate(PHASES)}
+SETTLED_MEMO = 16384  # the most sets of steps whose supersession a Planner keeps
 
 
 class PlannedStep(NamedTuple):
@@ -72,6 +73,17 @@ class Planner:
             (self.step_bit[step], self.mask(self._superseded_by[step]))
             for step in self._supersession_order
         )
+        # Per superseded step's bit: its place in the supersession order, its bit and the
+        # mask of the steps that supersede it (settle_mask visits only the steps present).
+        self._supersession_entry = {
+            bit: (rank, bit, by) for rank, (bit, by) in enumerate(self._supersession_masks)
+        }
+        # What supersession leaves out depends only on the steps present that supersede or
+        # are superseded: kept per such set, as they come (at most SETTLED_MEMO of them).
+        self._supersession_steps = self._superseded_mask | self.mask(
+            by for step in self._supersession_order for by in self._superseded_by[step]
+        )
+        self._left_out: dict[int, int] = {}
 
     def given(self, rules: Iterable[Rule]) -> dict[str, list[Rule]]:
         """The steps given by these fired rules, each with the rules that added it."""
@@ -133,11 +145,31 @@ class Planner:
         """The steps given (a mask) when fired rules add `added` and remove `removed`: what
         `present` gives, as a mask."""
         present = added & ~removed
-        if present & self._superseded_mask:
-            for bit, by in self._supersession_masks:
-                if present & bit and present & by:
-                    present &= ~bit
-        return present
+        if not present & self._superseded_mask:
+            return present
+        key = present & self._supersession_steps
+        left_out = self._left_out.get(key)
+        if left_out is None:
+            left_out = self._supersede(key)
+            if len(self._left_out) < SETTLED_MEMO:
+                self._left_out[key] = left_out
+        return present & ~left_out
+
+    def _supersede(self, present: int) -> int:
+        """The mask of the steps that supersession leaves out of `present`."""
+        candidates = present & self._superseded_mask
+        entry = self._supersession_entry
+        entries = []
+        while candidates:
+            low = candidates & -candidates
+            entries.append(entry[low])
+            candidates ^= low
+        entries.sort()  # in the supersession order: superseding steps settle first
+        kept = present
+        for _, bit, by in entries:
+            if kept & by:
+                kept &= ~bit
+        return present & ~kept
 
     def present_mask(self, rule_ids: Iterable[str]) -> int:
         """`present` as a mask of steps."""

@@ -23,10 +23,11 @@ facts in facts.yaml.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from service.conditions import Any_, Source, to_python
+from service.conditions import Any_, Node, Source, thresholds, to_python
 from service.model import Fact, Rule, Rulebook, Step
 from service.plan import Planner, settle
 
@@ -102,6 +103,7 @@ class Asker:
         source = Source()
         self._bits: dict[str, int] = {}  # expression -> its bit in the mask of parts
         self._reads: dict[str, frozenset] = {}  # expression -> the facts it reads
+        self._nodes: dict[str, Node] = {}  # expression -> its condition
         self._source = source
         self._probes = {
             name: tuple(self._probe(rule, name, answers) for rule in rulebook.rules_reading[name])
@@ -127,22 +129,16 @@ class Asker:
             (parts, planner.add_mask[rule_id], planner.remove_mask[rule_id])
             for rule_id, parts in self._rule_parts
         )
-        self._parts = source.compile_mask(self._bits, "all rule parts")
-        # Per fact, the parts that read it: an answer recomputes only those.
-        self._parts_reading: dict[str, tuple] = {}
-        for name in rulebook.facts:
-            bits = {e: b for e, b in self._bits.items() if name in self._reads[e]}
-            if bits:
-                self._parts_reading[name] = (
-                    sum(bits.values()),
-                    source.compile_mask(bits, f"parts reading {name}"),
-                )
+        # The parts that hold for a case, as a mask, from tables per fact (PartMasks).
+        self.part_masks = PartMasks(source, self._bits, self._nodes, rulebook.facts)
+        self._parts = self.part_masks.holding
 
     def _bit(self, node) -> int:
         expression = self._source.expression(node)
         if expression not in self._bits:  # rules share parts ("situations includes conflict")
             self._bits[expression] = 1 << len(self._bits)
             self._reads[expression] = node.reads
+            self._nodes[expression] = node
         return self._bits[expression]
 
     def _probe(self, rule: Rule, name: str, answers: tuple) -> _Probe:
@@ -268,7 +264,7 @@ class Asker:
         hold for `flat`; only those reading a fact the answer sets are evaluated again."""
         changes = {}
         impossible = []
-        reading = self._parts_reading
+        update = self.part_masks.update
         for k, answer in enumerate(self.answers[name]):
             trial = dict(flat)
             trial[name] = answer.value
@@ -278,9 +274,7 @@ class Asker:
                 continue
             now = holding
             for fact in trial.keys() - flat.keys():
-                if fact in reading:
-                    mask, parts = reading[fact]
-                    now = (now & ~mask) | parts(trial)
+                now = update(now, trial, fact)
             changes[k] = self.planner.settle_mask(*self._fired_masks(now))
         return self._question(name, changes, given, tuple(impossible))
 
@@ -335,3 +329,95 @@ def _fired_masks(rules) -> Callable[[int], tuple[int, int]]:
     namespace: dict = {}
     exec(compile("\n".join(lines), "<fired rules>", "exec"), namespace)  # noqa: S102 - integers only
     return namespace["_fired"]
+
+
+LIST_MEMO = 4096  # the most item sets of one list fact whose parts' mask is kept
+
+
+class PartMasks:
+    """The mask of the rules' parts that hold for a case, from per-fact tables.
+
+    A part that reads one fact holds or not according to that fact's value alone: for a
+    boolean or an enumeration, a table built at start-up gives its bits per value; for an
+    integer, per range between the thresholds of its tests (`thresholds`: no test changes
+    outcome inside one); for a list, per item set, kept as they come (at most LIST_MEMO
+    per fact). Parts that read several facts are evaluated by one generated function.
+    """
+
+    def __init__(self, source: Source, bits: Mapping[str, int], nodes: Mapping, facts: Mapping):
+        single: dict[str, dict[str, int]] = {}
+        multi: dict[str, int] = {}
+        for expression, bit in bits.items():
+            reads = nodes[expression].reads
+            if len(reads) == 1:
+                single.setdefault(next(iter(reads)), {})[expression] = bit
+            else:
+                multi[expression] = bit
+        # fact -> (mask of its parts, table, integer thresholds or None, generated test)
+        self.facts: dict[str, tuple] = {}
+        self.absent = 0  # the single-fact parts that hold when every fact is unknown
+        for name, own in single.items():
+            test = source.compile_mask(own, f"parts on {name}")
+            kind = facts[name].type
+            cuts: tuple | None = None
+            table: dict = {}
+            if kind == "boolean":
+                table = {value: test({name: value}) for value in (True, False)}
+            elif kind == "enum":
+                table = {value: test({name: value}) for value in facts[name].values}
+            elif kind == "integer":
+                cuts = tuple(sorted(set().union(*(thresholds(nodes[e], name) for e in own))))
+                table = {
+                    i: test({name: cuts[i - 1] if i else (cuts[0] - 1 if cuts else 0)})
+                    for i in range(len(cuts) + 1)
+                }
+            self.facts[name] = (sum(own.values()), table, cuts, test)
+            self.absent |= test({})
+        self.multi_mask = sum(multi.values())
+        self.multi = source.compile_mask(multi, "parts on several facts") if multi else None
+        self.multi_reading: dict[str, tuple[int, Callable]] = {}
+        for name in facts:
+            reading = {e: b for e, b in multi.items() if name in nodes[e].reads}
+            if reading:
+                self.multi_reading[name] = (
+                    sum(reading.values()),
+                    source.compile_mask(reading, f"parts reading {name} and others"),
+                )
+
+    def holding(self, flat: Mapping[str, Any]) -> int:
+        """The mask of the parts that hold for these flattened facts."""
+        now = self.absent
+        facts = self.facts
+        for name, value in flat.items():
+            entry = facts.get(name)
+            if entry is not None:
+                now = (now & ~entry[0]) | self._bits_of(entry, name, value)
+        if self.multi is not None:
+            now |= self.multi(flat)
+        return now
+
+    def update(self, now: int, flat: Mapping[str, Any], name: str) -> int:
+        """`now` (the parts that held before fact `name` was set) with `name` as in `flat`."""
+        entry = self.facts.get(name)
+        if entry is not None:
+            now = (now & ~entry[0]) | self._bits_of(entry, name, flat[name])
+        reading = self.multi_reading.get(name)
+        if reading is not None:
+            now = (now & ~reading[0]) | reading[1](flat)
+        return now
+
+    @staticmethod
+    def _bits_of(entry: tuple, name: str, value: Any) -> int:
+        _, table, cuts, test = entry
+        if cuts is not None:
+            return table[bisect_right(cuts, value)]
+        if type(value) is list:
+            key = tuple(value)
+            bits = table.get(key)
+            if bits is None:
+                bits = test({name: value})
+                if len(table) < LIST_MEMO:
+                    table[key] = bits
+            return bits
+        bits = table.get(value)
+        return test({name: value}) if bits is None else bits
