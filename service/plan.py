@@ -62,6 +62,8 @@ class Planner:
         for shift in rulebook.phase_shifts:
             for step in shift.steps:
                 self._shifts.setdefault(step, []).append(shift)
+        # Per step, its phase shifts (first match wins) with the mask of the steps that move it.
+        self._shift_masks: dict[str, tuple] = {}
         # The same as bit masks, for the questions, which settle a plan for every answer:
         # one bit per step, in answer order (so the bits of a mask come out ordered).
         self.step_ids = tuple(sorted(rulebook.steps, key=lambda s: rulebook.steps[s].rank))
@@ -73,6 +75,10 @@ class Planner:
             (self.step_bit[step], self.mask(self._superseded_by[step]))
             for step in self._supersession_order
         )
+        self._shift_masks = {
+            step: tuple((shift.phase, self.mask(shift.when_given)) for shift in shifts)
+            for step, shifts in self._shifts.items()
+        }
         # Per superseded step's bit: its place in the supersession order, its bit and the
         # mask of the steps that supersede it (settle_mask visits only the steps present).
         self._supersession_entry = {
@@ -181,23 +187,47 @@ class Planner:
         return self.settle_mask(added, removed)
 
     def plan(self, rules: Iterable[Rule]) -> tuple[PlannedStep, ...]:
-        """The ordered plan for these fired rules (in rulebook order)."""
-        given = self.given(rules)
+        """The ordered plan for these fired rules (in rulebook order): the steps `given`
+        gives, found on bit masks."""
+        add_mask, remove_mask = self.add_mask, self.remove_mask
+        added = removed = 0
+        adders: dict[str, list[Rule]] = {}
+        for rule in rules:
+            added |= add_mask[rule.id]
+            removed |= remove_mask[rule.id]
+            for step_id in rule.add:
+                by = adders.get(step_id)
+                if by is None:
+                    adders[step_id] = [rule]
+                else:
+                    by.append(rule)
+        present = self.settle_mask(added, removed)
         steps = self.rulebook.steps
+        bit = self.step_bit
+        shifts = self._shift_masks
         planned = []
-        for step_id, by in given.items():
+        for step_id, by in adders.items():
+            if not present & bit[step_id]:
+                continue
             step = steps[step_id]
             phase = step.phase
-            said = [rule.phase for rule in by if rule.phase]
-            if len(said) == len(by):  # every rule giving it says when
-                phase = min(said, key=PHASE_INDEX.__getitem__)
-            for shift in self._shifts.get(step_id, ()):
-                if any(other in given for other in shift.when_given):
-                    phase = shift.phase
-                    break
-            planned.append(PlannedStep(step, phase, tuple(by)))
-        planned.sort(key=lambda p: (PHASE_INDEX[p.phase], p.step.rank))
-        return tuple(planned)
+            if len(by) == 1:
+                if by[0].phase:
+                    phase = by[0].phase
+            else:
+                said = [rule.phase for rule in by if rule.phase]
+                if len(said) == len(by):  # every rule giving it says when
+                    phase = min(said, key=PHASE_INDEX.__getitem__)
+            if step_id in shifts:
+                for shift_phase, when_given in shifts[step_id]:
+                    if present & when_given:
+                        phase = shift_phase
+                        break
+            planned.append(
+                (PHASE_INDEX[phase], step.rank, len(planned), PlannedStep(step, phase, tuple(by)))
+            )
+        planned.sort()  # by phase, then category and order (then as given: never compared)
+        return tuple(p[3] for p in planned)
 
 
 def complete(rulebook: Rulebook, flat: Mapping[str, Any]) -> dict:
