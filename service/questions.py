@@ -132,6 +132,71 @@ class Asker:
         # The parts that hold for a case, as a mask, from tables per fact (PartMasks).
         self.part_masks = PartMasks(source, self._bits, self._nodes, rulebook.facts)
         self._parts = self.part_masks.holding
+        # Rules as bits too (rulebook order), with the steps each adds and removes: the rules
+        # an answer flips are a mask, and so is the key of the plans already settled.
+        self._rule_bit = {rule.id: 1 << i for i, rule in enumerate(rulebook.rules)}
+        self._rule_add = tuple(planner.add_mask[rule.id] for rule in rulebook.rules)
+        self._rule_remove = tuple(planner.remove_mask[rule.id] for rule in rulebook.rules)
+        # Per askable fact, how ask() finds the rules each answer flips: when every probe's
+        # outcome is known per answer, one generated function gives the mask of the rules
+        # that an answer can flip (their other parts hold, no other alternative holds) and
+        # a mask per answer of those that fire under it; else the probes are tried.
+        askable = []
+        for name, plain in self._plain_probes:
+            probes = self._probes[name]
+            if name in self._implying:
+                askable.append((name, None, None, None))
+            elif all(p.static for p in probes):
+                outcomes = tuple(
+                    sum(self._rule_bit[p.rule.id] for p in probes if k in p.start)
+                    for k in range(len(self.answers[name]))
+                )
+                active = _active_rules(probes, self._rule_bit, name)
+                askable.append((name, active, outcomes, None))
+            else:
+                askable.append((name, None, None, plain))
+        self._askable = tuple(askable)
+        # Facts whose answers imply others: the facts an answer can set (the fact and what
+        # it implies, in chains), and the rules that read any of them. The other rules fire
+        # under every answer as they do for the case: their steps are found once per case,
+        # by group (rules alike in which of these facts' answers can change them).
+        self._changing: dict[str, tuple] = {}
+        groups: dict[frozenset, list] = {}
+        closures = {}
+        for name in self.answers:
+            if name not in self._implying:
+                continue
+            closure = {name}
+            grown = True
+            while grown:
+                grown = False
+                for implication in rulebook.implications:
+                    if implication.when.reads & closure and not implication.then.keys() <= closure:
+                        closure |= implication.then.keys()
+                        grown = True
+            closures[name] = frozenset(closure)
+        for i, rule in enumerate(rulebook.rules):
+            signature = frozenset(n for n, c in closures.items() if c.intersection(rule.reads))
+            groups.setdefault(signature, []).append(i)
+        signatures = list(groups)
+        parts_of = dict(self._rule_parts)
+        self._groups = _group_masks(
+            [
+                [
+                    (parts_of[rulebook.rules[i].id], self._rule_add[i], self._rule_remove[i])
+                    for i in groups[signature]
+                ]
+                for signature in signatures
+            ]
+        )
+        for name, closure in closures.items():
+            reading = [
+                (parts_of[rule.id], self._rule_add[i], self._rule_remove[i])
+                for i, rule in enumerate(rulebook.rules)
+                if closure.intersection(rule.reads)
+            ]
+            others = tuple(g for g, signature in enumerate(signatures) if name not in signature)
+            self._changing[name] = (closure, _group_masks([reading]), others)
 
     def _bit(self, node) -> int:
         expression = self._source.expression(node)
@@ -209,62 +274,107 @@ class Asker:
         found for it: the ids of the rules that fired and of the steps given.
         """
         holding = self._parts(flat)
-        given_mask = self.planner.mask(given)
+        planner = self.planner
+        given_mask = planner.mask(given)
+        rule_bit = self._rule_bit
+        fired_bits = 0
+        for rule_id in fired:
+            fired_bits |= rule_bit[rule_id]
+        base = None  # the steps the fired rules add and remove, once needed
+        groups = None  # the steps each group of rules adds and removes, once needed
         questions = []
-        tried: dict[frozenset, int] = {}
-        for name, probes in self._plain_probes:
+        tried: dict[int, int] = {}  # rules that fire (a mask) -> the steps given (a mask)
+        for name, active_rules, outcomes, probes in self._askable:
             if name in flat:
                 continue
-            if name in self._implying:  # an answer may imply more facts: try it whole
-                question = self._tried(name, flat, given_mask, holding)
+            if active_rules is not None:
+                active = active_rules(holding)
+                if not active:
+                    continue  # no answer flips any rule
+                flipped_by = [active & (fires ^ fired_bits) for fires in outcomes]
+            elif probes is None:  # an answer may imply more facts: try it whole
+                if groups is None:
+                    groups = self._groups(holding)
+                question = self._tried(name, flat, given_mask, holding, groups)
                 if question:
                     questions.append(question)
                 continue
-            flips: dict[int, list[str]] = {}
-            for rest, static, either, start, stop, rule_id, parts in probes:
-                if holding & rest != rest:
-                    continue  # a part that does not read this fact fails: no answer helps
-                was = rule_id in fired
-                if static:
-                    if holding & either:
-                        continue  # it fires whatever the answer, as it does now
-                    flipping = stop if was else start
-                else:
-                    trial = dict(flat)
-                    flipping = tuple(
-                        k
-                        for k, answer in enumerate(self.answers[name])
-                        if _tried_with(trial, name, answer.value, parts) is not was
-                    )
-                for k in flipping:
-                    if k in flips:
-                        flips[k].append(rule_id)
-                    else:
-                        flips[k] = [rule_id]
-            if not flips:
-                continue
+            else:
+                flipped_by = self._flipped(name, probes, flat, fired, holding)
             changes = {}
-            for k, flipped in flips.items():
-                key = frozenset(flipped)
-                steps = tried.get(key)
+            for k, flipped in enumerate(flipped_by):
+                if not flipped:
+                    continue
+                steps = tried.get(flipped)
                 if steps is None:  # other facts' answers often flip the very same rules
-                    steps = tried[key] = self.planner.present_mask(fired.symmetric_difference(key))
+                    if flipped & fired_bits:
+                        added, removed = self._steps_of(fired_bits ^ flipped, 0, 0)
+                    else:  # rules start firing, none stops: what they add to the rest
+                        if base is None:
+                            base = self._steps_of(fired_bits, 0, 0)
+                        added, removed = self._steps_of(flipped, *base)
+                    steps = tried[flipped] = planner.settle_mask(added, removed)
                 changes[k] = steps
-            question = self._question(name, changes, given_mask, ())
-            if question:
-                questions.append(question)
+            if changes:
+                question = self._question(name, changes, given_mask, ())
+                if question:
+                    questions.append(question)
         questions.sort(key=lambda q: q.rank)
         return questions
 
+    def _steps_of(self, rules: int, added: int, removed: int) -> tuple[int, int]:
+        """`added` and `removed` with the steps that these rules (a mask) add and remove."""
+        adds, removes = self._rule_add, self._rule_remove
+        while rules:
+            low = rules & -rules
+            i = low.bit_length() - 1
+            added |= adds[i]
+            removed |= removes[i]
+            rules ^= low
+        return added, removed
+
+    def _flipped(
+        self, name: str, probes: tuple, flat: Mapping[str, Any], fired: frozenset, holding: int
+    ) -> list[int]:
+        """Per answer, the mask of the rules it flips, each probe tried in turn (the shapes of
+        conditions whose outcome per answer is not known in advance)."""
+        flipped_by = [0] * len(self.answers[name])
+        rule_bit = self._rule_bit
+        for rest, static, either, start, stop, rule_id, parts in probes:
+            if holding & rest != rest:
+                continue  # a part that does not read this fact fails: no answer helps
+            was = rule_id in fired
+            if static:
+                if holding & either:
+                    continue  # it fires whatever the answer, as it does now
+                flipping = stop if was else start
+            else:
+                trial = dict(flat)
+                flipping = tuple(
+                    k
+                    for k, answer in enumerate(self.answers[name])
+                    if _tried_with(trial, name, answer.value, parts) is not was
+                )
+            for k in flipping:
+                flipped_by[k] |= rule_bit[rule_id]
+        return flipped_by
+
     def _tried(
-        self, name: str, flat: Mapping[str, Any], given: int, holding: int
+        self, name: str, flat: Mapping[str, Any], given: int, holding: int, groups: tuple
     ) -> Question | None:
         """Each answer filled in with what it implies, every rule tried on the result;
         answers that contradict the known facts are not offered. `holding`: the parts that
-        hold for `flat`; only those reading a fact the answer sets are evaluated again."""
+        hold for `flat`; only those reading a fact the answer sets are evaluated again, and
+        only the rules that read such a fact (the others add and remove, by group, what
+        `groups` says they do for `flat`)."""
         changes = {}
         impossible = []
         update = self.part_masks.update
+        closure, reading, others = self._changing[name]
+        rest_added = rest_removed = 0
+        for g in others:
+            rest_added |= groups[2 * g]
+            rest_removed |= groups[2 * g + 1]
         for k, answer in enumerate(self.answers[name]):
             trial = dict(flat)
             trial[name] = answer.value
@@ -273,9 +383,16 @@ class Asker:
                 impossible.append(k)
                 continue
             now = holding
-            for fact in trial.keys() - flat.keys():
+            set_now = trial.keys() - flat.keys()
+            for fact in set_now:
                 now = update(now, trial, fact)
-            changes[k] = self.planner.settle_mask(*self._fired_masks(now))
+            if set_now <= closure:
+                added, removed = reading(now)
+                added |= rest_added
+                removed |= rest_removed
+            else:  # a case whose facts were not completed: every rule, tried again
+                added, removed = self._fired_masks(now)
+            changes[k] = self.planner.settle_mask(added, removed)
         return self._question(name, changes, given, tuple(impossible))
 
     def _question(self, name: str, changes: dict, given: int, impossible: tuple) -> Question | None:
@@ -315,6 +432,54 @@ def _tried_with(trial: dict, name: str, value: Any, parts: tuple) -> bool:
     """Whether all `parts` hold with `name` set to `value` in `trial` (which keeps it)."""
     trial[name] = value
     return all(t(trial) for t in parts)
+
+
+def _active_rules(probes: tuple, rule_bit: Mapping[str, int], name: str) -> Callable[[int], int]:
+    """A function of the mask of parts that hold, giving the mask of the rules (of these
+    probes, whose outcome per answer is known) that an answer to `name` can flip: those whose
+    parts that do not read it hold, and none of whose other alternatives holds. The masks
+    are bound as default arguments (locals), so that large rulebooks write no long numbers."""
+    constants: dict[str, int] = {}
+    lines = []
+    for i, probe in enumerate(probes):
+        constants[f"_r{i}"], constants[f"_g{i}"] = probe.rest, rule_bit[probe.rule.id]
+        test = f"h & _r{i} == _r{i}"
+        if probe.either:
+            constants[f"_e{i}"] = probe.either
+            test += f" and not h & _e{i}"
+        lines.append(f"    if {test}: a |= _g{i}")
+    bound = "".join(f", {c}={c}" for c in constants)
+    source = f"def _active(h{bound}):\n    a = 0\n" + "\n".join(lines) + "\n    return a\n"
+    namespace: dict = dict(constants)
+    exec(compile(source, f"<flips of {name}>", "exec"), namespace)  # noqa: S102 - integers only
+    return namespace["_active"]
+
+
+def _group_masks(groups: list) -> Callable[[int], tuple]:
+    """A function of the mask of parts that hold, giving for each group of rules (each a
+    list of (parts, add, remove) masks) the steps its rules whose parts all hold add and
+    remove: (added, removed) of the first group, then of the second, ... The masks are
+    bound as default arguments (locals), so that large rulebooks write no long numbers."""
+    constants: dict[str, int] = {}
+    lines = []
+    for g, rules in enumerate(groups):
+        lines.append(f"    a{g} = r{g} = 0")
+        for parts, add, remove in rules:
+            i = len(constants)
+            constants[f"_p{i}"] = parts
+            constants[f"_a{i}"] = add
+            then = f"a{g} |= _a{i}"
+            if remove:
+                constants[f"_x{i}"] = remove
+                then += f"; r{g} |= _x{i}"
+            lines.append(f"    if now & _p{i} == _p{i}: {then}")
+    result = ", ".join(f"a{g}, r{g}" for g in range(len(groups)))
+    lines.append(f"    return ({result},)" if groups else "    return ()")
+    bound = "".join(f", {c}={c}" for c in constants)
+    source = f"def _groups(now{bound}):\n" + "\n".join(lines) + "\n"
+    namespace: dict = dict(constants)
+    exec(compile(source, "<groups of rules>", "exec"), namespace)  # noqa: S102 - integers only
+    return namespace["_groups"]
 
 
 def _fired_masks(rules) -> Callable[[int], tuple[int, int]]:
