@@ -54,10 +54,6 @@ class Planner:
         for step in self._superseded_by:
             visit(step)
         self._supersession_order = tuple(s for s in order if s in self._superseded_by)
-        self._superseded = frozenset(self._superseded_by)
-        self._settle_rank = {s: i for i, s in enumerate(self._supersession_order)}
-        self._adds = {rule.id: rule.add for rule in rulebook.rules}
-        self._removes = {rule.id: rule.remove for rule in rulebook.rules if rule.remove}
         self._shifts: dict[str, list] = {}
         for shift in rulebook.phase_shifts:
             for step in shift.steps:
@@ -90,45 +86,6 @@ class Planner:
             by for step in self._supersession_order for by in self._superseded_by[step]
         )
         self._left_out: dict[int, int] = {}
-
-    def given(self, rules: Iterable[Rule]) -> dict[str, list[Rule]]:
-        """The steps given by these fired rules, each with the rules that added it."""
-        adders: dict[str, list[Rule]] = {}
-        removed: set[str] = set()
-        for rule in rules:
-            for step in rule.add:
-                if step in adders:
-                    adders[step].append(rule)
-                else:
-                    adders[step] = [rule]
-            removed.update(rule.remove)
-        if removed:
-            for step in removed:
-                adders.pop(step, None)
-        superseded_by = self._superseded_by
-        for step in self._supersession_order:
-            if step in adders and any(by in adders for by in superseded_by[step]):
-                del adders[step]
-        return adders
-
-    def present(self, rule_ids: Iterable[str]) -> set[str]:
-        """The ids of the steps these fired rules give (what `given` gives, only faster:
-        the questions try it for every answer)."""
-        adds, removes = self._adds, self._removes
-        present: set[str] = set()
-        removed: set[str] = set()
-        for rule_id in rule_ids:
-            present.update(adds[rule_id])
-            if rule_id in removes:
-                removed.update(removes[rule_id])
-        present -= removed
-        candidates = present & self._superseded
-        if candidates:
-            superseded_by = self._superseded_by
-            for step in sorted(candidates, key=self._settle_rank.__getitem__):
-                if not present.isdisjoint(superseded_by[step]):
-                    present.discard(step)
-        return present
 
     def mask(self, step_ids: Iterable[str]) -> int:
         bit = self.step_bit
@@ -177,15 +134,6 @@ class Planner:
                 kept &= ~bit
         return present & ~kept
 
-    def present_mask(self, rule_ids: Iterable[str]) -> int:
-        """`present` as a mask of steps."""
-        adds, removes = self.add_mask, self.remove_mask
-        added = removed = 0
-        for rule_id in rule_ids:
-            added |= adds[rule_id]
-            removed |= removes[rule_id]
-        return self.settle_mask(added, removed)
-
     def plan(self, rules: Iterable[Rule]) -> tuple[PlannedStep, ...]:
         """The ordered plan for these fired rules (in rulebook order): the steps `given`
         gives, found on bit masks."""
@@ -205,7 +153,7 @@ class Planner:
         steps = self.rulebook.steps
         bit = self.step_bit
         shifts = self._shift_masks
-        planned = []
+        planned: list[tuple[int, tuple, int, PlannedStep]] = []
         for step_id, by in adders.items():
             if not present & bit[step_id]:
                 continue

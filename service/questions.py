@@ -141,7 +141,7 @@ class Asker:
         # outcome is known per answer, one generated function gives the mask of the rules
         # that an answer can flip (their other parts hold, no other alternative holds) and
         # a mask per answer of those that fire under it; else the probes are tried.
-        askable = []
+        askable: list[tuple[str, Any, Any, Any]] = []  # name, function, masks, probes
         for name, plain in self._plain_probes:
             probes = self._probes[name]
             if name in self._implying:
@@ -162,7 +162,7 @@ class Asker:
         # by group (rules alike in which of these facts' answers can change them).
         self._changing: dict[str, tuple] = {}
         groups: dict[frozenset, list] = {}
-        closures = {}
+        closures: dict[str, frozenset] = {}
         for name in self.answers:
             if name not in self._implying:
                 continue
@@ -189,14 +189,14 @@ class Asker:
                 for signature in signatures
             ]
         )
-        for name, closure in closures.items():
+        for name, reach in closures.items():
             reading = [
                 (parts_of[rule.id], self._rule_add[i], self._rule_remove[i])
                 for i, rule in enumerate(rulebook.rules)
-                if closure.intersection(rule.reads)
+                if reach.intersection(rule.reads)
             ]
             others = tuple(g for g, signature in enumerate(signatures) if name not in signature)
-            self._changing[name] = (closure, _group_masks([reading]), others)
+            self._changing[name] = (reach, _group_masks([reading]), others)
 
     def _bit(self, node) -> int:
         expression = self._source.expression(node)
