@@ -320,6 +320,11 @@ class Source:
         body = "".join(f"    if {expression}: m |= {bit}\n" for expression, bit in bits.items())
         return self._function(f"    m = 0\n{body}    return m\n", label)
 
+    def function(self, body: str, label: str) -> Callable:
+        """A function of `f` with this body (statements indented by four spaces), which
+        may name the constants held here."""
+        return self._function(body, label)
+
     def _function(self, body: str, label: str) -> Callable:
         namespace = {"_MISSING": _MISSING, **self.constants}
         # Constants bound as default arguments are locals: faster than globals.

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, NamedTuple
 
 from service.conditions import Any_, Node, Source, thresholds, to_python
@@ -548,18 +549,30 @@ class PartMasks:
                     sum(reading.values()),
                     source.compile_mask(reading, f"parts reading {name} and others"),
                 )
+        # The mask of the parts that hold for a case's flattened facts.
+        self.holding: Callable[[Mapping[str, Any]], int] = self._compile(source, multi)
 
-    def holding(self, flat: Mapping[str, Any]) -> int:
-        """The mask of the parts that hold for these flattened facts."""
-        now = self.absent
-        facts = self.facts
-        for name, value in flat.items():
-            entry = facts.get(name)
-            if entry is not None:
-                now = (now & ~entry[0]) | self._bits_of(entry, name, value)
-        if self.multi is not None:
-            now |= self.multi(flat)
-        return now
+    def _compile(self, source: Source, multi: Mapping[str, int]) -> Callable[[Mapping], int]:
+        """`holding` as one generated function: a table lookup per known fact (a call for
+        a value outside the tables), then the parts that read several facts."""
+        lines = [f"    m = {source.constant(self.absent)}"]
+        for name, entry in self.facts.items():
+            mask, table, cuts, test = entry
+            keep = source.constant(~mask)
+            lines.append(f"    v = f.get({name!r}, _MISSING)")
+            lines.append("    if v is not _MISSING:")
+            if cuts is not None:
+                at = f"{source.constant(bisect_right)}({source.constant(cuts)}, v)"
+                lines.append(f"        m = (m & {keep}) | {source.constant(table)}[{at}]")
+            else:
+                slow = source.constant(partial(self._bits_of, entry, name))
+                if table:
+                    lines.append(f"        b = {source.constant(table)}.get(v)")
+                    lines.append(f"        m = (m & {keep}) | (b if b is not None else {slow}(v))")
+                else:  # a list: its item sets are kept as they come
+                    lines.append(f"        m = (m & {keep}) | {slow}(v)")
+        lines += [f"    if {expression}: m |= {bit}" for expression, bit in multi.items()]
+        return source.function("\n".join(lines) + "\n    return m\n", "parts that hold")
 
     def update(self, now: int, flat: Mapping[str, Any], name: str) -> int:
         """`now` (the parts that held before fact `name` was set) with `name` as in `flat`."""
