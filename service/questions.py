@@ -101,6 +101,8 @@ class Asker:
         # Steps are bit masks here (Planner.step_bit): an answer's plan is settled with a
         # few integer operations instead of sets, once per distinct set of flipped rules.
         self._weights = tuple(weight(rulebook.steps[s]) for s in planner.step_ids)
+        self._named: dict[int, tuple] = {0: ()}  # mask of steps -> their ids
+        self._weighed: dict[int, tuple] = {}  # mask of steps -> (-max, -sum) of their weights
         source = Source()
         self._bits: dict[str, int] = {}  # expression -> its bit in the mask of parts
         self._reads: dict[str, frozenset] = {}  # expression -> the facts it reads
@@ -162,6 +164,10 @@ class Asker:
         # under every answer as they do for the case: their steps are found once per case,
         # by group (rules alike in which of these facts' answers can change them).
         self._changing: dict[str, tuple] = {}
+        self._implication_facts = tuple(
+            sorted({f for i in rulebook.implications for f in (*i.when.reads, *i.then)})
+        )
+        self._implied: dict[tuple, tuple] = {}  # (fact, answer, projection) -> what it sets
         groups: dict[frozenset, list] = {}
         closures: dict[str, frozenset] = {}
         for name in self.answers:
@@ -283,6 +289,7 @@ class Asker:
             fired_bits |= rule_bit[rule_id]
         base = None  # the steps the fired rules add and remove, once needed
         groups = None  # the steps each group of rules adds and removes, once needed
+        projection: tuple = ()  # the facts implications read or set, as `_tried` keys them
         questions = []
         tried: dict[int, int] = {}  # rules that fire (a mask) -> the steps given (a mask)
         for name, active_rules, outcomes, probes in self._askable:
@@ -296,7 +303,11 @@ class Asker:
             elif probes is None:  # an answer may imply more facts: try it whole
                 if groups is None:
                     groups = self._groups(holding)
-                question = self._tried(name, flat, given_mask, holding, groups)
+                    projection = tuple(
+                        tuple(v) if type(v := flat.get(fact, _MISSING)) is list else v
+                        for fact in self._implication_facts
+                    )
+                question = self._tried(name, flat, given_mask, holding, groups, projection)
                 if question:
                     questions.append(question)
                 continue
@@ -361,13 +372,21 @@ class Asker:
         return flipped_by
 
     def _tried(
-        self, name: str, flat: Mapping[str, Any], given: int, holding: int, groups: tuple
+        self,
+        name: str,
+        flat: Mapping[str, Any],
+        given: int,
+        holding: int,
+        groups: tuple,
+        projection: tuple,
     ) -> Question | None:
         """Each answer filled in with what it implies, every rule tried on the result;
         answers that contradict the known facts are not offered. `holding`: the parts that
         hold for `flat`; only those reading a fact the answer sets are evaluated again, and
         only the rules that read such a fact (the others add and remove, by group, what
-        `groups` says they do for `flat`)."""
+        `groups` says they do for `flat`). What an answer implies, and whether it
+        contradicts the case, depends only on the facts that implications read or set
+        (`projection`: their values in `flat`), so it is found once per such values."""
         changes = {}
         impossible = []
         update = self.part_masks.update
@@ -376,18 +395,31 @@ class Asker:
         for g in others:
             rest_added |= groups[2 * g]
             rest_removed |= groups[2 * g + 1]
+        implied = self._implied
         for k, answer in enumerate(self.answers[name]):
-            trial = dict(flat)
-            trial[name] = answer.value
-            trial, contradicted = settle(self.rulebook, trial)
-            if contradicted:
+            key = (name, k, projection)
+            found = implied.get(key)
+            if found is None:
+                trial = dict(flat)
+                trial[name] = answer.value
+                trial, contradicted = settle(self.rulebook, trial)
+                if contradicted:
+                    found = (None, False)
+                else:
+                    sets = tuple((fact, trial[fact]) for fact in trial.keys() - flat.keys())
+                    found = (sets, {fact for fact, _ in sets} <= closure)
+                if len(implied) < IMPLIED_MEMO:
+                    implied[key] = found
+            sets, within = found
+            if sets is None:
                 impossible.append(k)
                 continue
+            trial = dict(flat)
+            trial.update(sets)
             now = holding
-            set_now = trial.keys() - flat.keys()
-            for fact in set_now:
+            for fact, _ in sets:
                 now = update(now, trial, fact)
-            if set_now <= closure:
+            if within:
                 added, removed = reading(now)
                 added |= rest_added
                 removed |= rest_removed
@@ -402,7 +434,7 @@ class Asker:
         anything. `given`: the mask of the steps the case is given."""
         options = None
         changed = 0
-        ids = self.planner.ids
+        named = self._named
         for k, steps in changes.items():
             add = steps & ~given
             remove = given & ~steps
@@ -410,23 +442,47 @@ class Asker:
                 if options is None:
                     options = list(self._unchanged[name])
                 changed |= add | remove
-                options[k] = Option(options[k].answer, ids(add), ids(remove))
+                add_ids = named.get(add)
+                if add_ids is None:
+                    add_ids = self._ids(add)
+                remove_ids = named.get(remove)
+                if remove_ids is None:
+                    remove_ids = self._ids(remove)
+                options[k] = _new(Option, (options[k].answer, add_ids, remove_ids))
         if options is None:
             return None
         if impossible:
             options = [o for k, o in enumerate(options) if k not in impossible]
+        weighed = self._weighed.get(changed)
+        if weighed is None:
+            weighed = self._weigh(changed)
+        fact = self.rulebook.facts[name]
+        return _new(
+            Question,
+            (fact, tuple(options), (-fact.priority, *weighed, self._position[name])),
+        )
+
+    def _ids(self, mask: int) -> tuple[str, ...]:
+        """The step ids of a mask (Planner.ids), kept for the next time (at most NAMED_MEMO)."""
+        ids = self.planner.ids(mask)
+        if len(self._named) < NAMED_MEMO:
+            self._named[mask] = ids
+        return ids
+
+    def _weigh(self, changed: int) -> tuple[int, int]:
+        """Minus the greatest and minus the total weight of the steps of `changed`, the
+        middle of a question's rank (kept for the next time, at most NAMED_MEMO)."""
         weights = []
         all_weights = self._weights
-        while changed:
-            low = changed & -changed
+        bits = changed
+        while bits:
+            low = bits & -bits
             weights.append(all_weights[low.bit_length() - 1])
-            changed ^= low
-        fact = self.rulebook.facts[name]
-        return Question(
-            fact,
-            tuple(options),
-            (-fact.priority, -max(weights), -sum(weights), self._position[name]),
-        )
+            bits ^= low
+        weighed = (-max(weights), -sum(weights))
+        if len(self._weighed) < NAMED_MEMO:
+            self._weighed[changed] = weighed
+        return weighed
 
 
 def _tried_with(trial: dict, name: str, value: Any, parts: tuple) -> bool:
@@ -497,6 +553,10 @@ def _fired_masks(rules) -> Callable[[int], tuple[int, int]]:
     return namespace["_fired"]
 
 
+_new = tuple.__new__  # a named tuple from a tuple, without its __new__'s argument handling
+NAMED_MEMO = 16384  # the most masks of steps whose ids, and weights, an Asker keeps
+IMPLIED_MEMO = 16384  # the most (answer, facts) whose implications an Asker keeps
+_MISSING = object()
 LIST_MEMO = 4096  # the most item sets of one list fact whose parts' mask is kept
 
 
