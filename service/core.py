@@ -97,6 +97,51 @@ def because(rule: Rule, facts: dict, lang: str) -> dict:
     return {"rule": rule.id, "reason": reason, "facts": cited}
 
 
+def _step(rendered: dict, planned: Any, lang: str, source_labels: dict) -> dict:
+    """A step of the answer without its `because`: the same for every answer that gives the
+    step in this phase, so built once per rulebook, language and phase (and copied)."""
+    key = (planned.step.id, planned.phase, lang)
+    step_dict = rendered.get(key)
+    if step_dict is None:
+        step = planned.step
+        texts = step.texts[lang]
+        step_dict = rendered[key] = {
+            "id": step.id,
+            "kind": step.kind,
+            "category": step.category,
+            "phase": planned.phase,
+            "source": step.source,
+            "source_label": source_labels[step.id][lang],
+            "title": texts["title"],
+            "detail": texts["detail"],
+        }
+    return step_dict
+
+
+def _because(rendered: dict, rule: Rule, facts: dict, lang: str) -> dict:
+    """`because`, with what depends on the rule alone found once per rulebook and language:
+    the sentence when it has no placeholder, and the facts it reads with what it cites."""
+    key = (rule.id, lang)
+    static = rendered.get(key)
+    if static is None:
+        reason = rule.reason[lang]
+        static = rendered[key] = (
+            None if "{" in reason else reason,
+            tuple((name, rule.cites.get(name)) for name in rule.reads),
+        )
+    reason, reads = static
+    cited = {}
+    for name, cites in reads:
+        if name in facts:
+            value = facts[name]
+            if cites is not None:
+                value = [v for v in value if v in cites]
+            cited[name] = value
+    if reason is None:
+        reason = PLACEHOLDER.sub(lambda m: str(facts[m.group(1)]), rule.reason[lang])
+    return {"rule": rule.id, "reason": reason, "facts": cited}
+
+
 def render_guidance(
     guidance: Guidance,
     lang: str,
@@ -107,24 +152,17 @@ def render_guidance(
     phases whose messages it composes."""
     facts = guidance.facts
     source_labels = guidance.source_labels
+    rendered = guidance.rendered if guidance.rendered is not None else {}
+    steps = []
+    for planned in guidance.steps:
+        step = dict(_step(rendered, planned, lang, source_labels))
+        step["because"] = [_because(rendered, rule, facts, lang) for rule in planned.because]
+        steps.append(step)
     body: dict[str, Any] = {
         "case_id": guidance.case_id,
         "ruleset_version": guidance.ruleset_version,
         "lang": lang,
-        "steps": [
-            {
-                "id": planned.step.id,
-                "kind": planned.step.kind,
-                "category": planned.step.category,
-                "phase": planned.phase,
-                "source": planned.step.source,
-                "source_label": source_labels[planned.step.id][lang],
-                "title": planned.step.texts[lang]["title"],
-                "detail": planned.step.texts[lang]["detail"],
-                "because": [because(rule, facts, lang) for rule in planned.because],
-            }
-            for planned in guidance.steps
-        ],
+        "steps": steps,
         "rules_fired": [rule.id for rule in guidance.rules_fired],
     }
     if messages:

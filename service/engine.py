@@ -64,6 +64,7 @@ class Guidance(NamedTuple):
     source_labels: dict  # step id -> lang -> where the advice comes from
     context: dict | None = None  # what fills the messages' placeholders (never a fact)
     templates: Any = None  # the rulebook's message templates (service.messages.Templates)
+    rendered: dict | None = None  # per rulebook: what rendering reuses (service.core fills it)
 
 
 NOT_FACTS = ("case_id", "context")  # fields of a case that are no facts
@@ -118,6 +119,7 @@ class Engine:
                 for handle in self._handles:
                     _dre.delete_ruleset(handle)
                 raise EngineError(f"durable_rules refused the ruleset: {error}") from error
+        self.rendered: dict = {}  # what rendering reuses between answers (service.core)
         self._lock = threading.Lock()
         self._sids = itertools.count(1)
         self.live_sessions = 0
@@ -208,6 +210,7 @@ class Engine:
             self.rulebook.source_labels,
             case.get("context"),
             self.rulebook.messages,
+            self.rendered,
         )
         if self.observer is not None:
             self.observer(guidance)
