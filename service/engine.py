@@ -133,28 +133,34 @@ class Engine:
         """Assert one flattened case in a fresh session of each ruleset; return the ids of the
         rules that fired, each once."""
         fired: list[str] = []
-        held = {
-            markers[value]
-            for name, markers in self._members.items()
-            for value in flat.get(name, ())
-        }
+        fact, held = self._fact(flat)
+        fire_one = self._fire_one
         with self._lock:
-            sid = str(next(self._sids))
-            encoded = self.encode(flat, sid)
+            sid = fact["sid"] = fact["id"] = str(next(self._sids))
+            encoded = _encode(fact)
             for handle, needed in zip(self._handles, self._needs, strict=True):
                 if needed is None or needed in held:
-                    self._fire_one(handle, sid, encoded, fired)
+                    fire_one(handle, sid, encoded, fired)
             self.evaluations += 1
         # A rule fires once per alternative of its condition that holds.
         return list(dict.fromkeys(name.partition(ALTERNATIVE)[0] for name in fired))
 
-    def encode(self, flat: Mapping[str, Any], sid: str) -> str:
-        """The engine's fact for a case: its facts, the guard, and list items as markers."""
+    def _fact(self, flat: Mapping[str, Any]) -> tuple[dict, set]:
+        """The engine's fact for a case but its session id: its facts, the guard, and list
+        items as markers; and the set of those markers."""
         fact = dict(flat)
         fact[GUARD_FIELD] = 1
+        held = set()
         for name, markers in self._members.items():
             for value in flat.get(name, ()):
-                fact[markers[value]] = 1
+                marker = markers[value]
+                fact[marker] = 1
+                held.add(marker)
+        return fact, held
+
+    def encode(self, flat: Mapping[str, Any], sid: str) -> str:
+        """The engine's fact for a case: its facts, the guard, and list items as markers."""
+        fact = self._fact(flat)[0]
         fact["sid"] = fact["id"] = sid
         return _encode(fact)
 
