@@ -52,6 +52,7 @@ RULES_PER_RULESET = 48
 _ruleset_names = itertools.count(1)
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 _engines: weakref.WeakSet = weakref.WeakSet()
+_ABSENT = object()
 
 
 class Guidance(NamedTuple):
@@ -102,9 +103,10 @@ class Engine:
             if fact.type == "list"
         }
         self.shards = shard(rulebook, lambda fact, value: self._members[fact][value])
-        # A ruleset whose rules all need one list item (a situation) can fire nothing for a
-        # case without it: it is not run at all (what it would give: only the sentinel).
-        self._needs = tuple(_needed_marker(rules) for rules in self.shards)
+        # A ruleset whose rules all need one list item (a situation), or all test one fact for
+        # the same value, can fire nothing for a case without it: it is not run at all (what
+        # it would give: only the sentinel).
+        self._needs = tuple(_needed(rules) for rules in self.shards)
         self._handles: list = []
         for rules in self.shards:
             definition = {
@@ -133,34 +135,34 @@ class Engine:
         """Assert one flattened case in a fresh session of each ruleset; return the ids of the
         rules that fired, each once."""
         fired: list[str] = []
-        fact, held = self._fact(flat)
+        fact = self._fact(flat)
         fire_one = self._fire_one
         with self._lock:
             sid = fact["sid"] = fact["id"] = str(next(self._sids))
             encoded = _encode(fact)
             for handle, needed in zip(self._handles, self._needs, strict=True):
-                if needed is None or needed in held:
+                for field, value in needed:
+                    if fact.get(field, _ABSENT) != value:
+                        break  # a test every rule of the ruleset needs fails: none fires
+                else:
                     fire_one(handle, sid, encoded, fired)
             self.evaluations += 1
         # A rule fires once per alternative of its condition that holds.
         return list(dict.fromkeys(name.partition(ALTERNATIVE)[0] for name in fired))
 
-    def _fact(self, flat: Mapping[str, Any]) -> tuple[dict, set]:
+    def _fact(self, flat: Mapping[str, Any]) -> dict:
         """The engine's fact for a case but its session id: its facts, the guard, and list
-        items as markers; and the set of those markers."""
+        items as markers."""
         fact = dict(flat)
         fact[GUARD_FIELD] = 1
-        held = set()
         for name, markers in self._members.items():
             for value in flat.get(name, ()):
-                marker = markers[value]
-                fact[marker] = 1
-                held.add(marker)
-        return fact, held
+                fact[markers[value]] = 1
+        return fact
 
     def encode(self, flat: Mapping[str, Any], sid: str) -> str:
         """The engine's fact for a case: its facts, the guard, and list items as markers."""
-        fact = self._fact(flat)[0]
+        fact = self._fact(flat)
         fact["sid"] = fact["id"] = sid
         return _encode(fact)
 
@@ -255,19 +257,31 @@ def shard(rulebook: Rulebook, member=None) -> list[list[tuple[str, tuple]]]:
     ]
     # Grouped by the list item each needs (its first marker test; those that need none
     # first), in rulebook order within a group: a ruleset holds one group, so a case runs
-    # only the rulesets of the items it holds (and those that need none).
+    # only the rulesets of the items it holds (and those that need none). A group too large
+    # for one ruleset is split further by the value its rules test one fact for (the fact
+    # most of them test for a value; the others last): a case runs only the part of its
+    # value, and the rest.
     engine_rules.sort(key=lambda r: _marker(r[1]) or "")  # stable: rulebook order stays
+    keyed = []
+    for marker, grouped in itertools.groupby(engine_rules, key=lambda r: _marker(r[1])):
+        members = list(grouped)
+        gate = _gate(members) if len(members) > RULES_PER_RULESET else None
+        for name, chain, rule_id in members:
+            keyed.append(((marker or "", _value_of(chain, gate)), (name, chain, rule_id)))
+    keyed.sort(key=lambda k: k[0])  # stable
+    engine_rules = [rule for _, rule in keyed]
+    groups = [key for key, _ in keyed]
     group = None
-    for name, chain, rule_id in engine_rules:
+    for (name, chain, rule_id), key in zip(engine_rules, groups, strict=True):
         if (
             not shards
-            or _marker(chain) != group
+            or key != group
             or len(shards[-1]) >= RULES_PER_RULESET
             or network.bound_with(chain) > STACK_BUDGET
         ):
             shards.append([])
             network = Network()
-            group = _marker(chain)
+            group = key
             if network.bound_with(chain) > STACK_BUDGET:
                 raise EngineError(
                     f"rule {rule_id!r}: an alternative of its condition is too long for the engine"
@@ -286,10 +300,46 @@ def _marker(chain: tuple) -> str | None:
     return None
 
 
-def _needed_marker(rules: list[tuple[str, tuple]]) -> str | None:
-    """The marker every rule of a ruleset needs, or None when some need none or others."""
-    needed = {_marker(chain) for _, chain in rules}
-    return needed.pop() if len(needed) == 1 else None
+def _gate(rules: list) -> str | None:
+    """The fact (not a marker) that most of these engine rules test for a value, if any."""
+    counts: dict[str, int] = {}
+    for _, chain, _ in rules:
+        for field in {f for f, _ in _equalities(chain)}:
+            if not field.startswith("_l"):
+                counts[field] = counts.get(field, 0) + 1
+    return max(counts, key=counts.__getitem__) if counts else None
+
+
+def _value_of(chain: tuple, gate: str | None) -> str:
+    """The value (as JSON) that a chain tests fact `gate` for; "~" (after every value)
+    when it tests none."""
+    if gate is not None:
+        for field, value in _equalities(chain):
+            if field == gate:
+                return json.dumps(value)
+    return "~"
+
+
+def _equalities(chain: tuple) -> list[tuple[str, Any]]:
+    """A chain's plain equality tests, as (field, value)."""
+    found = []
+    for atom in chain:
+        field, value = next(iter(atom.items()))
+        if not field.startswith("$") and type(value) in (str, int, bool):
+            found.append((field, value))
+    return found
+
+
+def _needed(rules: list[tuple[str, tuple]]) -> tuple[tuple[str, Any], ...]:
+    """The equality tests (a list item's marker, or a fact's value) that every rule of a
+    ruleset has, as (field, value) pairs: a fact that fails one of them fires none of its
+    rules. Facts reach the engine with the types of the rules' values (validation), so a
+    Python comparison says what the engine's says."""
+    common: dict[str, tuple[str, Any]] | None = None
+    for _, chain in rules:
+        plain = {json.dumps(test): test for test in _equalities(chain)}
+        common = plain if common is None else {k: v for k, v in common.items() if k in plain}
+    return tuple((common or {}).values())
 
 
 def _chain_key(atom: dict) -> tuple:
