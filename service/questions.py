@@ -319,12 +319,18 @@ class Asker:
                     continue
                 steps = tried.get(flipped)
                 if steps is None:  # other facts' answers often flip the very same rules
-                    if flipped & fired_bits:
+                    stops = flipped & fired_bits
+                    if stops & (stops - 1):  # rules stop firing: the others, tried again
                         added, removed = self._steps_of(fired_bits ^ flipped, 0, 0)
-                    else:  # rules start firing, none stops: what they add to the rest
+                    else:  # at most one rule stops: the rest is known, and what starts adds
                         if base is None:
-                            base = self._steps_of(fired_bits, 0, 0)
-                        added, removed = self._steps_of(flipped, *base)
+                            base = self._base(fired_bits)
+                        added, removed, added_once, removed_once = base
+                        if stops:  # what only that rule adds or removes is gone
+                            i = stops.bit_length() - 1
+                            added &= ~(self._rule_add[i] & added_once)
+                            removed &= ~(self._rule_remove[i] & removed_once)
+                        added, removed = self._steps_of(flipped ^ stops, added, removed)
                     steps = tried[flipped] = planner.settle_mask(added, removed)
                 changes[k] = steps
             if changes:
@@ -344,6 +350,21 @@ class Asker:
             removed |= removes[i]
             rules ^= low
         return added, removed
+
+    def _base(self, rules: int) -> tuple[int, int, int, int]:
+        """The steps these rules (a mask) add and remove, and those that only one of them
+        adds, or removes."""
+        adds, removes = self._rule_add, self._rule_remove
+        added = removed = added_more = removed_more = 0
+        while rules:
+            low = rules & -rules
+            i = low.bit_length() - 1
+            added_more |= added & adds[i]
+            added |= adds[i]
+            removed_more |= removed & removes[i]
+            removed |= removes[i]
+            rules ^= low
+        return added, removed, added & ~added_more, removed & ~removed_more
 
     def _flipped(
         self, name: str, probes: tuple, flat: Mapping[str, Any], fired: frozenset, holding: int
