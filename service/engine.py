@@ -107,6 +107,7 @@ class Engine:
         # the same value, can fire nothing for a case without it: it is not run at all (what
         # it would give: only the sentinel).
         self._needs = tuple(_needed(rules) for rules in self.shards)
+        self._select = _selector(self._needs)
         self._handles: list = []
         for rules in self.shards:
             definition = {
@@ -140,12 +141,9 @@ class Engine:
         with self._lock:
             sid = fact["sid"] = fact["id"] = str(next(self._sids))
             encoded = _encode(fact)
-            for handle, needed in zip(self._handles, self._needs, strict=True):
-                for field, value in needed:
-                    if fact.get(field, _ABSENT) != value:
-                        break  # a test every rule of the ruleset needs fails: none fires
-                else:
-                    fire_one(handle, sid, encoded, fired)
+            handles = self._handles
+            for i in self._select(fact):
+                fire_one(handles[i], sid, encoded, fired)
             self.evaluations += 1
         # A rule fires once per alternative of its condition that holds.
         return list(dict.fromkeys(name.partition(ALTERNATIVE)[0] for name in fired))
@@ -298,6 +296,28 @@ def _marker(chain: tuple) -> str | None:
         if field.startswith("_l") and value == 1:
             return field
     return None
+
+
+def _selector(needs: tuple) -> Callable[[Mapping[str, Any]], list[int]]:
+    """A function of the engine's fact giving the rulesets to run (their indices, in
+    order): those whose needed equality tests (`_needed`) all hold. Generated, with the
+    tests' fields and values bound as default arguments."""
+    constants: dict[str, Any] = {"_ABSENT": _ABSENT}
+    lines = ["    run = []"]
+    for i, needed in enumerate(needs):
+        tests = []
+        for field, value in needed:
+            f, v = f"_f{len(constants)}", f"_v{len(constants)}"
+            constants[f], constants[v] = field, value
+            tests.append(f"fact.get({f}, _ABSENT) == {v}")
+        lines.append(
+            f"    if {' and '.join(tests)}: run.append({i})" if tests else f"    run.append({i})"
+        )
+    bound = "".join(f", {c}={c}" for c in constants)
+    source = f"def _select(fact{bound}):\n" + "\n".join(lines) + "\n    return run\n"
+    namespace: dict = dict(constants)
+    exec(compile(source, "<rulesets to run>", "exec"), namespace)  # noqa: S102 - names only
+    return namespace["_select"]
 
 
 def _gate(rules: list) -> str | None:
