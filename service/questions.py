@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, NamedTuple
 
-from service.conditions import Any_, Node, Source, thresholds, to_python
+from service.conditions import All, Any_, Node, Source, thresholds, to_python
 from service.model import Fact, Rule, Rulebook, Step
 from service.plan import Planner, settle
 
@@ -594,10 +594,31 @@ class PartMasks:
     def __init__(self, source: Source, bits: Mapping[str, int], nodes: Mapping, facts: Mapping):
         single: dict[str, dict[str, int]] = {}
         multi: dict[str, int] = {}
+        nodes = dict(nodes)
+        self.real = sum(bits.values())  # the parts' bits; helper bits lie above them
+        helper = self.real + 1
+        # Parts on several facts that are an `any` or `all` of conditions on one fact each:
+        # each condition gets a helper bit in its fact's table, and the part holds when
+        # one (any) or all of those bits do.
+        self._combined: list[tuple[int, int, bool]] = []  # (bit, helper bits, any)
+        for expression, bit in bits.items():  # parts on one fact first: a helper reuses them
+            if len(nodes[expression].reads) == 1:
+                single.setdefault(next(iter(nodes[expression].reads)), {})[expression] = bit
         for expression, bit in bits.items():
-            reads = nodes[expression].reads
-            if len(reads) == 1:
-                single.setdefault(next(iter(reads)), {})[expression] = bit
+            node = nodes[expression]
+            if len(node.reads) == 1:
+                continue
+            if isinstance(node, (Any_, All)) and all(len(c.reads) == 1 for c in node.parts):
+                helpers = 0
+                for child in node.parts:
+                    child_expression = source.expression(child)
+                    own = single.setdefault(next(iter(child.reads)), {})
+                    if child_expression not in own:
+                        own[child_expression] = helper
+                        nodes[child_expression] = child
+                        helper <<= 1
+                    helpers |= own[child_expression]
+                self._combined.append((bit, helpers, isinstance(node, Any_)))
             else:
                 multi[expression] = bit
         # fact -> (mask of its parts, table, integer thresholds or None, generated test)
@@ -620,11 +641,11 @@ class PartMasks:
                 }
             self.facts[name] = (sum(own.values()), table, cuts, test)
             self.absent |= test({})
-        self.multi_mask = sum(multi.values())
-        self.multi = source.compile_mask(multi, "parts on several facts") if multi else None
+        # Parts on several facts, as expressions (for `update`: the combined ones too).
+        several = {e: b for e, b in bits.items() if len(nodes[e].reads) > 1}
         self.multi_reading: dict[str, tuple[int, Callable]] = {}
         for name in facts:
-            reading = {e: b for e, b in multi.items() if name in nodes[e].reads}
+            reading = {e: b for e, b in several.items() if name in nodes[e].reads}
             if reading:
                 self.multi_reading[name] = (
                     sum(reading.values()),
@@ -652,14 +673,20 @@ class PartMasks:
                     lines.append(f"        m = (m & {keep}) | (b if b is not None else {slow}(v))")
                 else:  # a list: its item sets are kept as they come
                     lines.append(f"        m = (m & {keep}) | {slow}(v)")
+        for bit, helpers, any_ in self._combined:
+            h, b = source.constant(helpers), source.constant(bit)
+            lines.append(
+                f"    if m & {h}: m |= {b}" if any_ else f"    if m & {h} == {h}: m |= {b}"
+            )
         lines += [f"    if {expression}: m |= {bit}" for expression, bit in multi.items()]
-        return source.function("\n".join(lines) + "\n    return m\n", "parts that hold")
+        real = source.constant(self.real)
+        return source.function("\n".join(lines) + f"\n    return m & {real}\n", "parts that hold")
 
     def update(self, now: int, flat: Mapping[str, Any], name: str) -> int:
         """`now` (the parts that held before fact `name` was set) with `name` as in `flat`."""
         entry = self.facts.get(name)
         if entry is not None:
-            now = (now & ~entry[0]) | self._bits_of(entry, name, flat[name])
+            now = (now & ~entry[0]) | (self._bits_of(entry, name, flat[name]) & self.real)
         reading = self.multi_reading.get(name)
         if reading is not None:
             now = (now & ~reading[0]) | reading[1](flat)
