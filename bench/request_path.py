@@ -46,6 +46,7 @@ from werkzeug.test import EnvironBuilder  # noqa: E402
 
 import bench.bare_app as bare_app  # noqa: E402
 import service.api as api  # noqa: E402
+import service.observability as observability  # noqa: E402
 from bench.load import Gunicorn, generate, wrk  # noqa: E402
 from service import create_app  # noqa: E402
 
@@ -53,6 +54,10 @@ try:  # absent from checkouts before it: the script also measures those, for a b
     from service import fastjson
 except ImportError:
     fastjson = None  # type: ignore[assignment]
+try:  # the same
+    from service import fastlane
+except ImportError:
+    fastlane = None  # type: ignore[assignment]
 
 
 @contextmanager
@@ -187,6 +192,18 @@ def breakdown(service, requests, rounds: int) -> None:
     wrap(api, "questions_param", "query: questions")
     wrap(api, "messages_param", "query: messages")
     wrap(api, "localized", "answer headers")
+    if fastlane is not None:  # the hot route's lean path: the same parts, by its names
+        lane = service.wsgi_app
+        wrap(fastlane, "_read", "body: read and parse")
+        wrap(fastlane, "loads", "body: read and parse")
+        wrap(fastlane, "validate_case", "validation")
+        wrap(fastlane, "render_guidance", "rendering and messages")
+        wrap(fastlane, "dumps", "JSON encoding, the response")
+        wrap(fastlane, "query_args", "query and headers: language")
+        wrap(fastlane, "choose_lang", "query and headers: language")
+        wrap(observability, "request_id_of", "request id")
+        wrap(type(lane.access), "refusal", "API key")
+        wrap(lane.book, "finish", "metrics and the log line")
     hooks = {
         "before": dict(service.before_request_funcs),
         "after": dict(service.after_request_funcs),
@@ -221,11 +238,12 @@ def breakdown(service, requests, rounds: int) -> None:
         row["evaluation: the rest"] = (
             row.get("evaluation", 0) - row.get("engine C calls", 0) - row.get("questions", 0)
         )
-        row["Flask and Werkzeug (the rest)"] = row["whole"] - sum(
+        row["Flask, Werkzeug or the lane (the rest)"] = row["whole"] - sum(
             value for label, value in row.items() if label not in ("whole", "evaluation")
         )
     shown = [label for label in labels if label != "evaluation"]
-    shown += ["evaluation: the rest", "Flask and Werkzeug (the rest)", "whole"]
+    shown = list(dict.fromkeys(shown))  # a label wrapped twice (two ways of one part): once
+    shown += ["evaluation: the rest", "Flask, Werkzeug or the lane (the rest)", "whole"]
     print("  the service's request, by part (µs, median over the requests):")
     for label in shown:
         value = statistics.median(row.get(label, 0) for row in rows) / 1000
