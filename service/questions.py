@@ -566,8 +566,8 @@ def _fired_masks(rules) -> Callable[[int], tuple[int, int]]:
     the masks as constants (three times as fast as a loop over them)."""
     lines = ["def _fired(now):", "    added = removed = 0"]
     for parts, add, remove in rules:
-        then = f"added |= {add}" + (f"; removed |= {remove}" if remove else "")
-        lines.append(f"    if now & {parts} == {parts}: {then}")
+        then = f"added |= {add:#x}" + (f"; removed |= {remove:#x}" if remove else "")
+        lines.append(f"    if now & {parts:#x} == {parts:#x}: {then}")
     lines.append("    return added, removed")
     namespace: dict = {}
     exec(compile("\n".join(lines), "<fired rules>", "exec"), namespace)  # noqa: S102 - integers only
@@ -678,7 +678,7 @@ class PartMasks:
             lines.append(
                 f"    if m & {h}: m |= {b}" if any_ else f"    if m & {h} == {h}: m |= {b}"
             )
-        lines += [f"    if {expression}: m |= {bit}" for expression, bit in multi.items()]
+        lines += [f"    if {expression}: m |= {bit:#x}" for expression, bit in multi.items()]
         real = source.constant(self.real)
         return source.function("\n".join(lines) + f"\n    return m & {real}\n", "parts that hold")
 
