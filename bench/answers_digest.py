@@ -2,15 +2,16 @@
 a change that must not change any answer, and compare the two lines it prints.
 
     .venv/bin/python bench/answers_digest.py [--cases 600] [--seeds 1,2,3,4,5] [--size 0]
-                                             [--dump FILE]
+                                             [--generated 0] [--dump FILE]
 
 For each seed, --cases generated cases (bench/load.py's, seeded) are validated, evaluated
 with and without the questions, and rendered in English and Russian with every question and
 the messages of every phase; each answer is encoded as JSON in its own key order. It prints
 the SHA-256 of all of them in turn, and the count. `--size N` evaluates them on the bundled
 rules plus generated ones, N rules in all (bench/scale.py's folder), instead of the bundled
-rules alone. `--dump FILE` also writes each answer as one line to FILE, to find the first
-case that differs.
+rules alone; `--generated N`, on the bundled facts and steps with N generated rules alone
+(the scale tests' rulebooks, in files of 500 rules). `--dump FILE` also writes each answer
+as one line to FILE, to find the first case that differs.
 
 Not run by the tests.
 """
@@ -50,10 +51,21 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=600, help="cases per seed")
     parser.add_argument("--seeds", default="1,2,3,4,5")
     parser.add_argument("--size", type=int, default=0, help="total rules (0: the bundled ones)")
+    parser.add_argument(
+        "--generated",
+        type=int,
+        default=0,
+        help="N generated rules over the bundled facts and steps alone (the scale tests')",
+    )
     parser.add_argument("--dump", type=Path, help="also write every answer to this file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        if args.size:
+        if args.generated:
+            from tests.support.cases import RULEBOOK
+            from tests.support.rulebooks import write_rulebook
+
+            state = load(write_rulebook(Path(tmp) / "rules", RULEBOOK, args.generated, 1))
+        elif args.size:
             from bench.scale import write_folder
 
             folder = Path(tmp) / "rules"
