@@ -67,18 +67,27 @@ def load_rules(given: str | None) -> Loaded:
 
 def validate_case(state: Loaded, data: Any) -> dict:
     """The case as the schema loads it; ValidationFailed says every field that is wrong."""
+    return validated(state, data)[0]
+
+
+def validated(state: Loaded, data: Any) -> tuple[dict, dict | None]:
+    """`validate_case`, and the case's known facts with what they imply when that was
+    worked out to check them (for `Engine.evaluate`, which would work it out again)."""
     try:
         case = fastcase.load(state.schema, data)  # marshmallow's result, faster when valid
     except ma.ValidationError as error:
         raise ValidationFailed(
             "The case does not match the schema; see `errors`.", flatten_messages(error.messages)
         ) from None
-    if state.rulebook.implications:
-        flat = flatten(case)
-        errors = settle(state.rulebook, flat)[1] and contradictions(state.rulebook, flat)
+    if not state.rulebook.implications:
+        return case, None
+    flat = flatten(case)
+    facts, contradicted = settle(state.rulebook, flat)
+    if contradicted:
+        errors = contradictions(state.rulebook, flat)
         if errors:
             raise ValidationFailed("Facts of the case contradict each other; see `errors`.", errors)
-    return case
+    return case, facts
 
 
 def because(rule: Rule, facts: dict, lang: str) -> dict:

@@ -190,13 +190,16 @@ class Engine:
             raise EngineError("the sentinel rule did not fire last")
         fired.pop()
 
-    def evaluate(self, case: Mapping[str, Any], questions: bool = True) -> Guidance:
+    def evaluate(
+        self, case: Mapping[str, Any], questions: bool = True, facts: dict | None = None
+    ) -> Guidance:
         """Evaluate one validated case (nested, as the API receives it).
 
         The case must not contradict the implications of facts.yaml (validation refuses
-        such a case); what its facts imply is added before the engine sees them.
+        such a case); what its facts imply is added before the engine sees them. `facts`:
+        those facts when the caller has them already (`service.core.validated` does).
         """
-        flat = complete(self.rulebook, flatten(case))
+        flat = complete(self.rulebook, flatten(case)) if facts is None else facts
         if not flat.get("situations"):
             raise ValueError("a case needs at least one situation")
         fired = self.fire(flat)
