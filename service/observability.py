@@ -146,8 +146,6 @@ class JsonFormatter(logging.Formatter):
         return dumps(entry, str).decode()
 
 
-
-
 class RequestLog:
     """The per-request line, written straight to the handler's stream: the same JSON as
     JsonFormatter writes, without the logging module's per-record work (a LogRecord, the
