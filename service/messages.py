@@ -169,7 +169,7 @@ def values(context: Mapping[str, Any] | None, lang: str) -> dict[str, str]:
             out[name] = context[name]
     if context.get("amount") is not None:
         out["amount"] = _money(context["amount"], context.get("currency"), lang)
-    for name in ("due_date", "reply_by"):
+    for name in ("due_date", "reply_by", "new_date"):
         if context.get(name) is not None:
             out[name] = _date(context[name], lang)
     return out
