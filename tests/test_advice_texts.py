@@ -31,3 +31,36 @@ def test_the_formal_demand_names_no_interest_or_penalty_the_contract_may_not_set
     assert "Under our contract" in en and "По нашему договору" in ru
     assert not re.search(r"interest|penalt", en, re.IGNORECASE)
     assert not re.search(r"процент|пени|неустойк", ru, re.IGNORECASE)
+
+
+def test_russian_reasons_name_day_counts_without_a_clipped_plural(state):
+    cases = [
+        {"situations": ["non_payment"], "overdue_days": 12},
+        {
+            "situations": ["non_payment"],
+            "overdue_days": 45,
+            "amount_worth_claiming": True,
+            "contract": True,
+        },
+        {
+            "situations": ["client_silent"],
+            "stage": "in_progress",
+            "client": {"silent_days": 14, "contact_attempts": 3},
+        },
+        {
+            "situations": ["client_silent"],
+            "stage": "delivered",
+            "platform": {"escrow": True},
+            "client": {"silent_days": 21},
+        },
+    ]
+    for case in cases:
+        reasons = [
+            because["reason"]
+            for step in _answer(state, case, "ru")["steps"]
+            for because in step["because"]
+        ]
+        days = [r for r in reasons if re.search(r"\d", r)]
+        assert days, case
+        for reason in days:
+            assert not re.search(r"\d+ дн\.|попыток —", reason), reason

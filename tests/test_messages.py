@@ -273,3 +273,10 @@ def test_values_are_inserted_once_as_text():
     [letter] = render_guidance(guidance, "en", 0)["messages"]
     assert letter["text"].startswith("Hello {amount} <script>,")
     assert PLACEHOLDER.findall(letter["text"]) == ["amount"]  # only the value's own braces
+
+
+def test_roubles_take_their_sign_in_a_russian_letter_and_their_code_in_english():
+    context = {"amount": 45000, "currency": "RUB"}
+    assert values(context, "ru")["amount"] == "45\u00a0000 ₽"
+    assert values(context, "en")["amount"] == "45,000 RUB"
+    assert values({"amount": 1200.5, "currency": "USD"}, "ru")["amount"] == "1\u00a0200,50 USD"
