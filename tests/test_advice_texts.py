@@ -64,3 +64,28 @@ def test_russian_reasons_name_day_counts_without_a_clipped_plural(state):
         assert days, case
         for reason in days:
             assert not re.search(r"\d+ дн\.|попыток —", reason), reason
+
+
+def test_the_scope_letter_claims_no_revision_count_and_says_new_requests_once(state):
+    case = {"situations": ["scope_creep"], "evidence": {"written_agreements": True}}
+    en = _letter(state, case, "en", "client-now")
+    ru = _letter(state, case, "ru", "client-now")
+    assert "revisions" not in en and "правок" not in ru
+    assert en.lower().count("new requests") <= 1
+    assert ru.lower().count("новые пожелания") <= 1
+
+
+def test_the_client_side_delay_letter_reads_no_template_alternatives(state):
+    case = {"situations": ["missed_deadline"], "fault": "client"}
+    en = _letter(state, case, "en", "client-now")
+    ru = _letter(state, case, "ru", "client-now")
+    assert "materials, answers or approvals" not in en
+    assert "материалы, ответы или согласования" not in ru
+
+
+def test_an_admission_with_a_shared_fault_does_not_concede_the_whole_fault(state):
+    case = {"situations": ["conflict"], "fault": "shared"}
+    en = _letter(state, case, "en", "client-now")
+    ru = _letter(state, case, "ru", "client-now")
+    assert "I made a mistake" in en and "my mistake" not in en
+    assert "с моей стороны была ошибка" in ru and "свою ошибку" not in ru
