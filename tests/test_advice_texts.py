@@ -89,3 +89,19 @@ def test_an_admission_with_a_shared_fault_does_not_concede_the_whole_fault(state
     ru = _letter(state, case, "ru", "client-now")
     assert "I made a mistake" in en and "my mistake" not in en
     assert "с моей стороны была ошибка" in ru and "свою ошибку" not in ru
+
+
+def test_the_correspondence_is_saved_before_anything_goes_to_the_platform_or_provider(state):
+    cases = [
+        {"situations": ["payment_reversed"], "stage": "delivered"},
+        {"situations": ["non_payment"], "contract": True, "overdue_days": 45},
+        {"situations": ["review_threat"]},
+        {"situations": ["non_payment"], "client": {"fraud_signals": True}},
+    ]
+    for case in cases:
+        steps = [s for s in _answer(state, case, "en")["steps"] if s["phase"] == "now"]
+        ids = [s["id"] for s in steps]
+        before = steps[: ids.index("archive-correspondence")]
+        assert not any(s["category"] == "escalate" for s in before), (case, ids)
+        platform = {b.step for b in state.rulebook.messages.blocks.values() if b.to == "platform"}
+        assert not any(s["id"] in platform for s in before), (case, ids)
