@@ -105,3 +105,42 @@ def test_the_correspondence_is_saved_before_anything_goes_to_the_platform_or_pro
         assert not any(s["category"] == "escalate" for s in before), (case, ids)
         platform = {b.step for b in state.rulebook.messages.blocks.values() if b.to == "platform"}
         assert not any(s["id"] in platform for s in before), (case, ids)
+
+
+def test_the_deemed_acceptance_letter_gives_the_date_the_acceptance_period_ends(state):
+    case = {
+        "situations": ["client_silent"],
+        "stage": "delivered",
+        "acceptance_period": True,
+        "context": {"reply_by": "2027-03-11"},
+    }
+    assert "acceptance period ends on 11 March 2027" in _letter(state, case, "en", "client-now")
+    assert "срок приёмки истекает 11 марта 2027 г." in _letter(state, case, "ru", "client-now")
+
+
+def test_platform_letters_restate_the_amount_and_the_due_date(state):
+    context = {"amount": 45000, "currency": "RUB", "due_date": "2027-03-01", "project": "Logo"}
+    unpaid = {"situations": ["non_payment"], "payment_state": "overdue"}
+    case = {**unpaid, "platform": {"escrow": True}, "context": context}
+    en = _letter(state, case, "en", "platform-fallback")
+    ru = _letter(state, case, "ru", "platform-fallback")
+    assert "45,000 RUB" in en and "1 March 2027" in en
+    assert "45\u00a0000 ₽" in ru and "1 марта 2027 г." in ru
+    reversed_ = {"situations": ["payment_reversed"], "stage": "delivered", "context": context}
+    assert "45,000 RUB" in _letter(state, reversed_, "en", "platform-now")
+    assert "45\u00a0000 ₽" in _letter(state, reversed_, "ru", "platform-now")
+
+
+def test_the_acceptance_period_lesson_does_not_assume_a_contract(state):
+    case = {"situations": ["client_silent"], "stage": "delivered", "contract": False}
+    for lang, next_time, without in (
+        ("en", "Next time", "without one"),
+        ("ru", "В следующий раз", "без договора"),
+    ):
+        [step] = [
+            s
+            for s in _answer(state, case, lang)["steps"]
+            if s["id"] == "acceptance-period-in-contract"
+        ]
+        assert step["phase"] == "next_time" and step["title"].startswith(next_time)
+        assert without in step["detail"]
