@@ -144,3 +144,16 @@ def test_the_acceptance_period_lesson_does_not_assume_a_contract(state):
         ]
         assert step["phase"] == "next_time" and step["title"].startswith(next_time)
         assert without in step["detail"]
+
+
+def test_platform_letters_quote_the_project_and_read_no_template_alternatives(state):
+    context = {"project": "Product descriptions"}
+    threat = {"situations": ["review_threat"], "context": context}
+    fraud = {"situations": ["non_payment"], "client": {"fraud_signals": True}, "context": context}
+    for case in (threat, fraud):
+        en = _letter(state, case, "en", "platform-now")
+        ru = _letter(state, case, "ru", "platform-now")
+        assert "the project “Product descriptions”" in en
+        for text in (en, ru):
+            assert "(…)" not in text and "free work or a refund" not in text
+            assert "бесплатную работу или возврат" not in text
