@@ -157,3 +157,21 @@ def test_platform_letters_quote_the_project_and_read_no_template_alternatives(st
         for text in (en, ru):
             assert "(…)" not in text and "free work or a refund" not in text
             assert "бесплатную работу или возврат" not in text
+
+
+def test_the_chargeback_letter_names_the_amount_and_the_date(state):
+    case = {
+        "situations": ["payment_reversed"],
+        "stage": "delivered",
+        "context": {"amount": 900, "currency": "EUR", "reply_by": "2026-12-12"},
+    }
+    en = _letter(state, case, "en", "client-now")
+    ru = _letter(state, case, "ru", "client-now")
+    assert "900 EUR" in en and "by 12 December 2026" in en
+    assert "900 EUR" in ru and "до 12 декабря 2026 г." in ru
+
+
+def test_reaching_the_decision_maker_is_offered_as_help(state):
+    case = {"situations": ["missing_information"], "client": {"intermediary": True}}
+    assert "If it helps" in _letter(state, case, "en", "client-now")
+    assert "Если удобно" in _letter(state, case, "ru", "client-now")
