@@ -46,13 +46,18 @@ from werkzeug.test import EnvironBuilder  # noqa: E402
 
 import bench.bare_app as bare_app  # noqa: E402
 import service.api as api  # noqa: E402
-from bench.load import Gunicorn, generate, wrk  # noqa: E402
+import service.observability as observability  # noqa: E402
+from bench.load import Gunicorn, cpu_seconds, generate, wrk  # noqa: E402
 from service import create_app  # noqa: E402
 
 try:  # absent from checkouts before it: the script also measures those, for a before/after
     from service import fastjson
 except ImportError:
     fastjson = None  # type: ignore[assignment]
+try:  # the same
+    from service import fastlane
+except ImportError:
+    fastlane = None  # type: ignore[assignment]
 
 
 @contextmanager
@@ -187,6 +192,18 @@ def breakdown(service, requests, rounds: int) -> None:
     wrap(api, "questions_param", "query: questions")
     wrap(api, "messages_param", "query: messages")
     wrap(api, "localized", "answer headers")
+    if fastlane is not None:  # the hot route's lean path: the same parts, by its names
+        lane = service.wsgi_app
+        wrap(fastlane, "_read", "body: read and parse")
+        wrap(fastlane, "loads", "body: read and parse")
+        wrap(fastlane, "validate_case", "validation")
+        wrap(fastlane, "render_guidance", "rendering and messages")
+        wrap(fastlane, "dumps", "JSON encoding, the response")
+        wrap(fastlane, "query_args", "query and headers: language")
+        wrap(fastlane, "choose_lang", "query and headers: language")
+        wrap(observability, "request_id_of", "request id")
+        wrap(type(lane.access), "refusal", "API key")
+        wrap(lane.book, "finish", "metrics and the log line")
     hooks = {
         "before": dict(service.before_request_funcs),
         "after": dict(service.after_request_funcs),
@@ -221,11 +238,12 @@ def breakdown(service, requests, rounds: int) -> None:
         row["evaluation: the rest"] = (
             row.get("evaluation", 0) - row.get("engine C calls", 0) - row.get("questions", 0)
         )
-        row["Flask and Werkzeug (the rest)"] = row["whole"] - sum(
+        row["Flask, Werkzeug or the lane (the rest)"] = row["whole"] - sum(
             value for label, value in row.items() if label not in ("whole", "evaluation")
         )
     shown = [label for label in labels if label != "evaluation"]
-    shown += ["evaluation: the rest", "Flask and Werkzeug (the rest)", "whole"]
+    shown = list(dict.fromkeys(shown))  # a label wrapped twice (two ways of one part): once
+    shown += ["evaluation: the rest", "Flask, Werkzeug or the lane (the rest)", "whole"]
     print("  the service's request, by part (µs, median over the requests):")
     for label in shown:
         value = statistics.median(row.get(label, 0) for row in rows) / 1000
@@ -246,7 +264,9 @@ def over_http(args) -> float:
         }
     answers_file.write_text(json.dumps(answers), encoding="utf-8")
     best = {"service": 0.0, "bare": 0.0}
-    ratios = []
+    ratios: list[float] = []
+    cpu_ratios: list[float] = []
+    cpus: dict[str, float] = {}
     failed = 0
     targets = {
         "service": ("service:create_app()", {}),
@@ -262,23 +282,33 @@ def over_http(args) -> float:
                         wrk(
                             server.url, str(cases_file), args.warmup, args.concurrency, args.threads
                         )
+                    cpu_before = cpu_seconds(server.pids)
                     result = wrk(
                         server.url, str(cases_file), args.requests, args.concurrency, args.threads
                     )
+                    cpu_used = cpu_seconds(server.pids) - cpu_before
                 finally:
                     server.stop()
                 rate = result["answers"] / (result["duration_us"] / 1e6)
+                cpu = cpu_used / max(result["answers"], 1) * 1e6
                 errors = result["non_200"] + sum(result["errors"].values())
                 failed += errors
                 print(
                     f"  round {round_ + 1} {name:<8} {rate:8.0f} req/s, p50 "
-                    f"{result['latency_us']['p50'] / 1000:.1f} ms, {errors} errors",
+                    f"{result['latency_us']['p50'] / 1000:.1f} ms, workers' CPU {cpu:.0f} µs "
+                    f"per request, {errors} errors",
                     flush=True,
                 )
                 rates[name] = rate
+                cpus[name] = cpu
                 best[name] = max(best[name], rate)
             ratios.append(rates["service"] / rates["bare"])
-            print(f"  round {round_ + 1} service / bare: {ratios[-1]:.2f}", flush=True)
+            cpu_ratios.append(cpus["bare"] / cpus["service"])
+            print(
+                f"  round {round_ + 1} service / bare: {ratios[-1]:.2f} in throughput, "
+                f"{cpu_ratios[-1]:.2f} in the workers' CPU per request (bare / service)",
+                flush=True,
+            )
     finally:
         cases_file.unlink(missing_ok=True)
         answers_file.unlink(missing_ok=True)
@@ -287,6 +317,12 @@ def over_http(args) -> float:
         f"over HTTP, best rounds: service {best['service']:.0f} req/s, bare "
         f"{best['bare']:.0f} req/s: {ratio:.2f}; per round "
         f"{', '.join(f'{r:.2f}' for r in ratios)} (target >= {args.min_ratio})"
+    )
+    print(
+        "  the workers' CPU per request, bare / service (what the throughput ratio would be "
+        "if the workers had the cores to themselves), per round: "
+        f"{', '.join(f'{r:.2f}' for r in cpu_ratios)}; median "
+        f"{statistics.median(cpu_ratios):.2f}"
     )
     if failed:
         print(f"  {failed} requests failed")

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g, jsonify
+from flask import Blueprint, g, jsonify, request
 
 from schemas.rules import PHASES
 from service.core import render_guidance, validate_case
 from service.http import json_body, localized, messages_param, negotiate_lang, questions_param
 from service.model import Rulebook
+from service.names import LANE_FAILURE
 from service.state import loaded
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
@@ -52,6 +53,9 @@ def guidance():
     state = loaded()
     case = validate_case(state, json_body())
     g.case_id = case.get("case_id")  # for the request's log line
+    failure = request.environ.get(LANE_FAILURE)
+    if failure is not None:  # the lean path's evaluation of this very case failed: answer it
+        raise failure
     guidance = state.engine.evaluate(case, most != 0)
     return localized(jsonify(render_guidance(guidance, lang, most, messages_param())), lang)
 

@@ -13,6 +13,7 @@ from service import (
     compression,
     errors,
     fastjson,
+    fastlane,
     health,
     observability,
     page,
@@ -47,4 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(batch.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(page.bp)
+    # The hot route's common requests, answered without Flask's per-request work (the same
+    # functions, the same answers; the rest goes on to Flask): service/fastlane.py.
+    app.wsgi_app = fastlane.FastLane(app, app.wsgi_app)  # type: ignore[method-assign]
     return app

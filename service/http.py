@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NoReturn
+from urllib.parse import parse_qsl
 
 from flask import Response, current_app, request
+from werkzeug.datastructures import LanguageAccept, MultiDict
 from werkzeug.exceptions import ClientDisconnected, HTTPException, RequestEntityTooLarge
+from werkzeug.http import parse_accept_header
 
 from schemas.common import DEFAULT_LANG, LANGS
 from service import jsonio
@@ -19,16 +23,39 @@ def negotiate_lang() -> str:
     """?lang= first, then Accept-Language, then English; unsupported ones fall back to English."""
     environ = request.environ
     asked = request.args.get("lang") if environ.get("QUERY_STRING") else None
+    return choose_lang(asked, environ.get("HTTP_ACCEPT_LANGUAGE"))
+
+
+def choose_lang(asked: str | None, accept_language: str | None) -> str:
+    """The language of an answer from the query's `lang` and the Accept-Language header (either
+    None when absent); what `negotiate_lang` decides, without a request object."""
     if asked is not None:
         asked = asked.strip().lower()
         return asked if asked in LANGS else DEFAULT_LANG
-    if not environ.get("HTTP_ACCEPT_LANGUAGE"):  # nothing to parse
+    if not accept_language:  # nothing to parse
         return DEFAULT_LANG
-    return request.accept_languages.best_match(LANGS, default=DEFAULT_LANG)
+    return parse_accept_header(accept_language, LanguageAccept).best_match(
+        LANGS, default=DEFAULT_LANG
+    )
 
 
-def flag(name: str, default: bool) -> bool:
-    raw = request.args.get(name) if request.environ.get("QUERY_STRING") else None
+def query_args(environ: Mapping[str, Any]) -> MultiDict | None:
+    """The query's parameters as Werkzeug's `request.args` reads them; None without a query."""
+    query = environ.get("QUERY_STRING")
+    if not query:
+        return None
+    return MultiDict(
+        parse_qsl(
+            query.encode("latin1").decode(), keep_blank_values=True, errors="werkzeug.url_quote"
+        )
+    )
+
+
+def flag(name: str, default: bool, args: Mapping[str, str] | None = None) -> bool:
+    """A true/false query parameter (of `args`, else of the current request's query)."""
+    if args is None:
+        args = request.args if request.environ.get("QUERY_STRING") else {}
+    raw = args.get(name)
     if raw is None:
         return default
     value = parse_bool(raw)
@@ -97,10 +124,17 @@ def questions_param() -> int | None:
     """?questions=true (the default: the best few), all, or false; the most to list."""
     if not request.environ.get("QUERY_STRING"):  # no query: the default, without parsing one
         return DEFAULT_QUESTIONS
-    raw = request.args.get("questions")
+    return questions_of(request.args)
+
+
+def questions_of(args: Mapping[str, str] | None) -> int | None:
+    """What `questions_param` decides, from the query's parameters (None: no query)."""
+    if args is None:
+        return DEFAULT_QUESTIONS
+    raw = args.get("questions")
     if raw is not None and raw.strip().lower() == "all":
         return None
-    return DEFAULT_QUESTIONS if flag("questions", True) else 0
+    return DEFAULT_QUESTIONS if flag("questions", True, args) else 0
 
 
 def messages_param() -> tuple:
@@ -108,10 +142,17 @@ def messages_param() -> tuple:
     or false."""
     if not request.environ.get("QUERY_STRING"):
         return DEFAULT_MESSAGES
-    raw = request.args.get("messages")
+    return messages_of(request.args)
+
+
+def messages_of(args: Mapping[str, str] | None) -> tuple:
+    """What `messages_param` decides, from the query's parameters (None: no query)."""
+    if args is None:
+        return DEFAULT_MESSAGES
+    raw = args.get("messages")
     if raw is not None and raw.strip().lower() == "all":
         return ALL_MESSAGES
-    return DEFAULT_MESSAGES if flag("messages", True) else ()
+    return DEFAULT_MESSAGES if flag("messages", True, args) else ()
 
 
 def localized(response: Response, lang: str) -> Response:

@@ -7,11 +7,12 @@ import hmac
 import logging
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 from flask import Flask, Response, request
 
 from service.config import ConfigError
-from service.names import LOGGER
+from service.names import LOGGER, NAME
 from service.problems import ApiError
 
 log = logging.getLogger(LOGGER)
@@ -55,8 +56,8 @@ def load_key_hashes(keys: tuple, keys_file: str) -> tuple[bytes, ...]:
     return tuple(bytes.fromhex(h) for h in hashes)
 
 
-def _presented_key() -> str | None:
-    header = request.headers.get("Authorization", "")
+def presented_key(header: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, else None."""
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
@@ -72,12 +73,67 @@ def _matches(token: str, hashes: tuple[bytes, ...]) -> bool:
     return found
 
 
+class Access(NamedTuple):
+    """Who may call what: the digests of the API and metrics keys, the CORS origins."""
+
+    api_hashes: tuple[bytes, ...]
+    metrics_hashes: tuple[bytes, ...]
+    origins: frozenset[str]
+
+    def refusal(self, method: str, path: str, authorization: str) -> Unauthorized | None:
+        """Why a request may not be answered (its 401), or None when it may."""
+        if method == "OPTIONS":
+            return None  # CORS preflights carry no credentials
+        if path.startswith(PROTECTED_PREFIX):
+            needed = self.api_hashes
+        elif path == "/metrics":
+            needed = self.metrics_hashes
+        else:
+            return None
+        if not needed:
+            return None
+        token = presented_key(authorization)
+        if token is None:
+            return Unauthorized("Send `Authorization: Bearer <API key>`.")
+        if not _matches(token, needed):
+            return Unauthorized("The API key is not valid.")
+        return None
+
+    def cors_headers(self, method: str, path: str, origin: str | None) -> list[tuple[str, str]]:
+        """The CORS headers of an answer to a request from `origin` (the Origin header)."""
+        origins = self.origins
+        if not (
+            origin and path.startswith(PROTECTED_PREFIX) and (origin in origins or "*" in origins)
+        ):
+            return []
+        headers = [
+            ("Access-Control-Allow-Origin", "*" if "*" in origins else origin),
+            ("Access-Control-Expose-Headers", CORS_EXPOSE),
+        ]
+        if method == "OPTIONS":
+            headers += [
+                ("Access-Control-Allow-Methods", CORS_METHODS),
+                ("Access-Control-Allow-Headers", CORS_HEADERS),
+                ("Access-Control-Max-Age", "600"),
+            ]
+        return headers
+
+
+ACCESS_EXTENSION = f"{NAME}_access"  # the app's extensions key of its Access
+
+
+def access(app: Flask) -> Access:
+    return app.extensions[ACCESS_EXTENSION]
+
+
 def init_app(app: Flask) -> None:
     api_hashes = load_key_hashes(app.config["API_KEYS"], app.config["API_KEYS_FILE"])
     metrics_hashes = (
         load_key_hashes((app.config["METRICS_KEY"],), "") if app.config["METRICS_KEY"] else ()
     )
-    origins = frozenset(app.config["CORS_ORIGINS"])
+    rules = app.extensions[ACCESS_EXTENSION] = Access(
+        api_hashes, metrics_hashes, frozenset(app.config["CORS_ORIGINS"])
+    )
     if not api_hashes:
         log.warning(
             "no API key is configured: /v1/* is open to anyone who can reach it "
@@ -87,22 +143,11 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _authenticate():
-        if request.method == "OPTIONS":
-            return None  # CORS preflights carry no credentials
-        path = request.path
-        if path.startswith(PROTECTED_PREFIX):
-            needed = api_hashes
-        elif path == "/metrics":
-            needed = metrics_hashes
-        else:
-            return None
-        if not needed:
-            return None
-        token = _presented_key()
-        if token is None:
-            raise Unauthorized("Send `Authorization: Bearer <API key>`.")
-        if not _matches(token, needed):
-            raise Unauthorized("The API key is not valid.")
+        refusal = rules.refusal(
+            request.method, request.path, request.headers.get("Authorization", "")
+        )
+        if refusal is not None:
+            raise refusal
         return None
 
     @app.after_request
@@ -111,19 +156,11 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("Cache-Control", "no-store")
         if response.status_code == 401:
             response.headers["WWW-Authenticate"] = REALM
-        origin = request.headers.get("Origin")
-        if (
-            origin
-            and request.path.startswith(PROTECTED_PREFIX)
-            and (origin in origins or "*" in origins)
+        for name, value in rules.cors_headers(
+            request.method, request.path, request.headers.get("Origin")
         ):
-            response.headers["Access-Control-Allow-Origin"] = "*" if "*" in origins else origin
-            response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE
-            if request.method == "OPTIONS":
-                response.headers["Access-Control-Allow-Methods"] = CORS_METHODS
-                response.headers["Access-Control-Allow-Headers"] = CORS_HEADERS
-                response.headers["Access-Control-Max-Age"] = "600"
-        if origins:
+            response.headers[name] = value
+        if rules.origins:
             response.vary.add("Origin")
         return response
 

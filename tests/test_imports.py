@@ -83,6 +83,7 @@ EDGES = {
     "service.compression",
     "service.errors",
     "service.fastjson",
+    "service.fastlane",
     "service.health",
     "service.http",
     "service.observability",
