@@ -175,3 +175,15 @@ def test_reaching_the_decision_maker_is_offered_as_help(state):
     case = {"situations": ["missing_information"], "client": {"intermediary": True}}
     assert "If it helps" in _letter(state, case, "en", "client-now")
     assert "Если удобно" in _letter(state, case, "ru", "client-now")
+
+
+def test_the_platform_fallback_letter_names_the_platform_without_the_project(state):
+    case = {
+        "situations": ["client_silent"],
+        "stage": "in_progress",
+        "platform": {"escrow": True},
+        "client": {"silent_days": 9},
+        "context": {"platform_name": "Kwork"},
+    }
+    assert "through Kwork" in _letter(state, case, "en", "client-fallback")
+    assert "через Kwork" in _letter(state, case, "ru", "client-fallback")
