@@ -183,6 +183,7 @@ def breakdown(service, requests, rounds: int) -> None:
 
     wrap(api, "json_body", "body: read and parse")
     wrap(api, "validate_case", "validation")
+    wrap(api, "validated", "validation")
     wrap(engine, "evaluate", "evaluation")
     wrap(engine, "fire", "engine C calls")
     wrap(engine.asker, "ask", "questions")
@@ -196,7 +197,7 @@ def breakdown(service, requests, rounds: int) -> None:
         lane = service.wsgi_app
         wrap(fastlane, "_read", "body: read and parse")
         wrap(fastlane, "loads", "body: read and parse")
-        wrap(fastlane, "validate_case", "validation")
+        wrap(fastlane, "validated", "validation")
         wrap(fastlane, "render_guidance", "rendering and messages")
         wrap(fastlane, "dumps", "JSON encoding, the response")
         wrap(fastlane, "query_args", "query and headers: language")

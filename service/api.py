@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request
 
 from schemas.rules import PHASES
-from service.core import render_guidance, validate_case
+from service.core import render_guidance, validated
 from service.http import json_body, localized, messages_param, negotiate_lang, questions_param
 from service.model import Rulebook
 from service.names import LANE_FAILURE
@@ -51,12 +51,12 @@ def guidance():
     lang = negotiate_lang()
     most = questions_param()
     state = loaded()
-    case = validate_case(state, json_body())
+    case, facts = validated(state, json_body())
     g.case_id = case.get("case_id")  # for the request's log line
     failure = request.environ.get(LANE_FAILURE)
     if failure is not None:  # the lean path's evaluation of this very case failed: answer it
         raise failure
-    guidance = state.engine.evaluate(case, most != 0)
+    guidance = state.engine.evaluate(case, most != 0, facts)
     return localized(jsonify(render_guidance(guidance, lang, most, messages_param())), lang)
 
 

@@ -317,8 +317,15 @@ class Source:
     def compile_mask(self, bits: Mapping[str, int], label: str) -> Callable:
         """A function of `f` returning the OR of the bits whose expressions hold: one
         statement each, so that thousands of rules do not nest the compiler's recursion."""
-        body = "".join(f"    if {expression}: m |= {bit}\n" for expression, bit in bits.items())
+        # Bits in hexadecimal: a large rulebook's are beyond the digits Python converts
+        # to decimal (4,300).
+        body = "".join(f"    if {expression}: m |= {bit:#x}\n" for expression, bit in bits.items())
         return self._function(f"    m = 0\n{body}    return m\n", label)
+
+    def function(self, body: str, label: str) -> Callable:
+        """A function of `f` with this body (statements indented by four spaces), which
+        may name the constants held here."""
+        return self._function(body, label)
 
     def _function(self, body: str, label: str) -> Callable:
         namespace = {"_MISSING": _MISSING, **self.constants}

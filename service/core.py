@@ -67,18 +67,27 @@ def load_rules(given: str | None) -> Loaded:
 
 def validate_case(state: Loaded, data: Any) -> dict:
     """The case as the schema loads it; ValidationFailed says every field that is wrong."""
+    return validated(state, data)[0]
+
+
+def validated(state: Loaded, data: Any) -> tuple[dict, dict | None]:
+    """`validate_case`, and the case's known facts with what they imply when that was
+    worked out to check them (for `Engine.evaluate`, which would work it out again)."""
     try:
         case = fastcase.load(state.schema, data)  # marshmallow's result, faster when valid
     except ma.ValidationError as error:
         raise ValidationFailed(
             "The case does not match the schema; see `errors`.", flatten_messages(error.messages)
         ) from None
-    if state.rulebook.implications:
-        flat = flatten(case)
-        errors = settle(state.rulebook, flat)[1] and contradictions(state.rulebook, flat)
+    if not state.rulebook.implications:
+        return case, None
+    flat = flatten(case)
+    facts, contradicted = settle(state.rulebook, flat)
+    if contradicted:
+        errors = contradictions(state.rulebook, flat)
         if errors:
             raise ValidationFailed("Facts of the case contradict each other; see `errors`.", errors)
-    return case
+    return case, facts
 
 
 def because(rule: Rule, facts: dict, lang: str) -> dict:
@@ -97,6 +106,51 @@ def because(rule: Rule, facts: dict, lang: str) -> dict:
     return {"rule": rule.id, "reason": reason, "facts": cited}
 
 
+def _step(rendered: dict, planned: Any, lang: str, source_labels: dict) -> dict:
+    """A step of the answer without its `because`: the same for every answer that gives the
+    step in this phase, so built once per rulebook, language and phase (and copied)."""
+    key = (planned.step.id, planned.phase, lang)
+    step_dict = rendered.get(key)
+    if step_dict is None:
+        step = planned.step
+        texts = step.texts[lang]
+        step_dict = rendered[key] = {
+            "id": step.id,
+            "kind": step.kind,
+            "category": step.category,
+            "phase": planned.phase,
+            "source": step.source,
+            "source_label": source_labels[step.id][lang],
+            "title": texts["title"],
+            "detail": texts["detail"],
+        }
+    return step_dict
+
+
+def _because(rendered: dict, rule: Rule, facts: dict, lang: str) -> dict:
+    """`because`, with what depends on the rule alone found once per rulebook and language:
+    the sentence when it has no placeholder, and the facts it reads with what it cites."""
+    key = (rule.id, lang)
+    static = rendered.get(key)
+    if static is None:
+        reason = rule.reason[lang]
+        static = rendered[key] = (
+            None if "{" in reason else reason,
+            tuple((name, rule.cites.get(name)) for name in rule.reads),
+        )
+    reason, reads = static
+    cited = {}
+    for name, cites in reads:
+        if name in facts:
+            value = facts[name]
+            if cites is not None:
+                value = [v for v in value if v in cites]
+            cited[name] = value
+    if reason is None:
+        reason = PLACEHOLDER.sub(lambda m: str(facts[m.group(1)]), rule.reason[lang])
+    return {"rule": rule.id, "reason": reason, "facts": cited}
+
+
 def render_guidance(
     guidance: Guidance,
     lang: str,
@@ -107,24 +161,17 @@ def render_guidance(
     phases whose messages it composes."""
     facts = guidance.facts
     source_labels = guidance.source_labels
+    rendered = guidance.rendered if guidance.rendered is not None else {}
+    steps = []
+    for planned in guidance.steps:
+        step = dict(_step(rendered, planned, lang, source_labels))
+        step["because"] = [_because(rendered, rule, facts, lang) for rule in planned.because]
+        steps.append(step)
     body: dict[str, Any] = {
         "case_id": guidance.case_id,
         "ruleset_version": guidance.ruleset_version,
         "lang": lang,
-        "steps": [
-            {
-                "id": planned.step.id,
-                "kind": planned.step.kind,
-                "category": planned.step.category,
-                "phase": planned.phase,
-                "source": planned.step.source,
-                "source_label": source_labels[planned.step.id][lang],
-                "title": planned.step.texts[lang]["title"],
-                "detail": planned.step.texts[lang]["detail"],
-                "because": [because(rule, facts, lang) for rule in planned.because],
-            }
-            for planned in guidance.steps
-        ],
+        "steps": steps,
         "rules_fired": [rule.id for rule in guidance.rules_fired],
     }
     if messages:

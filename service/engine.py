@@ -52,6 +52,7 @@ RULES_PER_RULESET = 48
 _ruleset_names = itertools.count(1)
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 _engines: weakref.WeakSet = weakref.WeakSet()
+_ABSENT = object()
 
 
 class Guidance(NamedTuple):
@@ -64,6 +65,7 @@ class Guidance(NamedTuple):
     source_labels: dict  # step id -> lang -> where the advice comes from
     context: dict | None = None  # what fills the messages' placeholders (never a fact)
     templates: Any = None  # the rulebook's message templates (service.messages.Templates)
+    rendered: dict | None = None  # per rulebook: what rendering reuses (service.core fills it)
 
 
 NOT_FACTS = ("case_id", "context")  # fields of a case that are no facts
@@ -101,9 +103,11 @@ class Engine:
             if fact.type == "list"
         }
         self.shards = shard(rulebook, lambda fact, value: self._members[fact][value])
-        # A ruleset whose rules all need one list item (a situation) can fire nothing for a
-        # case without it: it is not run at all (what it would give: only the sentinel).
-        self._needs = tuple(_needed_marker(rules) for rules in self.shards)
+        # A ruleset whose rules all need one list item (a situation), or all test one fact for
+        # the same value, can fire nothing for a case without it: it is not run at all (what
+        # it would give: only the sentinel).
+        self._needs = tuple(_needed(rules) for rules in self.shards)
+        self._select = _selector(self._needs)
         self._handles: list = []
         for rules in self.shards:
             definition = {
@@ -118,6 +122,7 @@ class Engine:
                 for handle in self._handles:
                     _dre.delete_ruleset(handle)
                 raise EngineError(f"durable_rules refused the ruleset: {error}") from error
+        self.rendered: dict = {}  # what rendering reuses between answers (service.core)
         self._lock = threading.Lock()
         self._sids = itertools.count(1)
         self.live_sessions = 0
@@ -131,28 +136,31 @@ class Engine:
         """Assert one flattened case in a fresh session of each ruleset; return the ids of the
         rules that fired, each once."""
         fired: list[str] = []
-        held = {
-            markers[value]
-            for name, markers in self._members.items()
-            for value in flat.get(name, ())
-        }
+        fact = self._fact(flat)
+        fire_one = self._fire_one
         with self._lock:
-            sid = str(next(self._sids))
-            encoded = self.encode(flat, sid)
-            for handle, needed in zip(self._handles, self._needs, strict=True):
-                if needed is None or needed in held:
-                    self._fire_one(handle, sid, encoded, fired)
+            sid = fact["sid"] = fact["id"] = str(next(self._sids))
+            encoded = _encode(fact)
+            handles = self._handles
+            for i in self._select(fact):
+                fire_one(handles[i], sid, encoded, fired)
             self.evaluations += 1
         # A rule fires once per alternative of its condition that holds.
         return list(dict.fromkeys(name.partition(ALTERNATIVE)[0] for name in fired))
 
-    def encode(self, flat: Mapping[str, Any], sid: str) -> str:
-        """The engine's fact for a case: its facts, the guard, and list items as markers."""
+    def _fact(self, flat: Mapping[str, Any]) -> dict:
+        """The engine's fact for a case but its session id: its facts, the guard, and list
+        items as markers."""
         fact = dict(flat)
         fact[GUARD_FIELD] = 1
         for name, markers in self._members.items():
             for value in flat.get(name, ()):
                 fact[markers[value]] = 1
+        return fact
+
+    def encode(self, flat: Mapping[str, Any], sid: str) -> str:
+        """The engine's fact for a case: its facts, the guard, and list items as markers."""
+        fact = self._fact(flat)
         fact["sid"] = fact["id"] = sid
         return _encode(fact)
 
@@ -182,13 +190,16 @@ class Engine:
             raise EngineError("the sentinel rule did not fire last")
         fired.pop()
 
-    def evaluate(self, case: Mapping[str, Any], questions: bool = True) -> Guidance:
+    def evaluate(
+        self, case: Mapping[str, Any], questions: bool = True, facts: dict | None = None
+    ) -> Guidance:
         """Evaluate one validated case (nested, as the API receives it).
 
         The case must not contradict the implications of facts.yaml (validation refuses
-        such a case); what its facts imply is added before the engine sees them.
+        such a case); what its facts imply is added before the engine sees them. `facts`:
+        those facts when the caller has them already (`service.core.validated` does).
         """
-        flat = complete(self.rulebook, flatten(case))
+        flat = complete(self.rulebook, flatten(case)) if facts is None else facts
         if not flat.get("situations"):
             raise ValueError("a case needs at least one situation")
         fired = self.fire(flat)
@@ -208,6 +219,7 @@ class Engine:
             self.rulebook.source_labels,
             case.get("context"),
             self.rulebook.messages,
+            self.rendered,
         )
         if self.observer is not None:
             self.observer(guidance)
@@ -246,19 +258,31 @@ def shard(rulebook: Rulebook, member=None) -> list[list[tuple[str, tuple]]]:
     ]
     # Grouped by the list item each needs (its first marker test; those that need none
     # first), in rulebook order within a group: a ruleset holds one group, so a case runs
-    # only the rulesets of the items it holds (and those that need none).
+    # only the rulesets of the items it holds (and those that need none). A group too large
+    # for one ruleset is split further by the value its rules test one fact for (the fact
+    # most of them test for a value; the others last): a case runs only the part of its
+    # value, and the rest.
     engine_rules.sort(key=lambda r: _marker(r[1]) or "")  # stable: rulebook order stays
+    keyed = []
+    for marker, grouped in itertools.groupby(engine_rules, key=lambda r: _marker(r[1])):
+        members = list(grouped)
+        gate = _gate(members) if len(members) > RULES_PER_RULESET else None
+        for name, chain, rule_id in members:
+            keyed.append(((marker or "", _value_of(chain, gate)), (name, chain, rule_id)))
+    keyed.sort(key=lambda k: k[0])  # stable
+    engine_rules = [rule for _, rule in keyed]
+    groups = [key for key, _ in keyed]
     group = None
-    for name, chain, rule_id in engine_rules:
+    for (name, chain, rule_id), key in zip(engine_rules, groups, strict=True):
         if (
             not shards
-            or _marker(chain) != group
+            or key != group
             or len(shards[-1]) >= RULES_PER_RULESET
             or network.bound_with(chain) > STACK_BUDGET
         ):
             shards.append([])
             network = Network()
-            group = _marker(chain)
+            group = key
             if network.bound_with(chain) > STACK_BUDGET:
                 raise EngineError(
                     f"rule {rule_id!r}: an alternative of its condition is too long for the engine"
@@ -277,10 +301,68 @@ def _marker(chain: tuple) -> str | None:
     return None
 
 
-def _needed_marker(rules: list[tuple[str, tuple]]) -> str | None:
-    """The marker every rule of a ruleset needs, or None when some need none or others."""
-    needed = {_marker(chain) for _, chain in rules}
-    return needed.pop() if len(needed) == 1 else None
+def _selector(needs: tuple) -> Callable[[Mapping[str, Any]], list[int]]:
+    """A function of the engine's fact giving the rulesets to run (their indices, in
+    order): those whose needed equality tests (`_needed`) all hold. Generated, with the
+    tests' fields and values bound as default arguments."""
+    constants: dict[str, Any] = {"_ABSENT": _ABSENT}
+    lines = ["    run = []"]
+    for i, needed in enumerate(needs):
+        tests = []
+        for field, value in needed:
+            f, v = f"_f{len(constants)}", f"_v{len(constants)}"
+            constants[f], constants[v] = field, value
+            tests.append(f"fact.get({f}, _ABSENT) == {v}")
+        lines.append(
+            f"    if {' and '.join(tests)}: run.append({i})" if tests else f"    run.append({i})"
+        )
+    bound = "".join(f", {c}={c}" for c in constants)
+    source = f"def _select(fact{bound}):\n" + "\n".join(lines) + "\n    return run\n"
+    namespace: dict = dict(constants)
+    exec(compile(source, "<rulesets to run>", "exec"), namespace)  # noqa: S102 - names only
+    return namespace["_select"]
+
+
+def _gate(rules: list) -> str | None:
+    """The fact (not a marker) that most of these engine rules test for a value, if any."""
+    counts: dict[str, int] = {}
+    for _, chain, _ in rules:
+        for field in {f for f, _ in _equalities(chain)}:
+            if not field.startswith("_l"):
+                counts[field] = counts.get(field, 0) + 1
+    return max(counts, key=counts.__getitem__) if counts else None
+
+
+def _value_of(chain: tuple, gate: str | None) -> str:
+    """The value (as JSON) that a chain tests fact `gate` for; "~" (after every value)
+    when it tests none."""
+    if gate is not None:
+        for field, value in _equalities(chain):
+            if field == gate:
+                return json.dumps(value)
+    return "~"
+
+
+def _equalities(chain: tuple) -> list[tuple[str, Any]]:
+    """A chain's plain equality tests, as (field, value)."""
+    found = []
+    for atom in chain:
+        field, value = next(iter(atom.items()))
+        if not field.startswith("$") and type(value) in (str, int, bool):
+            found.append((field, value))
+    return found
+
+
+def _needed(rules: list[tuple[str, tuple]]) -> tuple[tuple[str, Any], ...]:
+    """The equality tests (a list item's marker, or a fact's value) that every rule of a
+    ruleset has, as (field, value) pairs: a fact that fails one of them fires none of its
+    rules. Facts reach the engine with the types of the rules' values (validation), so a
+    Python comparison says what the engine's says."""
+    common: dict[str, tuple[str, Any]] | None = None
+    for _, chain in rules:
+        plain = {json.dumps(test): test for test in _equalities(chain)}
+        common = plain if common is None else {k: v for k, v in common.items() if k in plain}
+    return tuple((common or {}).values())
 
 
 def _chain_key(atom: dict) -> tuple:

@@ -37,7 +37,7 @@ from typing import Any
 from flask import Flask
 
 from service import observability, security
-from service.core import DEFAULT_MESSAGES, DEFAULT_QUESTIONS, render_guidance, validate_case
+from service.core import DEFAULT_MESSAGES, DEFAULT_QUESTIONS, render_guidance, validated
 from service.encoding import dumps
 from service.http import choose_lang, messages_of, query_args, questions_of
 from service.jsonio import loads
@@ -119,12 +119,12 @@ class FastLane:
             most = questions_of(args) if args is not None else DEFAULT_QUESTIONS
             messages = messages_of(args) if args is not None else DEFAULT_MESSAGES
             state = self.app.extensions[EXTENSION]
-            case = validate_case(state, loads(data))
+            case, facts = validated(state, loads(data))
         except Exception:  # noqa: BLE001 - a refusal: Flask reads it all again and words it
             environ["wsgi.input"] = io.BytesIO(data)
             return None
         try:
-            guidance = state.engine.evaluate(case, most != 0)
+            guidance = state.engine.evaluate(case, most != 0, facts)
             payload = dumps(render_guidance(guidance, lang, most, messages)) + b"\n"
         except Exception as error:  # noqa: BLE001 - Flask answers it (the 500, logged) as its own
             environ["wsgi.input"] = io.BytesIO(data)

@@ -24,6 +24,7 @@ from schemas.rules import PHASES
 from service.model import Rule, Rulebook, Step
 
 PHASE_INDEX = {phase: i for i, phase in enumerate(PHASES)}
+SETTLED_MEMO = 16384  # the most sets of steps whose supersession a Planner keeps
 
 
 class PlannedStep(NamedTuple):
@@ -53,14 +54,12 @@ class Planner:
         for step in self._superseded_by:
             visit(step)
         self._supersession_order = tuple(s for s in order if s in self._superseded_by)
-        self._superseded = frozenset(self._superseded_by)
-        self._settle_rank = {s: i for i, s in enumerate(self._supersession_order)}
-        self._adds = {rule.id: rule.add for rule in rulebook.rules}
-        self._removes = {rule.id: rule.remove for rule in rulebook.rules if rule.remove}
         self._shifts: dict[str, list] = {}
         for shift in rulebook.phase_shifts:
             for step in shift.steps:
                 self._shifts.setdefault(step, []).append(shift)
+        # Per step, its phase shifts (first match wins) with the mask of the steps that move it.
+        self._shift_masks: dict[str, tuple] = {}
         # The same as bit masks, for the questions, which settle a plan for every answer:
         # one bit per step, in answer order (so the bits of a mask come out ordered).
         self.step_ids = tuple(sorted(rulebook.steps, key=lambda s: rulebook.steps[s].rank))
@@ -72,45 +71,21 @@ class Planner:
             (self.step_bit[step], self.mask(self._superseded_by[step]))
             for step in self._supersession_order
         )
-
-    def given(self, rules: Iterable[Rule]) -> dict[str, list[Rule]]:
-        """The steps given by these fired rules, each with the rules that added it."""
-        adders: dict[str, list[Rule]] = {}
-        removed: set[str] = set()
-        for rule in rules:
-            for step in rule.add:
-                if step in adders:
-                    adders[step].append(rule)
-                else:
-                    adders[step] = [rule]
-            removed.update(rule.remove)
-        if removed:
-            for step in removed:
-                adders.pop(step, None)
-        superseded_by = self._superseded_by
-        for step in self._supersession_order:
-            if step in adders and any(by in adders for by in superseded_by[step]):
-                del adders[step]
-        return adders
-
-    def present(self, rule_ids: Iterable[str]) -> set[str]:
-        """The ids of the steps these fired rules give (what `given` gives, only faster:
-        the questions try it for every answer)."""
-        adds, removes = self._adds, self._removes
-        present: set[str] = set()
-        removed: set[str] = set()
-        for rule_id in rule_ids:
-            present.update(adds[rule_id])
-            if rule_id in removes:
-                removed.update(removes[rule_id])
-        present -= removed
-        candidates = present & self._superseded
-        if candidates:
-            superseded_by = self._superseded_by
-            for step in sorted(candidates, key=self._settle_rank.__getitem__):
-                if not present.isdisjoint(superseded_by[step]):
-                    present.discard(step)
-        return present
+        self._shift_masks = {
+            step: tuple((shift.phase, self.mask(shift.when_given)) for shift in shifts)
+            for step, shifts in self._shifts.items()
+        }
+        # Per superseded step's bit: its place in the supersession order, its bit and the
+        # mask of the steps that supersede it (settle_mask visits only the steps present).
+        self._supersession_entry = {
+            bit: (rank, bit, by) for rank, (bit, by) in enumerate(self._supersession_masks)
+        }
+        # What supersession leaves out depends only on the steps present that supersede or
+        # are superseded: kept per such set, as they come (at most SETTLED_MEMO of them).
+        self._supersession_steps = self._superseded_mask | self.mask(
+            by for step in self._supersession_order for by in self._superseded_by[step]
+        )
+        self._left_out: dict[int, int] = {}
 
     def mask(self, step_ids: Iterable[str]) -> int:
         bit = self.step_bit
@@ -133,39 +108,74 @@ class Planner:
         """The steps given (a mask) when fired rules add `added` and remove `removed`: what
         `present` gives, as a mask."""
         present = added & ~removed
-        if present & self._superseded_mask:
-            for bit, by in self._supersession_masks:
-                if present & bit and present & by:
-                    present &= ~bit
-        return present
+        if not present & self._superseded_mask:
+            return present
+        key = present & self._supersession_steps
+        left_out = self._left_out.get(key)
+        if left_out is None:
+            left_out = self._supersede(key)
+            if len(self._left_out) < SETTLED_MEMO:
+                self._left_out[key] = left_out
+        return present & ~left_out
 
-    def present_mask(self, rule_ids: Iterable[str]) -> int:
-        """`present` as a mask of steps."""
-        adds, removes = self.add_mask, self.remove_mask
-        added = removed = 0
-        for rule_id in rule_ids:
-            added |= adds[rule_id]
-            removed |= removes[rule_id]
-        return self.settle_mask(added, removed)
+    def _supersede(self, present: int) -> int:
+        """The mask of the steps that supersession leaves out of `present`."""
+        candidates = present & self._superseded_mask
+        entry = self._supersession_entry
+        entries = []
+        while candidates:
+            low = candidates & -candidates
+            entries.append(entry[low])
+            candidates ^= low
+        entries.sort()  # in the supersession order: superseding steps settle first
+        kept = present
+        for _, bit, by in entries:
+            if kept & by:
+                kept &= ~bit
+        return present & ~kept
 
     def plan(self, rules: Iterable[Rule]) -> tuple[PlannedStep, ...]:
-        """The ordered plan for these fired rules (in rulebook order)."""
-        given = self.given(rules)
+        """The ordered plan for these fired rules (in rulebook order): the steps `given`
+        gives, found on bit masks."""
+        add_mask, remove_mask = self.add_mask, self.remove_mask
+        added = removed = 0
+        adders: dict[str, list[Rule]] = {}
+        for rule in rules:
+            added |= add_mask[rule.id]
+            removed |= remove_mask[rule.id]
+            for step_id in rule.add:
+                by = adders.get(step_id)
+                if by is None:
+                    adders[step_id] = [rule]
+                else:
+                    by.append(rule)
+        present = self.settle_mask(added, removed)
         steps = self.rulebook.steps
-        planned = []
-        for step_id, by in given.items():
+        bit = self.step_bit
+        shifts = self._shift_masks
+        planned: list[tuple[int, tuple, int, PlannedStep]] = []
+        for step_id, by in adders.items():
+            if not present & bit[step_id]:
+                continue
             step = steps[step_id]
             phase = step.phase
-            said = [rule.phase for rule in by if rule.phase]
-            if len(said) == len(by):  # every rule giving it says when
-                phase = min(said, key=PHASE_INDEX.__getitem__)
-            for shift in self._shifts.get(step_id, ()):
-                if any(other in given for other in shift.when_given):
-                    phase = shift.phase
-                    break
-            planned.append(PlannedStep(step, phase, tuple(by)))
-        planned.sort(key=lambda p: (PHASE_INDEX[p.phase], p.step.rank))
-        return tuple(planned)
+            if len(by) == 1:
+                if by[0].phase:
+                    phase = by[0].phase
+            else:
+                said = [rule.phase for rule in by if rule.phase]
+                if len(said) == len(by):  # every rule giving it says when
+                    phase = min(said, key=PHASE_INDEX.__getitem__)
+            if step_id in shifts:
+                for shift_phase, when_given in shifts[step_id]:
+                    if present & when_given:
+                        phase = shift_phase
+                        break
+            planned.append(
+                (PHASE_INDEX[phase], step.rank, len(planned), PlannedStep(step, phase, tuple(by)))
+            )
+        planned.sort()  # by phase, then category and order (then as given: never compared)
+        return tuple(p[3] for p in planned)
 
 
 def complete(rulebook: Rulebook, flat: Mapping[str, Any]) -> dict:

@@ -186,7 +186,7 @@ def expected(app):
 def logged_request_ids(output: str) -> set[str]:
     ids = set()
     for line in output.splitlines():
-        if line.startswith("{") and '"event": "request"' in line:
+        if line.startswith("{") and json.loads(line).get("event") == "request":
             ids.add(json.loads(line)["request_id"])
     return ids
 
