@@ -103,6 +103,7 @@ CONTEXT_FIELDS = (
     "amount",
     "due_date",
     "reply_by",
+    "new_date",
     "platform_name",
 )  # the placeholders a message template may use
 
@@ -157,6 +158,13 @@ class ContextSchema(_Strict):
             "description": "The date a message asks the client to answer or pay by (ISO date)."
         },
     )
+    new_date = ma.fields.Date(
+        allow_none=True,
+        metadata={
+            "description": "The new deadline a message proposes for late work (ISO date), "
+            "later than due_date when both are given."
+        },
+    )
     platform_name = StrictString(
         allow_none=True,
         validate=[ma.validate.Length(1, MAX_NAME), _PRINTABLE],
@@ -175,6 +183,14 @@ class ContextSchema(_Strict):
     def _currency_with_amount(self, data, **kwargs):
         if data.get("currency") is not None and data.get("amount") is None:
             raise ma.ValidationError("A currency needs an amount.", "currency")
+
+    @ma.validates_schema
+    def _new_date_after_due_date(self, data, **kwargs):
+        new, due = data.get("new_date"), data.get("due_date")
+        if new is not None and due is not None and new <= due:
+            raise ma.ValidationError(
+                f"The new date must be later than due_date ({due.isoformat()}).", "new_date"
+            )
 
 
 def case_schema(facts: Iterable, name: str = "Case") -> type[ma.Schema]:

@@ -60,6 +60,9 @@ _MONTHS = {
 }
 
 
+_RU_SIGNS = {"RUB": "₽"}  # currencies a Russian letter writes with a sign, not the code
+
+
 class MessagesError(DisputeGuideError, ValueError):
     """messages.yaml cannot be used; the message names the entry and the problem."""
 
@@ -169,7 +172,7 @@ def values(context: Mapping[str, Any] | None, lang: str) -> dict[str, str]:
             out[name] = context[name]
     if context.get("amount") is not None:
         out["amount"] = _money(context["amount"], context.get("currency"), lang)
-    for name in ("due_date", "reply_by"):
+    for name in ("due_date", "reply_by", "new_date"):
         if context.get(name) is not None:
             out[name] = _date(context[name], lang)
     return out
@@ -179,6 +182,8 @@ def _money(amount: float, currency: str | None, lang: str) -> str:
     whole = f"{amount:,.2f}" if amount != int(amount) else f"{int(amount):,}"
     if lang == "ru":
         whole = whole.replace(",", "\u00a0").replace(".", ",")
+        # A Russian letter writes roubles with their sign, as people do: "45 000 ₽".
+        currency = _RU_SIGNS.get(currency or "", currency)
     return f"{whole} {currency}" if currency else whole
 
 

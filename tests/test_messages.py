@@ -169,6 +169,24 @@ def test_without_context_the_neutral_wording_is_used(client):
     assert "{" not in letter["text"] and letter["subject"] == "About our project"
 
 
+def test_a_late_work_letter_gives_the_new_date_from_the_context(client):
+    case = {
+        "situations": ["missed_deadline"],
+        "fault": "freelancer",
+        "context": {"due_date": "2027-03-01", "new_date": "2027-03-15"},
+    }
+    texts = {}
+    for lang in ("en", "ru"):
+        body = checked(client.post(f"{GUIDANCE}?lang={lang}", json=case), GUIDANCE, "POST")
+        [letter] = body["messages"]
+        assert letter["covers"][0] == "warn-before-deadline-with-new-date"
+        texts[lang] = letter["text"]
+    assert "by 1 March 2027. The new date I can keep is 15 March 2027." in texts["en"]
+    assert "к 1 марта 2027 г. я не успеваю" in texts["ru"]
+    assert "Новый срок, который я точно выдержу, — 15 марта 2027 г.\n" in texts["ru"]
+    assert "today" not in texts["en"] and "сегодня" not in texts["ru"]
+
+
 @pytest.mark.parametrize(
     "context, field",
     [
@@ -180,6 +198,8 @@ def test_without_context_the_neutral_wording_is_used(client):
         ({"client_name": "a" * 81}, "context.client_name"),
         ({"language": "de"}, "context.language"),
         ({"budget": 1}, "context.budget"),
+        ({"due_date": "2027-03-01", "new_date": "2027-03-01"}, "context.new_date"),
+        ({"new_date": "2027-13-01"}, "context.new_date"),
     ],
 )
 def test_a_bad_context_is_a_precise_422(client, context, field):
@@ -253,3 +273,10 @@ def test_values_are_inserted_once_as_text():
     [letter] = render_guidance(guidance, "en", 0)["messages"]
     assert letter["text"].startswith("Hello {amount} <script>,")
     assert PLACEHOLDER.findall(letter["text"]) == ["amount"]  # only the value's own braces
+
+
+def test_roubles_take_their_sign_in_a_russian_letter_and_their_code_in_english():
+    context = {"amount": 45000, "currency": "RUB"}
+    assert values(context, "ru")["amount"] == "45\u00a0000 ₽"
+    assert values(context, "en")["amount"] == "45,000 RUB"
+    assert values({"amount": 1200.5, "currency": "USD"}, "ru")["amount"] == "1\u00a0200,50 USD"
