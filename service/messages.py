@@ -17,6 +17,7 @@ placeholder stays as it is.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -195,9 +196,19 @@ def _date(day: dt.date, lang: str) -> str:
 def fill(variants: list, filled: Mapping[str, str]) -> str:
     """The first variant whose placeholders are all filled, with the values put in once."""
     for text in variants:
-        if all(name in filled for name in PLACEHOLDER.findall(text)):
+        names = placeholders(text)
+        if not names:
+            return text
+        if all(name in filled for name in names):
             return PLACEHOLDER.sub(lambda m: _value(m, filled), text)
     raise ValueError("no variant without placeholders (the loader refuses such templates)")
+
+
+@functools.lru_cache(maxsize=8192)
+def placeholders(text: str) -> tuple[str, ...]:
+    """The placeholders of a template's text (its texts are few and filled for every case:
+    found once each, not searched for in every letter)."""
+    return tuple(PLACEHOLDER.findall(text))
 
 
 def _value(match: re.Match, filled: Mapping[str, str]) -> str:
