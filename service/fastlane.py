@@ -37,7 +37,7 @@ from typing import Any
 from flask import Flask
 
 from service import observability, security
-from service.core import DEFAULT_MESSAGES, DEFAULT_QUESTIONS, render_guidance, validated
+from service.core import render_guidance, validated
 from service.encoding import dumps
 from service.http import choose_lang, messages_of, query_args, questions_of
 from service.jsonio import loads
@@ -46,6 +46,7 @@ from service.names import EXTENSION, LANE_FAILURE
 ROUTE = "/v1/guidance"
 # The Content-Types taken here: JSON with at most a UTF-8 charset (Flask takes the rest).
 JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8"})
+REQUEST_ID_KEY = "HTTP_" + observability.REQUEST_ID_HEADER.upper().replace("-", "_")
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
@@ -75,9 +76,7 @@ class FastLane:
         if answer is None:
             return self.flask(environ, start_response)
         payload, lang, case_id = answer
-        request_id = observability.request_id_of(
-            environ.get("HTTP_" + observability.REQUEST_ID_HEADER.upper().replace("-", "_"), "")
-        )
+        request_id = observability.request_id_of(environ.get(REQUEST_ID_KEY, ""))
         headers = [
             ("Content-Type", "application/json"),
             ("Content-Length", str(len(payload))),
@@ -116,8 +115,8 @@ class FastLane:
                 args.get("lang") if args is not None else None,
                 environ.get("HTTP_ACCEPT_LANGUAGE"),
             )
-            most = questions_of(args) if args is not None else DEFAULT_QUESTIONS
-            messages = messages_of(args) if args is not None else DEFAULT_MESSAGES
+            most = questions_of(args)
+            messages = messages_of(args)
             state = self.app.extensions[EXTENSION]
             case, facts = validated(state, loads(data))
         except Exception:  # noqa: BLE001 - a refusal: Flask reads it all again and words it
