@@ -187,3 +187,63 @@ def test_the_platform_fallback_letter_names_the_platform_without_the_project(sta
     }
     assert "through Kwork" in _letter(state, case, "en", "client-fallback")
     assert "через Kwork" in _letter(state, case, "ru", "client-fallback")
+
+
+def test_a_fake_payment_before_delivery_claims_no_delivery(state):
+    case = {
+        "situations": ["payment_reversed", "new_client"],
+        "contract": False,
+        "client": {"fraud_signals": True},
+        "deliverables": {"protected": True},
+        "context": {"amount": 15000, "currency": "RUB", "project": "Logo"},
+    }
+    en = _letter(state, case, "en", "platform-now")
+    ru = _letter(state, case, "ru", "platform-now")
+    assert "delivered as agreed" not in en and "proof of delivery" not in en
+    assert "has not been handed over" in en
+    assert "сдана, как договаривались" not in ru and "доказательства сдачи" not in ru
+    assert "работа ещё не передана" in ru
+
+
+def test_what_is_held_until_payment_is_not_promised_as_if_it_existed(state):
+    case = {
+        "situations": ["non_payment"],
+        "stage": "delivered",
+        "overdue_days": 25,
+        "deliverables": {"protected": False},
+    }
+    en = _letter(state, case, "en", "client-now")
+    ru = _letter(state, case, "ru", "client-now")
+    assert "the remaining access and the source files" not in en
+    assert "Whatever of the work is still with me" in en
+    assert "Оставшиеся доступы и исходные файлы" not in ru
+    assert "Всё, что по проекту ещё остаётся у меня" in ru
+
+
+def test_the_formal_demand_gives_the_reply_by_date_when_known(state):
+    case = {
+        "situations": ["non_payment"],
+        "contract": True,
+        "payment_state": "overdue",
+        "overdue_days": 75,
+        "amount_worth_claiming": True,
+        "context": {"amount": 2400, "currency": "GBP", "reply_by": "2026-12-11"},
+    }
+    en = _letter(state, case, "en", "client-now")
+    ru = _letter(state, case, "ru", "client-now")
+    assert "pay it by 11 December 2026" in en and "seven days" not in en
+    assert "оплатить её до 11 декабря 2026 г." in ru and "семи дней" not in ru
+
+
+def test_letters_carry_no_notes_meant_for_the_freelancer(state):
+    cases = [
+        {"situations": ["payment_reversed"], "stage": "delivered"},
+        {"situations": ["non_payment"], "payment_state": "overdue", "platform": {"escrow": True}},
+        {"situations": ["client_silent"], "stage": "delivered", "platform": {"escrow": True}},
+    ]
+    for case in cases:
+        for lang in ("en", "ru"):
+            for message in _answer(state, case, lang)["messages"]:
+                text = message["text"]
+                assert "(files, links, dates)" not in text and "all on the platform" not in text
+                assert "(файлы, ссылки, даты)" not in text and "всё велось на площадке" not in text
