@@ -247,3 +247,27 @@ def test_letters_carry_no_notes_meant_for_the_freelancer(state):
                 text = message["text"]
                 assert "(files, links, dates)" not in text and "all on the platform" not in text
                 assert "(файлы, ссылки, даты)" not in text and "всё велось на площадке" not in text
+
+
+def test_a_deadline_already_passed_is_told_in_the_past(state):
+    context = {"due_date": "2026-11-30", "new_date": "2026-12-04"}
+    own = {
+        "situations": ["missed_deadline", "conflict"],
+        "stage": "in_progress",
+        "fault": "freelancer",
+        "contract": True,
+        "deadline_passed": True,
+        "context": context,
+    }
+    theirs = {**own, "situations": ["missed_deadline"], "fault": "client"}
+    for case in (own, theirs):
+        en = _letter(state, case, "en", "client-now")
+        ru = _letter(state, case, "ru", "client-now")
+        assert "was not ready by the agreed deadline, 30 November 2026" in en
+        assert "will not be ready" not in en
+        assert "К оговорённому сроку — 30 ноября 2026 г. — работа готова не была" in ru
+        assert "не успеваю" not in ru and "готова не будет" not in ru
+    en = _letter(state, theirs, "en", "client-now")
+    ru = _letter(state, theirs, "ru", "client-now")
+    assert "Unfortunately" not in en and "sorry" not in en
+    assert "К сожалению" not in ru and "извин" not in ru
