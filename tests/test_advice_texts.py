@@ -271,3 +271,22 @@ def test_a_deadline_already_passed_is_told_in_the_past(state):
     ru = _letter(state, theirs, "ru", "client-now")
     assert "Unfortunately" not in en and "sorry" not in en
     assert "К сожалению" not in ru and "извин" not in ru
+
+
+def test_a_blocked_project_letter_says_once_where_the_work_stands(state):
+    case = {
+        "situations": ["client_silent"],
+        "stage": "in_progress",
+        "contract": False,
+        "prepayment": "partial",
+        "client": {"silent_days": 12, "contact_attempts": 2},
+        "information": {"blocking": True, "warning_sent": False},
+        "context": {"due_date": "2026-12-20", "reply_by": "2026-12-08"},
+    }
+    en = _letter(state, case, "en", "client-now")
+    ru = _letter(state, case, "ru", "client-now")
+    assert "the deadline of 20 December 2026 moves by the days of waiting" in en
+    assert "I will pause" not in en and "has to stop" not in en and "will not be ready" not in en
+    assert "срок 20 декабря 2026 г. сдвигается на время ожидания" in ru
+    assert "приостановлю" not in ru and "придётся остановить" not in ru
+    assert "готова не будет" not in ru
