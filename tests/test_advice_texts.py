@@ -87,8 +87,10 @@ def test_an_admission_with_a_shared_fault_does_not_concede_the_whole_fault(state
     case = {"situations": ["conflict"], "fault": "shared"}
     en = _letter(state, case, "en", "client-now")
     ru = _letter(state, case, "ru", "client-now")
-    assert "I made a mistake" in en and "my mistake" not in en
-    assert "с моей стороны была ошибка" in ru and "свою ошибку" not in ru
+    assert "Part of this is on me" in en and "my mistake" not in en
+    assert "I made a mistake" not in en
+    assert "Часть проблемы — на мне" in ru and "свою ошибку" not in ru
+    assert "с моей стороны была ошибка" not in ru
 
 
 def test_the_correspondence_is_saved_before_anything_goes_to_the_platform_or_provider(state):
@@ -290,3 +292,22 @@ def test_a_blocked_project_letter_says_once_where_the_work_stands(state):
     assert "срок 20 декабря 2026 г. сдвигается на время ожидания" in ru
     assert "приостановлю" not in ru and "придётся остановить" not in ru
     assert "готова не будет" not in ru
+
+
+def test_a_shared_fault_letter_names_both_parts_instead_of_a_full_apology(state):
+    case = {
+        "situations": ["dissatisfaction"],
+        "stage": "delivered",
+        "fault": "shared",
+        "contract": True,
+        "evidence": {"written_agreements": True},
+        "context": {"reply_by": "2026-12-09"},
+    }
+    en = _letter(state, case, "en", "client-now")
+    ru = _letter(state, case, "ru", "client-now")
+    assert "I made a mistake" not in en and "I will send them" not in en
+    assert "Part of this is on me" in en and "at no charge by 9 December 2026" in en
+    assert "The other part comes from what changed after we had agreed" in en
+    assert "с моей стороны была ошибка" not in ru and "пришлю их вам" not in ru
+    assert "Часть проблемы — на мне" in ru and "бесплатно до 9 декабря 2026 г." in ru
+    assert "Другая часть связана с тем, что изменилось" in ru
