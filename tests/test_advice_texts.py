@@ -87,8 +87,10 @@ def test_an_admission_with_a_shared_fault_does_not_concede_the_whole_fault(state
     case = {"situations": ["conflict"], "fault": "shared"}
     en = _letter(state, case, "en", "client-now")
     ru = _letter(state, case, "ru", "client-now")
-    assert "I made a mistake" in en and "my mistake" not in en
-    assert "с моей стороны была ошибка" in ru and "свою ошибку" not in ru
+    assert "Part of this is on me" in en and "my mistake" not in en
+    assert "I made a mistake" not in en
+    assert "Часть проблемы — на мне" in ru and "свою ошибку" not in ru
+    assert "с моей стороны была ошибка" not in ru
 
 
 def test_the_correspondence_is_saved_before_anything_goes_to_the_platform_or_provider(state):
@@ -187,3 +189,125 @@ def test_the_platform_fallback_letter_names_the_platform_without_the_project(sta
     }
     assert "through Kwork" in _letter(state, case, "en", "client-fallback")
     assert "через Kwork" in _letter(state, case, "ru", "client-fallback")
+
+
+def test_a_fake_payment_before_delivery_claims_no_delivery(state):
+    case = {
+        "situations": ["payment_reversed", "new_client"],
+        "contract": False,
+        "client": {"fraud_signals": True},
+        "deliverables": {"protected": True},
+        "context": {"amount": 15000, "currency": "RUB", "project": "Logo"},
+    }
+    en = _letter(state, case, "en", "platform-now")
+    ru = _letter(state, case, "ru", "platform-now")
+    assert "delivered as agreed" not in en and "proof of delivery" not in en
+    assert "has not been handed over" in en
+    assert "сдана, как договаривались" not in ru and "доказательства сдачи" not in ru
+    assert "работа ещё не передана" in ru
+
+
+def test_what_is_held_until_payment_is_not_promised_as_if_it_existed(state):
+    case = {
+        "situations": ["non_payment"],
+        "stage": "delivered",
+        "overdue_days": 25,
+        "deliverables": {"protected": False},
+    }
+    en = _letter(state, case, "en", "client-now")
+    ru = _letter(state, case, "ru", "client-now")
+    assert "the remaining access and the source files" not in en
+    assert "Whatever of the work is still with me" in en
+    assert "Оставшиеся доступы и исходные файлы" not in ru
+    assert "Всё, что по проекту ещё остаётся у меня" in ru
+
+
+def test_the_formal_demand_gives_the_reply_by_date_when_known(state):
+    case = {
+        "situations": ["non_payment"],
+        "contract": True,
+        "payment_state": "overdue",
+        "overdue_days": 75,
+        "amount_worth_claiming": True,
+        "context": {"amount": 2400, "currency": "GBP", "reply_by": "2026-12-11"},
+    }
+    en = _letter(state, case, "en", "client-now")
+    ru = _letter(state, case, "ru", "client-now")
+    assert "pay it by 11 December 2026" in en and "seven days" not in en
+    assert "оплатить её до 11 декабря 2026 г." in ru and "семи дней" not in ru
+
+
+def test_letters_carry_no_notes_meant_for_the_freelancer(state):
+    cases = [
+        {"situations": ["payment_reversed"], "stage": "delivered"},
+        {"situations": ["non_payment"], "payment_state": "overdue", "platform": {"escrow": True}},
+        {"situations": ["client_silent"], "stage": "delivered", "platform": {"escrow": True}},
+    ]
+    for case in cases:
+        for lang in ("en", "ru"):
+            for message in _answer(state, case, lang)["messages"]:
+                text = message["text"]
+                assert "(files, links, dates)" not in text and "all on the platform" not in text
+                assert "(файлы, ссылки, даты)" not in text and "всё велось на площадке" not in text
+
+
+def test_a_deadline_already_passed_is_told_in_the_past(state):
+    context = {"due_date": "2026-11-30", "new_date": "2026-12-04"}
+    own = {
+        "situations": ["missed_deadline", "conflict"],
+        "stage": "in_progress",
+        "fault": "freelancer",
+        "contract": True,
+        "deadline_passed": True,
+        "context": context,
+    }
+    theirs = {**own, "situations": ["missed_deadline"], "fault": "client"}
+    for case in (own, theirs):
+        en = _letter(state, case, "en", "client-now")
+        ru = _letter(state, case, "ru", "client-now")
+        assert "was not ready by the agreed deadline, 30 November 2026" in en
+        assert "will not be ready" not in en
+        assert "К оговорённому сроку — 30 ноября 2026 г. — работа готова не была" in ru
+        assert "не успеваю" not in ru and "готова не будет" not in ru
+    en = _letter(state, theirs, "en", "client-now")
+    ru = _letter(state, theirs, "ru", "client-now")
+    assert "Unfortunately" not in en and "sorry" not in en
+    assert "К сожалению" not in ru and "извин" not in ru
+
+
+def test_a_blocked_project_letter_says_once_where_the_work_stands(state):
+    case = {
+        "situations": ["client_silent"],
+        "stage": "in_progress",
+        "contract": False,
+        "prepayment": "partial",
+        "client": {"silent_days": 12, "contact_attempts": 2},
+        "information": {"blocking": True, "warning_sent": False},
+        "context": {"due_date": "2026-12-20", "reply_by": "2026-12-08"},
+    }
+    en = _letter(state, case, "en", "client-now")
+    ru = _letter(state, case, "ru", "client-now")
+    assert "the deadline of 20 December 2026 moves by the days of waiting" in en
+    assert "I will pause" not in en and "has to stop" not in en and "will not be ready" not in en
+    assert "срок 20 декабря 2026 г. сдвигается на время ожидания" in ru
+    assert "приостановлю" not in ru and "придётся остановить" not in ru
+    assert "готова не будет" not in ru
+
+
+def test_a_shared_fault_letter_names_both_parts_instead_of_a_full_apology(state):
+    case = {
+        "situations": ["dissatisfaction"],
+        "stage": "delivered",
+        "fault": "shared",
+        "contract": True,
+        "evidence": {"written_agreements": True},
+        "context": {"reply_by": "2026-12-09"},
+    }
+    en = _letter(state, case, "en", "client-now")
+    ru = _letter(state, case, "ru", "client-now")
+    assert "I made a mistake" not in en and "I will send them" not in en
+    assert "Part of this is on me" in en and "at no charge by 9 December 2026" in en
+    assert "The other part comes from what changed after we had agreed" in en
+    assert "с моей стороны была ошибка" not in ru and "пришлю их вам" not in ru
+    assert "Часть проблемы — на мне" in ru and "бесплатно до 9 декабря 2026 г." in ru
+    assert "Другая часть связана с тем, что изменилось" in ru

@@ -140,7 +140,7 @@ def test_a_rule_that_creates_a_conflict_is_refused_with_a_witness_the_engine_con
     message = str(error.value)
     assert (
         f"{conflicting_rules / 'extra.yaml'}: steps cite-written-agreements and "
-        "admit-mistake can both be given, e.g. for {" in message
+        "apologize-and-fix can both be given, e.g. for {" in message
     )
     # The witness is a real case: with the proof set aside, the engine gives both steps.
     (conflicting_rules / "plan.yaml").unlink()
@@ -172,8 +172,8 @@ def test_start_up_and_check_refuse_a_conflicting_rule_naming_the_witness(conflic
     )
     assert result.returncode == 1
     assert (
-        "steps cite-written-agreements and admit-mistake can both be given, e.g. for "
-        '{"fault": "shared"' in result.stderr
+        "steps cite-written-agreements and apologize-and-fix can both be given, e.g. for "
+        '{"fault": "freelancer"' in result.stderr
     )
 
 
@@ -188,7 +188,7 @@ def test_check_lists_the_declared_conflicts_and_proves_them():
     )
     assert (
         "left out when given: admit-mistake (by stop-dealing-with-fraudster, "
-        "apologize-and-fix)" in result.stdout
+        "name-shared-fault, apologize-and-fix)" in result.stdout
     )
     assert "each proved impossible for every case" in result.stdout
 

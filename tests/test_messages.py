@@ -182,7 +182,7 @@ def test_a_late_work_letter_gives_the_new_date_from_the_context(client):
         assert letter["covers"][0] == "warn-before-deadline-with-new-date"
         texts[lang] = letter["text"]
     assert "by 1 March 2027. The new date I can keep is 15 March 2027." in texts["en"]
-    assert "к 1 марта 2027 г. я не успеваю" in texts["ru"]
+    assert "к 1 марта 2027 г. работа готова не будет" in texts["ru"]
     assert "Новый срок, который я точно выдержу, — 15 марта 2027 г.\n" in texts["ru"]
     assert "today" not in texts["en"] and "сегодня" not in texts["ru"]
 
