@@ -267,7 +267,7 @@ def test_rules_show_what_each_rule_reads(client, state):
     body = checked(client.get("/v1/rules"), "/v1/rules")
     assert body["ruleset_version"] == state.version
     demand = next(r for r in body["rules"] if r["id"] == "nonpay-formal-demand")
-    assert demand["reads"] == ["situations", "contract", "payment_state"]
+    assert demand["reads"] == ["situations", "fault", "contract", "payment_state"]
     assert demand["when"]["payment_state"] == {"not_in": ["paid", "not_due"], "if_unknown": True}
     contract = next(f for f in body["facts"] if f["name"] == "contract")
     assert contract["type"] == "boolean" and "nonpay-formal-demand" in contract["read_by"]
