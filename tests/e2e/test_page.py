@@ -558,8 +558,9 @@ def source_labels(page) -> dict[str, str]:
 
 @pytest.mark.parametrize("lang", ["en", "ru"])
 def test_a_new_situation_and_its_new_question_change_the_steps(page, server, lang):
-    # A payment reversed after delivery (a chargeback): a situation from common practice,
-    # and its question on whether the rights pass only on full payment.
+    # A payment reversed (a chargeback), the stage not given: a situation from common
+    # practice, answered with the payment's records (no delivery is claimed while the stage
+    # is unknown), and its question on whether the rights pass only on full payment.
     page.open(f"/?lang={lang}")
     label = page.find('input[name="situations"][value="payment_reversed"]').find_element(
         "xpath", ".."
@@ -572,7 +573,16 @@ def test_a_new_situation_and_its_new_question_change_the_steps(page, server, lan
     case = {"situations": ["payment_reversed"]}
     expected = api(server, case, lang)
     assert page.step_ids() == [s["id"] for s in expected["steps"]]
+    assert "answer-payment-dispute-with-records" in page.step_ids()
+    # Answering that the work was delivered turns the answer into one with the delivery's proof.
+    revision = page.revision
+    page.answer("stage", "delivered")
+    page.wait_for_result(revision)
+    case = {**case, "stage": "delivered"}
+    expected = api(server, case, lang)
+    assert page.step_ids() == [s["id"] for s in expected["steps"]]
     assert "answer-payment-dispute-with-proof" in page.step_ids()
+    assert "answer-payment-dispute-with-records" not in page.step_ids()
     assert "rights-stay-until-paid" not in page.step_ids()
     # Each step says discreetly where it comes from, in the answer's words.
     assert source_labels(page) == {s["id"]: s["source_label"] for s in expected["steps"]}
