@@ -28,7 +28,7 @@ from werkzeug.wsgi import get_input_stream
 from schemas.batch import BatchRequestSchema
 from schemas.case import MAX_STRING
 from service import jsonio
-from service.core import Loaded, render_guidance, validate_case
+from service.core import Loaded, render_guidance, validated
 from service.encoding import dumps_line
 from service.errors import problem_of
 from service.exceptions import EngineError
@@ -99,8 +99,8 @@ def evaluate_entry(state: Loaded, data: Any, lang: str, options: tuple, tally: T
     case_id = echoed_case_id(data)
     questions, messages = options
     try:
-        case = validate_case(state, data)
-        guidance = state.engine.evaluate(case, questions != 0)
+        case, facts = validated(state, data)
+        guidance = state.engine.evaluate(case, questions != 0, facts)
         body = render_guidance(guidance, lang, questions, messages)
     except ApiError as error:
         return _failed(case_id, error, tally)

@@ -24,7 +24,7 @@ from service.core import (
     Loaded,
     load,
     render_guidance,
-    validate_case,
+    validated,
 )
 from service.encoding import dumps_line
 from service.exceptions import DisputeGuideError
@@ -156,7 +156,7 @@ class Evaluator:
         try:
             problems: list[LineProblem] = []
             try:
-                case = validate_case(self.state, self.parse(raw, problems))
+                case, facts = validated(self.state, self.parse(raw, problems))
             except ApiError as error:  # not JSON, or not a valid case
                 if isinstance(error, MalformedJson):
                     error.detail = _JSON_POSITION.sub(r"at column \1", error.detail)
@@ -167,7 +167,7 @@ class Evaluator:
                 ]
             if problems:
                 return tuple(problems), None, None
-            return (), case, self.state.engine.evaluate(case, self.job.questions)
+            return (), case, self.state.engine.evaluate(case, self.job.questions, facts)
         except Exception as error:  # a bug: this line is reported, the run goes on
             return (_internal(error),), None, None
 

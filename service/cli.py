@@ -24,6 +24,7 @@ from service.core import (
     load_rules,
     render_guidance,
     validate_case,
+    validated,
 )
 from service.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from service.messages import compose
@@ -115,7 +116,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"dispute-guide: {args.file}: {error.strerror}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        case = validate_case(state, jsonio.loads(data))
+        case, facts = validated(state, jsonio.loads(data))
     except ValidationFailed as error:
         for path, messages in (error.errors or {}).items():
             for message in messages:
@@ -127,7 +128,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     except ApiError as error:
         print(f"dispute-guide: {args.file}: {translate(error.detail, args.lang)}", file=sys.stderr)
         return EXIT_FAILED
-    guidance = state.engine.evaluate(case, questions=not args.no_questions)
+    guidance = state.engine.evaluate(case, not args.no_questions, facts)
     most = None if args.all_questions else DEFAULT_QUESTIONS
     json.dump(render_guidance(guidance, args.lang, most), sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")

@@ -39,6 +39,16 @@ class Answer:
         return f"<Answer {self.status} {self.content_type} {self.body[:200]!r}>"
 
 
+def _answer(response: http.client.HTTPResponse) -> Answer:
+    """The status, the headers (lower-case names), the body and the HTTP version."""
+    return Answer(
+        response.status,
+        {k.lower(): v for k, v in response.getheaders()},
+        response.read(),
+        response.version,
+    )
+
+
 def post(
     port: int,
     path: str,
@@ -52,13 +62,7 @@ def post(
         conn.request(
             "POST", path, body=body, headers={"Content-Type": content_type, **(headers or {})}
         )
-        response = conn.getresponse()
-        return Answer(
-            response.status,
-            {k.lower(): v for k, v in response.getheaders()},
-            response.read(),
-            response.version,
-        )
+        return _answer(conn.getresponse())
     finally:
         conn.close()
 
@@ -89,12 +93,7 @@ def exchange(
         response = http.client.HTTPResponse(sock)
         try:
             response.begin()
-            return Answer(
-                response.status,
-                {k.lower(): v for k, v in response.getheaders()},
-                response.read(),
-                response.version,
-            )
+            return _answer(response)
         finally:
             response.close()
             if sender:
